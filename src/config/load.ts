@@ -1,0 +1,292 @@
+import { readFile } from 'node:fs/promises';
+import { isIP } from 'node:net';
+import { parse as parseYaml } from 'yaml';
+import { Value } from 'typebox/value';
+import { ConfigSchema, SIGNING_ALGORITHMS, type ApiScope, type ConfigFile } from './schema.js';
+
+export interface IssuerConfig {
+  name: string;
+  /** The issuer as configured: literal, or a template with `{tenantid}`. */
+  issuer: string;
+  isTemplate: boolean;
+  tenants: string[];
+  jwksUri?: string;
+  discoveryUrl?: string;
+  algorithms: string[];
+  frontchannelOrigins: string[];
+  requireTyp: boolean;
+}
+
+export interface AppConfig {
+  clientId: string;
+  name: string;
+  issuers: string[];
+  tokenCache: { kind: 'memory' | 'redis'; url?: string; key: string };
+}
+
+export interface ApiKeyConfig {
+  name: string;
+  sha256: string;
+  scopes: ApiScope[];
+}
+
+export interface Config {
+  server: { host: string; port: number; trustProxy: boolean };
+  logLevel: string;
+  store: { kind: 'memory' } | { kind: 'redis'; url: string; keyPrefix: string };
+  clockSkewSeconds: number;
+  retention: { sessionSeconds: number; loggedOutMarkerSeconds: number; logoutReportSeconds: number };
+  issuers: IssuerConfig[];
+  apps: AppConfig[];
+  apiKeys: ApiKeyConfig[];
+  /** True when no file was given: the built-in try-it-out configuration. */
+  development: boolean;
+}
+
+/** A configuration problem, naming the offending key. */
+export class ConfigError extends Error {
+  constructor(
+    readonly key: string,
+    reason: string,
+  ) {
+    super(`${key}: ${reason}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export const TENANT_PLACEHOLDER = /\{tenantid\}/i;
+export const CACHE_KEY_PLACEHOLDERS = ['homeAccountId', 'clientId', 'tenantId', 'oid', 'cacheKey'] as const;
+export const DEFAULT_CACHE_KEY = '{homeAccountId}';
+
+/** The key of the built-in development configuration; served on loopback only. */
+export const DEVELOPMENT_API_KEY = 'dev-only-key';
+const DEVELOPMENT_API_KEY_SHA256 = 'b252a5182b56e1d178b5d2d64eee6e43342ace141fdb3916ea6841fa172e1496';
+
+export function isLoopbackHost(hostname: string): boolean {
+  const host = hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  if (host === 'localhost') return true;
+  if (isIP(host) === 4) return host.startsWith('127.');
+  return host === '::1';
+}
+
+/** `https`, or plain `http` to this machine only. */
+function checkFetchUrl(key: string, value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigError(key, 'is not a URL');
+  }
+  if (url.protocol === 'https:') return url.href;
+  if (url.protocol === 'http:' && isLoopbackHost(url.hostname)) return url.href;
+  throw new ConfigError(key, 'must be https (plain http only for loopback hosts)');
+}
+
+function checkOrigin(key: string, value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigError(key, 'is not an origin like https://login.microsoftonline.com');
+  }
+  if (url.origin === 'null' || url.href !== `${url.origin}/` || (url.protocol !== 'https:' && !isLoopbackHost(url.hostname)))
+    throw new ConfigError(key, 'must be an https origin (scheme://host[:port], no path)');
+  return url.origin;
+}
+
+function pointerToKey(pointer: string): string {
+  return pointer
+    .split('/')
+    .slice(1)
+    .map((part) => part.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .reduce((key, part) => (/^\d+$/.test(part) ? `${key}[${part}]` : key ? `${key}.${part}` : part), '');
+}
+
+/** Schema errors name the deepest offending key first. */
+function schemaError(raw: unknown): ConfigError | undefined {
+  const errors = [...Value.Errors(ConfigSchema, raw)];
+  if (errors.length === 0) return undefined;
+  const unknown = errors.find((e) => e.keyword === 'additionalProperties');
+  if (unknown) {
+    const names = (unknown.params as { additionalProperties?: string[] }).additionalProperties ?? [];
+    const parent = pointerToKey(unknown.instancePath);
+    return new ConfigError(parent ? `${parent}.${names[0]}` : String(names[0]), 'is not a known setting');
+  }
+  const deepest = errors.reduce((a, b) => (b.instancePath.length > a.instancePath.length ? b : a));
+  return new ConfigError(pointerToKey(deepest.instancePath) || '(root)', deepest.message);
+}
+
+function unique<T>(items: T[], keyOf: (item: T) => string, key: (i: number) => string, what: string): void {
+  const seen = new Set<string>();
+  items.forEach((item, i) => {
+    const k = keyOf(item);
+    if (seen.has(k)) throw new ConfigError(key(i), `duplicate ${what} "${k}"`);
+    seen.add(k);
+  });
+}
+
+/** Checks what the schema cannot and fills in defaults. */
+export function resolveConfig(raw: unknown, development = false): Config {
+  const error = schemaError(raw);
+  if (error) throw error;
+  const file = raw as ConfigFile;
+
+  unique(file.issuers, (i) => i.name, (i) => `issuers[${i}].name`, 'issuer name');
+  unique(file.issuers, (i) => i.issuer, (i) => `issuers[${i}].issuer`, 'issuer');
+  const issuers: IssuerConfig[] = file.issuers.map((i, n) => {
+    const at = `issuers[${n}]`;
+    const isTemplate = TENANT_PLACEHOLDER.test(i.issuer);
+    const example = i.issuer.replace(TENANT_PLACEHOLDER, 'tenant');
+    if (/[{}]/.test(example)) throw new ConfigError(`${at}.issuer`, 'the only placeholder is {tenantid}');
+    try {
+      new URL(example);
+    } catch {
+      throw new ConfigError(`${at}.issuer`, 'is not a URL');
+    }
+    if (isTemplate && !i.tenants?.length)
+      throw new ConfigError(`${at}.tenants`, 'a {tenantid} issuer template needs its list of allowed tenants');
+    if (!isTemplate && i.tenants) throw new ConfigError(`${at}.tenants`, 'only applies to a {tenantid} issuer template');
+    if (i.jwksUri && TENANT_PLACEHOLDER.test(i.jwksUri))
+      throw new ConfigError(`${at}.jwksUri`, 'must not contain a placeholder');
+    const jwksUri = i.jwksUri ? checkFetchUrl(`${at}.jwksUri`, i.jwksUri) : undefined;
+    let discoveryUrl: string | undefined;
+    if (!jwksUri) {
+      const discovery = i.discoveryUrl ?? `${i.issuer.replace(/\/$/, '')}/.well-known/openid-configuration`;
+      checkFetchUrl(i.discoveryUrl ? `${at}.discoveryUrl` : `${at}.issuer`, discovery.replace(TENANT_PLACEHOLDER, 'tenant'));
+      discoveryUrl = discovery;
+    }
+    return {
+      name: i.name,
+      issuer: i.issuer,
+      isTemplate,
+      tenants: (i.tenants ?? []).map((t) => t.toLowerCase()),
+      ...(jwksUri ? { jwksUri } : {}),
+      ...(discoveryUrl ? { discoveryUrl } : {}),
+      algorithms: i.algorithms ?? [...SIGNING_ALGORITHMS],
+      frontchannelOrigins: (i.frontchannelOrigins ?? []).map((o, k) => checkOrigin(`${at}.frontchannelOrigins[${k}]`, o)),
+      requireTyp: i.requireTyp ?? false,
+    };
+  });
+
+  const issuerNames = new Set(issuers.map((i) => i.name));
+  unique(file.apps, (a) => a.clientId, (i) => `apps[${i}].clientId`, 'clientId');
+  unique(file.apps, (a) => a.name, (i) => `apps[${i}].name`, 'app name');
+  const apps: AppConfig[] = file.apps.map((a, n) => {
+    a.issuers.forEach((name, k) => {
+      if (!issuerNames.has(name)) throw new ConfigError(`apps[${n}].issuers[${k}]`, `no issuer is named "${name}"`);
+    });
+    const key = a.tokenCache.key ?? DEFAULT_CACHE_KEY;
+    for (const [, placeholder] of key.matchAll(/\{([^}]*)\}/g))
+      if (!(CACHE_KEY_PLACEHOLDERS as readonly string[]).includes(placeholder ?? ''))
+        throw new ConfigError(`apps[${n}].tokenCache.key`, `unknown placeholder {${placeholder}}; known: ${CACHE_KEY_PLACEHOLDERS.map((p) => `{${p}}`).join(' ')}`);
+    const tokenCache =
+      'url' in a.tokenCache ? { kind: 'redis' as const, url: a.tokenCache.url, key } : { kind: 'memory' as const, key };
+    return { clientId: a.clientId, name: a.name, issuers: a.issuers, tokenCache };
+  });
+
+  const apiKeys = (file.api?.keys ?? []).map((k) => ({ ...k, sha256: k.sha256.toLowerCase() }));
+  unique(apiKeys, (k) => k.name, (i) => `api.keys[${i}].name`, 'key name');
+  unique(apiKeys, (k) => k.sha256, (i) => `api.keys[${i}].sha256`, 'key hash');
+
+  const store: Config['store'] =
+    file.store?.kind === 'redis'
+      ? { kind: 'redis', url: file.store.url, keyPrefix: file.store.keyPrefix ?? 'lr:' }
+      : { kind: 'memory' };
+
+  return {
+    server: {
+      host: file.server?.host ?? (development ? '127.0.0.1' : '0.0.0.0'),
+      port: file.server?.port ?? 8080,
+      trustProxy: file.server?.trustProxy ?? false,
+    },
+    logLevel: file.logLevel ?? 'info',
+    store,
+    clockSkewSeconds: file.clockSkewSeconds ?? 120,
+    retention: {
+      sessionSeconds: file.retention?.sessionSeconds ?? 30 * 24 * 3600,
+      loggedOutMarkerSeconds: file.retention?.loggedOutMarkerSeconds ?? 7 * 24 * 3600,
+      logoutReportSeconds: file.retention?.logoutReportSeconds ?? 7 * 24 * 3600,
+    },
+    issuers,
+    apps,
+    apiKeys,
+    development,
+  };
+}
+
+/** The configuration `npm start` uses when no file is given: memory only, loopback only. */
+export function developmentConfigFile(): ConfigFile {
+  return {
+    store: { kind: 'memory' },
+    issuers: [
+      {
+        name: 'demo',
+        issuer: 'http://localhost:8080/demo-issuer',
+        jwksUri: 'http://127.0.0.1:8080/demo-issuer/jwks',
+        frontchannelOrigins: ['http://localhost:8080'],
+      },
+    ],
+    apps: [
+      {
+        clientId: '00000000-0000-4000-8000-000000000001',
+        name: 'demo-web',
+        issuers: ['demo'],
+        tokenCache: { kind: 'memory' },
+      },
+    ],
+    api: { keys: [{ name: 'development', sha256: DEVELOPMENT_API_KEY_SHA256, scopes: ['sessions:write', 'logouts:write', 'read'] }] },
+  };
+}
+
+type Env = Record<string, string | undefined>;
+
+function applyEnv(raw: Record<string, unknown>, env: Env): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...raw };
+  const server = { ...((out.server as Record<string, unknown> | undefined) ?? {}) };
+  if (env.PORT !== undefined) {
+    if (!/^\d{1,5}$/.test(env.PORT)) throw new ConfigError('PORT', 'must be a port number');
+    server.port = Number(env.PORT);
+  }
+  if (env.HOST !== undefined) server.host = env.HOST;
+  if (env.PORT !== undefined || env.HOST !== undefined) out.server = server;
+  if (env.LOG_LEVEL !== undefined) out.logLevel = env.LOG_LEVEL;
+  if (env.REDIS_URL !== undefined) {
+    const store = (out.store as Record<string, unknown> | undefined) ?? {};
+    out.store = { kind: 'redis', url: env.REDIS_URL, ...(typeof store.keyPrefix === 'string' ? { keyPrefix: store.keyPrefix } : {}) };
+  }
+  return out;
+}
+
+function parseFile(path: string, text: string): unknown {
+  try {
+    return path.endsWith('.json') ? JSON.parse(text) : parseYaml(text, { uniqueKeys: true });
+  } catch (err) {
+    throw new ConfigError(path, `cannot be parsed: ${(err as Error).message.split('\n')[0]}`);
+  }
+}
+
+/** Reads `--config FILE` or LOGOUT_RECEIVER_CONFIG; without either, the development configuration. */
+export async function loadConfig(argv: string[], env: Env = process.env): Promise<Config> {
+  const flag = argv.indexOf('--config');
+  const fromFlag = flag >= 0 ? argv[flag + 1] : argv.find((a) => a.startsWith('--config='))?.slice('--config='.length);
+  if (flag >= 0 && !fromFlag) throw new ConfigError('--config', 'needs a file path');
+  const path = fromFlag ?? env.LOGOUT_RECEIVER_CONFIG;
+  let raw: unknown;
+  if (path) {
+    let text: string;
+    try {
+      text = await readFile(path, 'utf8');
+    } catch (err) {
+      throw new ConfigError(path, `cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+    raw = parseFile(path, text);
+    if (raw === null || typeof raw !== 'object' || Array.isArray(raw))
+      throw new ConfigError(path, 'must hold a mapping of settings');
+  } else {
+    raw = developmentConfigFile();
+  }
+  const config = resolveConfig(applyEnv(raw as Record<string, unknown>, env), !path);
+  if (config.development && !isLoopbackHost(config.server.host))
+    throw new ConfigError('HOST', 'without a configuration file the service (and its built-in development key) listens on loopback only; give --config to listen elsewhere');
+  return config;
+}

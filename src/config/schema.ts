@@ -1,0 +1,93 @@
+import { Type, type Static } from 'typebox';
+
+/** Asymmetric JWS algorithms only: `none` and HMAC can never verify a provider's token. */
+export const SIGNING_ALGORITHMS = [
+  'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519',
+] as const;
+
+export const API_SCOPES = ['sessions:write', 'logouts:write', 'read'] as const;
+export type ApiScope = (typeof API_SCOPES)[number];
+
+/** A string that is one of `values` (one schema keyword, so errors read "must be equal to one of the allowed values"). */
+const OneOf = <T extends string>(values: readonly T[]) => Type.Unsafe<T>({ type: 'string', enum: [...values] });
+
+const NonEmpty = Type.String({ minLength: 1, maxLength: 2048 });
+const Strict = { additionalProperties: false } as const;
+
+const IssuerSchema = Type.Object(
+  {
+    name: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' }),
+    issuer: NonEmpty,
+    tenants: Type.Optional(Type.Array(Type.String({ pattern: '^[A-Za-z0-9._-]{1,128}$' }))),
+    jwksUri: Type.Optional(NonEmpty),
+    discoveryUrl: Type.Optional(NonEmpty),
+    algorithms: Type.Optional(Type.Array(OneOf(SIGNING_ALGORITHMS), { minItems: 1 })),
+    frontchannelOrigins: Type.Optional(Type.Array(NonEmpty)),
+    requireTyp: Type.Optional(Type.Boolean()),
+  },
+  Strict,
+);
+
+const TokenCacheSchema = Type.Union([
+  Type.Object({ kind: Type.Literal('memory'), key: Type.Optional(NonEmpty) }, Strict),
+  Type.Object({ kind: Type.Optional(Type.Literal('redis')), url: NonEmpty, key: Type.Optional(NonEmpty) }, Strict),
+]);
+
+const AppSchema = Type.Object(
+  {
+    clientId: Type.String({ pattern: '^[A-Za-z0-9._:-]{1,128}$' }),
+    name: Type.String({ pattern: '^[A-Za-z0-9._-]{1,64}$' }),
+    issuers: Type.Array(Type.String({ minLength: 1 }), { minItems: 1 }),
+    tokenCache: TokenCacheSchema,
+  },
+  Strict,
+);
+
+const ApiKeySchema = Type.Object(
+  {
+    name: Type.String({ pattern: '^[A-Za-z0-9._-]{1,64}$' }),
+    sha256: Type.String({ pattern: '^[0-9a-fA-F]{64}$' }),
+    scopes: Type.Array(OneOf(API_SCOPES), { minItems: 1 }),
+  },
+  Strict,
+);
+
+const StoreSchema = Type.Union([
+  Type.Object({ kind: Type.Literal('memory') }, Strict),
+  Type.Object({ kind: Type.Literal('redis'), url: NonEmpty, keyPrefix: Type.Optional(Type.String({ maxLength: 64 })) }, Strict),
+]);
+
+export const ConfigSchema = Type.Object(
+  {
+    server: Type.Optional(
+      Type.Object(
+        {
+          host: Type.Optional(NonEmpty),
+          port: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
+          trustProxy: Type.Optional(Type.Boolean()),
+        },
+        Strict,
+      ),
+    ),
+    logLevel: Type.Optional(OneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const)),
+    store: Type.Optional(StoreSchema),
+    clockSkewSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 600 })),
+    retention: Type.Optional(
+      Type.Object(
+        {
+          sessionSeconds: Type.Optional(Type.Integer({ minimum: 60 })),
+          loggedOutMarkerSeconds: Type.Optional(Type.Integer({ minimum: 60 })),
+          logoutReportSeconds: Type.Optional(Type.Integer({ minimum: 60 })),
+        },
+        Strict,
+      ),
+    ),
+    issuers: Type.Array(IssuerSchema),
+    apps: Type.Array(AppSchema),
+    api: Type.Optional(Type.Object({ keys: Type.Array(ApiKeySchema) }, Strict)),
+  },
+  Strict,
+);
+
+/** The configuration file as written. */
+export type ConfigFile = Static<typeof ConfigSchema>;

@@ -1,0 +1,42 @@
+/**
+ * Failures of the logout core, each with a stable `code`; the routes decide the HTTP status.
+ * Messages are safe to return: they never carry token values or keys.
+ */
+export class LogoutReceiverError extends Error {
+  constructor(
+    readonly code: 'invalid_request' | 'not_found' | 'conflict',
+    message: string,
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+/** A back-channel logout token that fails a rule of OIDC Back-Channel Logout 1.0 §2.4/§2.6. */
+export class InvalidLogoutToken extends LogoutReceiverError {
+  constructor(
+    /** The rule that failed, e.g. `signature`, `aud`, `jti`, `typ`. */
+    readonly rule: string,
+    message: string,
+  ) {
+    super('invalid_request', message);
+  }
+}
+
+export class InvalidRequest extends LogoutReceiverError {
+  constructor(message: string) {
+    super('invalid_request', message);
+  }
+}
+
+export class NotFound extends LogoutReceiverError {
+  constructor(message: string) {
+    super('not_found', message);
+  }
+}
+
+export class Conflict extends LogoutReceiverError {
+  constructor(message: string) {
+    super('conflict', message);
+  }
+}

@@ -1,0 +1,68 @@
+// Domain types shared by the logout core, the stores and the routes.
+
+/** A user's sign-in to one registered app, as the app registered it at sign-in. */
+export interface Session {
+  id: string;
+  clientId: string;
+  /** The `iss` value as it appears in tokens (a template issuer resolved to its tenant). */
+  issuer: string;
+  sid?: string;
+  sub: string;
+  /** MSAL's homeAccountId (`uid.utid` from client_info), the token-cache partition of the account. */
+  homeAccountId: string;
+  /** The app's own partition key, for apps whose cache key template uses `{cacheKey}`. */
+  cacheKey?: string;
+  createdAt: string;
+  expiresAt: string;
+}
+
+export type NewSession = Omit<Session, 'id' | 'createdAt'>;
+
+/** What a logout applies to: one session, every session of a user at an issuer, or one MSAL account. */
+export type LogoutTarget =
+  | { kind: 'sid'; issuer: string; sid: string }
+  | { kind: 'sub'; issuer: string; sub: string }
+  | { kind: 'account'; homeAccountId: string };
+
+export type LogoutChannel = 'backchannel' | 'frontchannel' | 'api';
+
+/** A validated request to sign a user out, from whichever channel it came. */
+export interface LogoutEvent {
+  channel: LogoutChannel;
+  target: LogoutTarget;
+}
+
+export type RemovalOutcome =
+  | 'removed' // the account was in the partition and is gone now
+  | 'not_present' // the partition had no such account (or did not exist)
+  | 'skipped' // the partition could not be addressed or holds foreign data; left untouched
+  | 'failed'; // a store error: the logout stays pending and is retried
+
+export interface AccountRemoval {
+  clientId: string;
+  app: string;
+  homeAccountId: string;
+  partitionKey?: string;
+  outcome: RemovalOutcome;
+  /** What was removed or why nothing was (never token values). */
+  detail?: string;
+  removedEntries?: number;
+  partitionDeleted?: boolean;
+}
+
+export type LogoutState = 'pending' | 'completed' | 'failed';
+
+export interface LogoutReport {
+  id: string;
+  state: LogoutState;
+  channel: LogoutChannel;
+  target: LogoutTarget;
+  receivedAt: string;
+  completedAt?: string;
+  attempts: number;
+  sessionsEnded: number;
+  sessionIds: string[];
+  accounts: string[];
+  removals: AccountRemoval[];
+  lastError?: string;
+}

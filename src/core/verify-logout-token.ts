@@ -1,0 +1,143 @@
+import { decodeJwt, decodeProtectedHeader, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
+import type { AppConfig } from '../config/load.js';
+import { InvalidLogoutToken } from './errors.js';
+import type { IssuerRegistry, ResolvedIssuer } from './issuers.js';
+
+export const BACKCHANNEL_LOGOUT_EVENT = 'http://schemas.openid.net/event/backchannel-logout';
+
+/** A logout token that passed every rule except the replay check, which needs a store. */
+export interface VerifiedLogoutToken {
+  issuer: ResolvedIssuer;
+  iss: string;
+  sid?: string;
+  sub?: string;
+  jti: string;
+  /** Epoch seconds. */
+  exp: number;
+  aud: string[];
+}
+
+export interface VerifyLogoutTokenOptions {
+  issuers: IssuerRegistry;
+  apps: AppConfig[];
+  clockSkewSeconds: number;
+  now?: () => number;
+}
+
+const fail = (rule: string, message: string): never => {
+  throw new InvalidLogoutToken(rule, message);
+};
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isNonEmptyString = (v: unknown): v is string => typeof v === 'string' && v.length > 0;
+
+/** `typ` may be absent, JWT or logout+jwt (any case, with or without `application/`). */
+function checkTyp(typ: unknown, requireTyp: boolean): void {
+  if (typ === undefined) {
+    if (requireTyp) fail('typ', 'the issuer requires the typ header logout+jwt');
+    return;
+  }
+  if (typeof typ !== 'string') return fail('typ', 'the typ header is not a string');
+  const type = typ.toLowerCase().replace(/^application\//, '');
+  if (type === 'logout+jwt') return;
+  if (type === 'jwt' && !requireTyp) return;
+  fail('typ', `a token of type "${typ.slice(0, 40)}" is not a logout token`);
+}
+
+function decodeUnverified(token: string): { header: Record<string, unknown>; payload: JWTPayload } {
+  const segments = token.split('.');
+  if (segments.length === 5) fail('jws', 'an encrypted (JWE) logout token is not accepted');
+  if (segments.length !== 3) fail('jws', 'the logout token is not a compact JWS');
+  try {
+    return { header: decodeProtectedHeader(token) as Record<string, unknown>, payload: decodeJwt(token) };
+  } catch {
+    return fail('jws', 'the logout token cannot be decoded');
+  }
+}
+
+async function verifySignature(token: string, issuer: ResolvedIssuer, options: VerifyLogoutTokenOptions): Promise<JWTPayload> {
+  let keys;
+  try {
+    keys = await options.issuers.keys(issuer);
+  } catch {
+    return fail('jwks', 'the signing keys of the issuer are unavailable');
+  }
+  try {
+    const { payload } = await jwtVerify(token, keys, {
+      algorithms: issuer.config.algorithms,
+      clockTolerance: options.clockSkewSeconds,
+      ...(options.now ? { currentDate: new Date(options.now()) } : {}),
+    });
+    return payload;
+  } catch (err) {
+    if (err instanceof joseErrors.JWTExpired) return fail('exp', 'the logout token has expired');
+    if (err instanceof joseErrors.JWTClaimValidationFailed) return fail(err.claim, `the ${err.claim} claim is invalid`);
+    if (err instanceof joseErrors.JWKSNoMatchingKey) return fail('kid', 'no signing key of the issuer matches the token');
+    if (err instanceof joseErrors.JWKSMultipleMatchingKeys) return fail('kid', 'the token does not say which key signed it');
+    if (err instanceof joseErrors.JOSEAlgNotAllowed) return fail('alg', 'the signing algorithm is not allowed');
+    if (err instanceof joseErrors.JWKSTimeout || err instanceof joseErrors.JWKSInvalid || err instanceof TypeError)
+      return fail('jwks', 'the signing keys of the issuer are unavailable');
+    return fail('signature', 'the signature of the logout token does not verify');
+  }
+}
+
+/**
+ * Validates a back-channel logout token as OIDC Back-Channel Logout 1.0 §2.6 says.
+ * Throws InvalidLogoutToken naming the rule that failed.
+ */
+export async function verifyLogoutToken(token: unknown, options: VerifyLogoutTokenOptions): Promise<VerifiedLogoutToken> {
+  if (!isNonEmptyString(token)) return fail('logout_token', 'logout_token is missing');
+  const { header, payload: unverified } = decodeUnverified(token);
+
+  const alg = header.alg;
+  if (typeof alg !== 'string' || alg.toLowerCase() === 'none') return fail('alg', 'an unsigned logout token is not accepted');
+  checkTyp(header.typ, false);
+
+  if (!isNonEmptyString(unverified.iss)) return fail('iss', 'the iss claim is missing');
+  const issuer = options.issuers.resolve(unverified.iss);
+  if (!issuer) return fail('iss', 'the issuer is not configured');
+  checkTyp(header.typ, issuer.config.requireTyp);
+  if (!issuer.config.algorithms.includes(alg)) return fail('alg', `the algorithm ${alg.slice(0, 16)} is not allowed for this issuer`);
+
+  const claims = await verifySignature(token, issuer, options);
+  const nowSeconds = Math.floor((options.now?.() ?? Date.now()) / 1000);
+  const skew = options.clockSkewSeconds;
+
+  if (claims.iss !== issuer.iss) return fail('iss', 'the iss claim is invalid');
+  if (issuer.tenant !== undefined && claims.tid !== undefined && String(claims.tid).toLowerCase() !== issuer.tenant.toLowerCase())
+    fail('tid', 'the tid claim does not match the issuer');
+
+  const audiences = typeof claims.aud === 'string' ? [claims.aud] : claims.aud;
+  if (!Array.isArray(audiences) || audiences.length === 0 || !audiences.every(isNonEmptyString))
+    return fail('aud', 'the aud claim is missing');
+  const clientIds = new Set(options.apps.filter((a) => a.issuers.includes(issuer.config.name)).map((a) => a.clientId));
+  if (!audiences.every((aud) => clientIds.has(aud)))
+    return fail('aud', 'the aud claim names an audience that is not a registered app of this issuer');
+
+  if (typeof claims.iat !== 'number') return fail('iat', 'the iat claim is missing');
+  if (claims.iat > nowSeconds + skew) return fail('iat', 'the iat claim is in the future');
+  if (typeof claims.exp !== 'number') return fail('exp', 'the exp claim is missing');
+  if (claims.exp < nowSeconds - skew) return fail('exp', 'the logout token has expired');
+  if (!isNonEmptyString(claims.jti)) return fail('jti', 'the jti claim is missing');
+
+  const events = claims.events;
+  if (!isObject(events)) return fail('events', 'the events claim is missing or not an object');
+  if (!isObject(events[BACKCHANNEL_LOGOUT_EVENT]))
+    return fail('events', 'the events claim has no back-channel logout event object');
+
+  const { sid, sub } = claims as { sid?: unknown; sub?: unknown };
+  if (sid !== undefined && !isNonEmptyString(sid)) return fail('sid', 'the sid claim is not a string');
+  if (sub !== undefined && !isNonEmptyString(sub)) return fail('sub', 'the sub claim is not a string');
+  if (sid === undefined && sub === undefined) return fail('sid', 'the token has neither sid nor sub');
+  if ('nonce' in claims) return fail('nonce', 'a logout token must not contain a nonce');
+
+  return {
+    issuer,
+    iss: issuer.iss,
+    ...(sid !== undefined ? { sid } : {}),
+    ...(sub !== undefined ? { sub } : {}),
+    jti: claims.jti,
+    exp: claims.exp,
+    aud: audiences,
+  };
+}

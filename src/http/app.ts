@@ -1,0 +1,118 @@
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import formbody from '@fastify/formbody';
+import helmet from '@fastify/helmet';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { Config } from '../config/load.js';
+import { IssuerRegistry } from '../core/issuers.js';
+import { LogoutService } from '../core/logout-service.js';
+import { TokenCacheSweeper } from '../core/token-cache-sweeper.js';
+import type { ServiceStores } from '../stores/types.js';
+import type { TokenCacheStore } from '../token-caches/types.js';
+import { ApiKeys } from './api-keys.js';
+import { registerErrorHandling } from './errors.js';
+import { loggerOptions } from './logging.js';
+import { ServiceMetrics } from './metrics.js';
+import { apiRoutes } from './routes/api.js';
+import { backchannelRoutes } from './routes/backchannel.js';
+import { frontchannelRoutes } from './routes/frontchannel.js';
+import { operationsRoutes } from './routes/operations.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    registeredRoutes: { method: string; url: string }[];
+  }
+}
+
+export interface AppDependencies {
+  config: Config;
+  stores: ServiceStores;
+  /** Each registered app's token-cache store, by clientId. */
+  tokenCaches: Map<string, TokenCacheStore>;
+  /** A pino logger, pino options, or false for none (tests). */
+  logger?: FastifyServerOptions['loggerInstance'] | boolean;
+  now?: () => number;
+}
+
+/** What the routes need: built once per app instance. */
+export interface Services {
+  config: Config;
+  stores: ServiceStores;
+  tokenCaches: Map<string, TokenCacheStore>;
+  issuers: IssuerRegistry;
+  logouts: LogoutService;
+  apiKeys: ApiKeys;
+  metrics: ServiceMetrics;
+  now: () => number;
+}
+
+export function createServices(deps: AppDependencies): Services {
+  const { config, stores, tokenCaches } = deps;
+  const now = deps.now ?? Date.now;
+  const metrics = new ServiceMetrics();
+  const sweeper = new TokenCacheSweeper(
+    config.apps.map((app) => {
+      const store = tokenCaches.get(app.clientId);
+      if (!store) throw new Error(`no token-cache store for app ${app.name}`);
+      return { app, store };
+    }),
+  );
+  const logouts = new LogoutService({
+    stores,
+    sweeper,
+    markerTtlMs: config.retention.loggedOutMarkerSeconds * 1000,
+    clockSkewSeconds: config.clockSkewSeconds,
+    now,
+    onLogout: (report) => metrics.recordLogout(report),
+  });
+  return {
+    config,
+    stores,
+    tokenCaches,
+    issuers: new IssuerRegistry(config.issuers),
+    logouts,
+    apiKeys: new ApiKeys(config.apiKeys),
+    metrics,
+    now,
+  };
+}
+
+/** The whole service as a Fastify instance; `server.ts` only starts it, tests `inject()` into it. */
+export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> {
+  const services = createServices(deps);
+  const logger = deps.logger ?? false;
+  const app = Fastify({
+    ...(typeof logger === 'object' ? { loggerInstance: logger } : { logger: logger ? loggerOptions(deps.config.logLevel) : false }),
+    disableRequestLogging: true,
+    trustProxy: deps.config.server.trustProxy,
+    bodyLimit: 256 * 1024,
+    return503OnClosing: true,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  registerErrorHandling(app, services.metrics);
+  // The routes as registered, for checking them against openapi.yaml.
+  const routes: { method: string; url: string }[] = [];
+  app.decorate('registeredRoutes', routes);
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) if (method !== 'HEAD') routes.push({ method, url: route.url });
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    services.metrics.httpRequests.inc({ method: request.method, route, status: String(reply.statusCode) });
+    services.metrics.httpDuration.observe({ method: request.method, route }, reply.elapsedTime / 1000);
+    request.log.info({ req: request, res: reply, responseTime: Math.round(reply.elapsedTime * 10) / 10 }, 'request completed');
+  });
+  await app.register(helmet, { global: true, hsts: false });
+  await app.register(formbody);
+
+  await app.register(operationsRoutes, { services });
+  await app.register(backchannelRoutes, { services });
+  await app.register(frontchannelRoutes, { services });
+  await app.register(apiRoutes, { services, prefix: '/v1' });
+
+  app.addHook('onClose', async () => {
+    await deps.stores.close();
+    for (const cache of new Set(deps.tokenCaches.values())) await cache.close();
+  });
+  return app;
+}

@@ -1,0 +1,101 @@
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { Static } from 'typebox';
+import type { ApiScope } from '../../config/schema.js';
+import { InvalidRequest, NotFound } from '../../core/errors.js';
+import type { LogoutTarget, Session } from '../../core/model.js';
+import type { Services } from '../app.js';
+import { bearerKey } from '../api-keys.js';
+import * as S from '../schemas.js';
+
+const ErrorResponses = { 400: S.ErrorBody, 401: S.ErrorBody, 403: S.ErrorBody, 404: S.ErrorBody, 409: S.ErrorBody };
+
+/** The internal REST API: every call carries `Authorization: Bearer <api key>` with the route's scope. */
+export const apiRoutes: FastifyPluginAsync<{ services: Services }> = async (app, { services }) => {
+  const needs = (scope: ApiScope) => async (request: FastifyRequest, reply: FastifyReply) => {
+    const key = bearerKey(request.headers.authorization);
+    const caller = key === undefined ? undefined : services.apiKeys.identify(key);
+    if (!caller) {
+      reply.header('www-authenticate', 'Bearer realm="logout-receiver"');
+      return reply.code(401).send({ error: 'invalid_token', error_description: 'a valid API key is required' });
+    }
+    if (!caller.scopes.includes(scope)) {
+      reply.header('www-authenticate', `Bearer realm="logout-receiver", error="insufficient_scope", scope="${scope}"`);
+      return reply.code(403).send({ error: 'insufficient_scope', error_description: `this key lacks the scope ${scope}` });
+    }
+    request.log.debug({ caller: caller.name }, 'api caller');
+  };
+
+  /** An `issuer` as the `iss` of tokens (a template resolved) or as a configured name. */
+  const issOf = (value: string): string => {
+    const resolved = services.issuers.resolve(value);
+    if (resolved) return resolved.iss;
+    const named = services.issuers.byName(value);
+    if (named && !named.isTemplate) return named.issuer;
+    if (named) throw new InvalidRequest(`issuer ${named.name} is a multi-tenant template: give the iss value with the tenant`);
+    throw new InvalidRequest('the issuer is not configured');
+  };
+
+  app.post('/sessions', { onRequest: needs('sessions:write'), schema: { body: S.SessionInput, response: { 201: S.Session, ...ErrorResponses } } }, async (request, reply) => {
+    const body = request.body as Static<typeof S.SessionInput>;
+    const appConfig = services.config.apps.find((a) => a.clientId === body.clientId);
+    if (!appConfig) throw new InvalidRequest('clientId is not a registered app');
+    const issuer = issOf(body.issuer);
+    const issuerName = services.issuers.resolve(issuer)?.config.name;
+    if (!issuerName || !appConfig.issuers.includes(issuerName)) throw new InvalidRequest('the app is not registered with this issuer');
+    const now = services.now();
+    const expiresAt = body.expiresAt === undefined ? now + services.config.retention.sessionSeconds * 1000 : Date.parse(body.expiresAt);
+    if (!(expiresAt > now)) throw new InvalidRequest('expiresAt is in the past');
+    const session = await services.logouts.register({
+      clientId: body.clientId,
+      issuer,
+      ...(body.sid !== undefined ? { sid: body.sid } : {}),
+      sub: body.sub,
+      homeAccountId: body.homeAccountId,
+      ...(body.cacheKey !== undefined ? { cacheKey: body.cacheKey } : {}),
+      expiresAt: new Date(expiresAt).toISOString(),
+    });
+    return reply.code(201).header('location', `/v1/sessions/${session.id}`).send(session);
+  });
+
+  app.get('/sessions', { onRequest: needs('read'), schema: { querystring: S.SessionQuery, response: { 200: { type: 'array', items: S.Session }, ...ErrorResponses } } }, async (request) => {
+    const q = request.query as Static<typeof S.SessionQuery>;
+    const { sessions } = services.stores;
+    let found: Session[];
+    if (q.homeAccountId !== undefined && q.issuer === undefined && q.sid === undefined && q.sub === undefined)
+      found = await sessions.byHomeAccountId(q.homeAccountId);
+    else if (q.issuer !== undefined && q.sid !== undefined && q.sub === undefined && q.homeAccountId === undefined)
+      found = await sessions.bySid(issOf(q.issuer), q.sid);
+    else if (q.issuer !== undefined && q.sub !== undefined && q.sid === undefined && q.homeAccountId === undefined)
+      found = await sessions.bySub(issOf(q.issuer), q.sub);
+    else throw new InvalidRequest('query by issuer and sid, by issuer and sub, or by homeAccountId');
+    return found;
+  });
+
+  app.delete('/sessions/:id', { onRequest: needs('sessions:write'), schema: { params: S.IdParam } }, async (request, reply) => {
+    const { id } = request.params as Static<typeof S.IdParam>;
+    if (!(await services.stores.sessions.remove(id))) throw new NotFound('no session has this id');
+    return reply.code(204).send();
+  });
+
+  app.post('/logouts', { onRequest: needs('logouts:write'), schema: { body: S.LogoutInput, response: { 200: S.LogoutReport, ...ErrorResponses } } }, async (request) => {
+    const b = request.body as Static<typeof S.LogoutInput>;
+    let target: LogoutTarget;
+    if (b.homeAccountId !== undefined && b.issuer === undefined && b.sid === undefined && b.sub === undefined)
+      target = { kind: 'account', homeAccountId: b.homeAccountId };
+    else if (b.issuer !== undefined && b.sid !== undefined && b.sub === undefined && b.homeAccountId === undefined)
+      target = { kind: 'sid', issuer: issOf(b.issuer), sid: b.sid };
+    else if (b.issuer !== undefined && b.sub !== undefined && b.sid === undefined && b.homeAccountId === undefined)
+      target = { kind: 'sub', issuer: issOf(b.issuer), sub: b.sub };
+    else throw new InvalidRequest('give {issuer, sid}, {issuer, sub} or {homeAccountId}');
+    return services.logouts.logout({ channel: 'api', target });
+  });
+
+  app.get('/logouts/:id', { onRequest: needs('read'), schema: { params: S.IdParam, response: { 200: S.LogoutReport, ...ErrorResponses } } }, async (request) => {
+    const { id } = request.params as Static<typeof S.IdParam>;
+    return services.logouts.report(id);
+  });
+
+  app.get('/apps', { onRequest: needs('read'), schema: { response: { 200: { type: 'array', items: S.App } } } }, async () =>
+    services.config.apps.map((a) => ({ clientId: a.clientId, name: a.name, issuers: a.issuers, tokenCache: { kind: a.tokenCache.kind, key: a.tokenCache.key } })),
+  );
+};

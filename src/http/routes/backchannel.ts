@@ -1,0 +1,33 @@
+import type { FastifyPluginAsync } from 'fastify';
+import { InvalidRequest } from '../../core/errors.js';
+import { verifyLogoutToken } from '../../core/verify-logout-token.js';
+import type { Services } from '../app.js';
+
+const FORM = /^application\/x-www-form-urlencoded\s*(;|$)/i;
+
+/** OpenID Connect Back-Channel Logout 1.0: the provider POSTs a signed logout_token. */
+export const backchannelRoutes: FastifyPluginAsync<{ services: Services }> = async (app, { services }) => {
+  // Set before anything can fail, so error answers carry it too.
+  app.addHook('onRequest', async (_request, reply) => {
+    reply.header('cache-control', 'no-store');
+  });
+
+  app.post('/logout/backchannel', { bodyLimit: 64 * 1024 }, async (request, reply) => {
+    if (!FORM.test(request.headers['content-type'] ?? ''))
+      throw new InvalidRequest('the body must be application/x-www-form-urlencoded');
+    const token = (request.body as Record<string, unknown> | undefined)?.logout_token;
+    if (Array.isArray(token)) throw new InvalidRequest('the body must carry exactly one logout_token');
+    if (typeof token !== 'string' || token.length === 0) throw new InvalidRequest('the body has no logout_token');
+
+    const verified = await verifyLogoutToken(token, {
+      issuers: services.issuers,
+      apps: services.config.apps,
+      clockSkewSeconds: services.config.clockSkewSeconds,
+      now: services.now,
+    });
+    const event = await services.logouts.acceptToken(verified);
+    const report = await services.logouts.logout(event);
+    request.log.info({ logoutId: report.id, state: report.state, sessionsEnded: report.sessionsEnded }, 'back-channel logout');
+    return reply.code(200).send();
+  });
+};

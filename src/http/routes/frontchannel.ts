@@ -1,0 +1,54 @@
+import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import { Type } from 'typebox';
+import type { IssuerConfig } from '../../config/load.js';
+import { InvalidRequest } from '../../core/errors.js';
+import type { Services } from '../app.js';
+
+const PAGE = '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Signed out</title></head><body><p>Signed out.</p></body></html>\n';
+
+const Query = Type.Object({ iss: Type.Optional(Type.String({ maxLength: 2048 })), sid: Type.Optional(Type.String({ maxLength: 1024 })) });
+const Params = Type.Object({ issuerName: Type.String({ maxLength: 64 }) });
+
+/** Only the issuer's own login pages may frame this page; nothing may be cached. */
+function sendPage(reply: FastifyReply, issuer: IssuerConfig): FastifyReply {
+  const ancestors = issuer.frontchannelOrigins.length ? issuer.frontchannelOrigins.join(' ') : "'none'";
+  reply.removeHeader('x-frame-options');
+  return reply
+    .header('cache-control', 'no-cache, no-store')
+    .header('pragma', 'no-cache')
+    .header('content-security-policy', `default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors ${ancestors}`)
+    .type('text/html; charset=utf-8')
+    .send(PAGE);
+}
+
+const requireSid = (sid: string | undefined): string => {
+  if (!sid) throw new InvalidRequest('the sid parameter is missing');
+  return sid;
+};
+
+/** OpenID Connect Front-Channel Logout 1.0, loaded by the browser in a hidden iframe (no cookies needed). */
+export const frontchannelRoutes: FastifyPluginAsync<{ services: Services }> = async (app, { services }) => {
+  // Spec form: ?iss=<issuer>&sid=<sid>
+  app.get('/logout/frontchannel', { schema: { querystring: Query } }, async (request, reply) => {
+    const { iss, sid } = request.query as { iss?: string; sid?: string };
+    if (!iss) throw new InvalidRequest('the iss parameter is missing');
+    const issuer = services.issuers.resolve(iss);
+    if (!issuer) throw new InvalidRequest('the issuer is not configured');
+    await services.logouts.logout({ channel: 'frontchannel', target: { kind: 'sid', issuer: issuer.iss, sid: requireSid(sid) } });
+    return sendPage(reply, issuer.config);
+  });
+
+  // Entra ID form: the issuer comes from the path, the query has only ?sid=<sid>
+  app.get('/logout/frontchannel/:issuerName', { schema: { querystring: Query, params: Params } }, async (request, reply) => {
+    const { issuerName } = request.params as { issuerName: string };
+    const { iss, sid } = request.query as { iss?: string; sid?: string };
+    const config = services.issuers.byName(issuerName);
+    if (!config) throw new InvalidRequest('no issuer is configured under this name');
+    const sessionId = requireSid(sid);
+    // A provider that does send iss must name this same issuer.
+    if (iss !== undefined && services.issuers.resolve(iss)?.config !== config) throw new InvalidRequest('iss does not match the issuer of this URL');
+    const candidates = iss !== undefined ? [iss] : services.issuers.issValues(config);
+    await services.logouts.logoutSidAtAnyOf(candidates, sessionId, 'frontchannel');
+    return sendPage(reply, config);
+  });
+};

@@ -1,0 +1,7 @@
+// The package's public surface: build the service in-process, or use its core pieces.
+export { buildApp, type AppDependencies } from './http/app.js';
+export { loadConfig, resolveConfig, ConfigError, type Config } from './config/load.js';
+export { verifyLogoutToken, BACKCHANNEL_LOGOUT_EVENT } from './core/verify-logout-token.js';
+export { InvalidLogoutToken } from './core/errors.js';
+export { removeAccountFromPartition } from './core/msal-cache-partition.js';
+export type { Session, LogoutReport, LogoutTarget } from './core/model.js';

@@ -1,0 +1,48 @@
+#!/usr/bin/env node
+import closeWithGrace from 'close-with-grace';
+import { pino } from 'pino';
+import { ConfigError, loadConfig } from './config/load.js';
+import { buildApp } from './http/app.js';
+import { loggerOptions } from './http/logging.js';
+import { createStores, createTokenCaches } from './stores/create.js';
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = await loadConfig(process.argv.slice(2));
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`logout-receiver: configuration error: ${err.message}\n`);
+    process.exit(2);
+  }
+
+  const logger = pino(loggerOptions(config.logLevel));
+  let stores, tokenCaches;
+  try {
+    stores = createStores(config);
+    tokenCaches = createTokenCaches(config);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`logout-receiver: configuration error: ${err.message}\n`);
+    process.exit(2);
+  }
+  if (config.store.kind === 'memory')
+    logger.warn('store: in-process memory. Sessions, logged-out markers and logout reports are lost on restart, and it serves one instance only: use Redis in production');
+  if (config.development)
+    logger.warn(`no configuration file (--config FILE or LOGOUT_RECEIVER_CONFIG): running the built-in development configuration on loopback only, with the development API key from the README`);
+
+  const app = await buildApp({ config, stores, tokenCaches, logger });
+  closeWithGrace({ delay: 10_000, logger }, async ({ signal, err }) => {
+    if (err) logger.error({ err: { message: err.message } }, 'stopping after an error');
+    else logger.info({ signal }, 'stopping: finishing in-flight requests');
+    await app.close();
+  });
+
+  const address = await app.listen({ host: config.server.host, port: config.server.port });
+  logger.info({ address, store: config.store.kind, apps: config.apps.length, issuers: config.issuers.length }, `logout-receiver listening on ${address}`);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`logout-receiver: cannot start: ${(err as Error).message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,199 @@
+import { randomUUID } from 'node:crypto';
+import type { LogoutReport, NewSession, Session } from '../core/model.js';
+import type { LoggedOutMarkers, LogoutJournal, ReplayStore, ServiceStores, SessionStore } from './types.js';
+
+type Clock = () => number;
+
+/** A map whose entries vanish at their expiry time (checked on read and on `prune`). */
+class ExpiringMap<V> {
+  private readonly entries = new Map<string, { value: V; expiresAt: number }>();
+  constructor(private readonly now: Clock) {}
+
+  get(key: string): V | undefined {
+    const entry = this.entries.get(key);
+    if (!entry) return undefined;
+    if (entry.expiresAt <= this.now()) {
+      this.entries.delete(key);
+      return undefined;
+    }
+    return entry.value;
+  }
+
+  set(key: string, value: V, expiresAt: number): void {
+    this.entries.set(key, { value, expiresAt });
+  }
+
+  delete(key: string): boolean {
+    return this.entries.delete(key);
+  }
+
+  prune(): void {
+    const now = this.now();
+    for (const [key, entry] of this.entries) if (entry.expiresAt <= now) this.entries.delete(key);
+  }
+}
+
+const indexKey = (...parts: string[]): string => JSON.stringify(parts);
+
+class MemorySessionStore implements SessionStore {
+  private readonly sessions: ExpiringMap<Session>;
+  private readonly indexes = new Map<string, Set<string>>();
+
+  constructor(private readonly now: Clock) {
+    this.sessions = new ExpiringMap(now);
+  }
+
+  private keysOf(s: Session | NewSession): string[] {
+    const keys = [indexKey('sub', s.issuer, s.sub), indexKey('account', s.homeAccountId.toLowerCase())];
+    if (s.sid !== undefined) keys.push(indexKey('sid', s.issuer, s.sid));
+    return keys;
+  }
+
+  async add(input: NewSession): Promise<Session> {
+    const same = (await this.lookup(indexKey('sub', input.issuer, input.sub))).find(
+      (s) =>
+        s.clientId === input.clientId &&
+        s.sid === input.sid &&
+        s.homeAccountId === input.homeAccountId &&
+        s.cacheKey === input.cacheKey,
+    );
+    if (same) {
+      // A repeated registration extends the existing one rather than piling up copies.
+      const extended = { ...same, expiresAt: input.expiresAt };
+      this.sessions.set(same.id, extended, Date.parse(extended.expiresAt));
+      return extended;
+    }
+    const session: Session = { ...input, id: randomUUID(), createdAt: new Date(this.now()).toISOString() };
+    this.sessions.set(session.id, session, Date.parse(session.expiresAt));
+    for (const key of this.keysOf(session)) {
+      let ids = this.indexes.get(key);
+      if (!ids) this.indexes.set(key, (ids = new Set()));
+      ids.add(session.id);
+    }
+    return session;
+  }
+
+  async get(id: string): Promise<Session | null> {
+    return this.sessions.get(id) ?? null;
+  }
+
+  private async lookup(key: string): Promise<Session[]> {
+    const ids = this.indexes.get(key);
+    if (!ids) return [];
+    const found: Session[] = [];
+    for (const id of ids) {
+      const session = this.sessions.get(id);
+      if (session) found.push(session);
+      else ids.delete(id);
+    }
+    if (ids.size === 0) this.indexes.delete(key);
+    return found;
+  }
+
+  bySid(issuer: string, sid: string): Promise<Session[]> {
+    return this.lookup(indexKey('sid', issuer, sid));
+  }
+
+  bySub(issuer: string, sub: string): Promise<Session[]> {
+    return this.lookup(indexKey('sub', issuer, sub));
+  }
+
+  byHomeAccountId(homeAccountId: string): Promise<Session[]> {
+    return this.lookup(indexKey('account', homeAccountId.toLowerCase()));
+  }
+
+  async remove(id: string): Promise<boolean> {
+    const session = this.sessions.get(id);
+    if (!session) return false;
+    this.sessions.delete(id);
+    for (const key of this.keysOf(session)) {
+      const ids = this.indexes.get(key);
+      ids?.delete(id);
+      if (ids?.size === 0) this.indexes.delete(key);
+    }
+    return true;
+  }
+
+  prune(): void {
+    this.sessions.prune();
+  }
+}
+
+class MemoryReplayStore implements ReplayStore {
+  readonly seen: ExpiringMap<true>;
+  constructor(now: Clock) {
+    this.seen = new ExpiringMap(now);
+  }
+  async remember(key: string, expiresAt: number): Promise<boolean> {
+    if (this.seen.get(key)) return false;
+    this.seen.set(key, true, expiresAt);
+    return true;
+  }
+}
+
+class MemoryLoggedOutMarkers implements LoggedOutMarkers {
+  readonly marks: ExpiringMap<true>;
+  constructor(now: Clock) {
+    this.marks = new ExpiringMap(now);
+  }
+  async mark(issuer: string, sid: string, expiresAt: number): Promise<void> {
+    this.marks.set(indexKey(issuer, sid), true, expiresAt);
+  }
+  async isMarked(issuer: string, sid: string): Promise<boolean> {
+    return this.marks.get(indexKey(issuer, sid)) === true;
+  }
+}
+
+class MemoryLogoutJournal implements LogoutJournal {
+  readonly reports: ExpiringMap<LogoutReport>;
+  constructor(
+    private readonly now: Clock,
+    private readonly retentionMs: number,
+  ) {
+    this.reports = new ExpiringMap(now);
+  }
+  async save(report: LogoutReport): Promise<void> {
+    this.reports.set(report.id, structuredClone(report), this.now() + this.retentionMs);
+  }
+  async get(id: string): Promise<LogoutReport | null> {
+    const report = this.reports.get(id);
+    return report ? structuredClone(report) : null;
+  }
+}
+
+export interface MemoryStoreOptions {
+  /** How long logout reports stay readable. */
+  reportRetentionMs: number;
+  now?: Clock;
+  /** How often expired entries are dropped; 0 disables the timer. */
+  pruneIntervalMs?: number;
+}
+
+/** The embedded store: one process, lost on restart. */
+export function createMemoryStores(options: MemoryStoreOptions): ServiceStores {
+  const now = options.now ?? Date.now;
+  const sessions = new MemorySessionStore(now);
+  const replay = new MemoryReplayStore(now);
+  const markers = new MemoryLoggedOutMarkers(now);
+  const journal = new MemoryLogoutJournal(now, options.reportRetentionMs);
+  const interval = options.pruneIntervalMs ?? 60_000;
+  const timer =
+    interval > 0
+      ? setInterval(() => {
+          sessions.prune();
+          replay.seen.prune();
+          markers.marks.prune();
+          journal.reports.prune();
+        }, interval).unref()
+      : undefined;
+  return {
+    sessions,
+    replay,
+    markers,
+    journal,
+    async ping() {},
+    async close() {
+      if (timer) clearInterval(timer);
+    },
+  };
+}

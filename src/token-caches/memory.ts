@@ -1,0 +1,24 @@
+import type { TokenCacheStore } from './types.js';
+
+/** Token-cache partitions held in this process (for trying the service out and for tests). */
+export class MemoryTokenCacheStore implements TokenCacheStore {
+  readonly partitions = new Map<string, string>();
+
+  async get(key: string): Promise<string | null> {
+    return this.partitions.get(key) ?? null;
+  }
+
+  async set(key: string, value: string): Promise<void> {
+    this.partitions.set(key, value);
+  }
+
+  async compareAndSet(key: string, expected: string, next: string | null): Promise<boolean> {
+    if (this.partitions.get(key) !== expected) return false;
+    if (next === null) this.partitions.delete(key);
+    else this.partitions.set(key, next);
+    return true;
+  }
+
+  async ping(): Promise<void> {}
+  async close(): Promise<void> {}
+}

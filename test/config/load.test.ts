@@ -1,0 +1,112 @@
+import t from 'tap';
+import { mkdtemp, writeFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError, loadConfig, resolveConfig } from '../../src/config/load.js';
+import { testConfigFile } from '../helpers/service.js';
+
+const dir = await mkdtemp(join(tmpdir(), 'lr-config-'));
+t.teardown(() => rm(dir, { recursive: true, force: true }));
+
+const valid = () => structuredClone(testConfigFile('https://idp.example.test/jwks')) as Record<string, any>;
+
+/** The error a broken file produces, checked to name the key. */
+function keyOf(t: Tap, edit: (c: Record<string, any>) => void): string {
+  const file = valid();
+  edit(file);
+  try {
+    resolveConfig(file);
+  } catch (err) {
+    t.type(err, ConfigError);
+    return (err as ConfigError).key;
+  }
+  t.fail('the configuration was accepted');
+  return '';
+}
+type Tap = typeof t;
+
+t.test('a valid file resolves with defaults', async (t) => {
+  const config = resolveConfig(valid());
+  t.equal(config.server.port, 8080);
+  t.equal(config.server.host, '0.0.0.0');
+  t.equal(config.clockSkewSeconds, 120);
+  t.same(config.store, { kind: 'memory' });
+  t.equal(config.apps[1]!.tokenCache.key, '{homeAccountId}', 'default key template');
+  t.equal(config.issuers[1]!.isTemplate, true);
+});
+
+t.test('a bad file names the offending key', async (t) => {
+  t.equal(keyOf(t, (c) => (c.server = { port: 'eighty' })), 'server.port');
+  t.equal(keyOf(t, (c) => (c.server = { prot: 80 })), 'server.prot');
+  t.equal(keyOf(t, (c) => (c.colckSkewSeconds = 1)), 'colckSkewSeconds');
+  t.equal(keyOf(t, (c) => (c.apps[1].clientId = 7)), 'apps[1].clientId');
+  t.equal(keyOf(t, (c) => (c.apps[0].issuers = ['nope'])), 'apps[0].issuers[0]');
+  t.equal(keyOf(t, (c) => (c.apps[1].clientId = c.apps[0].clientId)), 'apps[1].clientId');
+  t.equal(keyOf(t, (c) => (c.apps[0].tokenCache.key = 'msal:{userId}')), 'apps[0].tokenCache.key');
+  t.equal(keyOf(t, (c) => (c.issuers[0].algorithms = ['HS256'])), 'issuers[0].algorithms[0]');
+  t.equal(keyOf(t, (c) => (c.issuers[0].algorithms = ['none'])), 'issuers[0].algorithms[0]');
+  t.equal(keyOf(t, (c) => (c.issuers[1].tenants = [])), 'issuers[1].tenants');
+  t.equal(keyOf(t, (c) => (c.issuers[0].tenants = ['x'])), 'issuers[0].tenants');
+  t.equal(keyOf(t, (c) => (c.issuers[1].name = c.issuers[0].name)), 'issuers[1].name');
+  t.equal(keyOf(t, (c) => (c.issuers[0].frontchannelOrigins = ['https://login.example/path'])), 'issuers[0].frontchannelOrigins[0]');
+  t.equal(keyOf(t, (c) => (c.api.keys[0].sha256 = 'not-a-hash')), 'api.keys[0].sha256');
+  t.equal(keyOf(t, (c) => (c.api.keys[0].scopes = ['admin'])), 'api.keys[0].scopes[0]');
+  t.equal(keyOf(t, (c) => delete c.apps), 'apps');
+});
+
+t.test('jwksUri and discovery over plain http only for loopback hosts', async (t) => {
+  t.equal(keyOf(t, (c) => (c.issuers[0].jwksUri = 'http://idp.example.test/jwks')), 'issuers[0].jwksUri');
+  t.equal(keyOf(t, (c) => (c.issuers[0].jwksUri = 'http://10.0.0.1/jwks')), 'issuers[0].jwksUri');
+  t.equal(keyOf(t, (c) => (c.issuers[0].jwksUri = 'ftp://idp.example.test/jwks')), 'issuers[0].jwksUri');
+  t.equal(keyOf(t, (c) => { delete c.issuers[0].jwksUri; c.issuers[0].issuer = 'http://idp.example.test'; }), 'issuers[0].issuer');
+  t.equal(keyOf(t, (c) => { delete c.issuers[0].jwksUri; c.issuers[0].discoveryUrl = 'http://idp.example.test/.well-known/openid-configuration'; }), 'issuers[0].discoveryUrl');
+  for (const host of ['127.0.0.1', '127.8.9.10', 'localhost', '[::1]']) {
+    const file = valid();
+    file.issuers[0].jwksUri = `http://${host}:8443/jwks`;
+    t.doesNotThrow(() => resolveConfig(file), `http://${host} is accepted`);
+  }
+  const discovery = valid();
+  delete discovery.issuers[0].jwksUri;
+  t.equal(resolveConfig(discovery).issuers[0]!.discoveryUrl, 'https://idp.example.test/.well-known/openid-configuration');
+});
+
+t.test('loadConfig reads YAML or JSON from --config or LOGOUT_RECEIVER_CONFIG, env overrides', async (t) => {
+  const yamlPath = join(dir, 'c.yaml');
+  await writeFile(yamlPath, 'issuers: []\napps: []\nserver: { port: 9000 }\n');
+  const fromFlag = await loadConfig(['--config', yamlPath], {});
+  t.equal(fromFlag.server.port, 9000);
+  t.equal(fromFlag.development, false);
+  const jsonPath = join(dir, 'c.json');
+  await writeFile(jsonPath, JSON.stringify({ issuers: [], apps: [], logLevel: 'warn' }));
+  const fromEnv = await loadConfig([], { LOGOUT_RECEIVER_CONFIG: jsonPath, PORT: '7000', HOST: '127.0.0.1', LOG_LEVEL: 'debug' });
+  t.equal(fromEnv.server.port, 7000);
+  t.equal(fromEnv.server.host, '127.0.0.1');
+  t.equal(fromEnv.logLevel, 'debug');
+  const redis = await loadConfig(['--config=' + jsonPath], { REDIS_URL: 'redis://127.0.0.1:6379' });
+  t.same(redis.store, { kind: 'redis', url: 'redis://127.0.0.1:6379', keyPrefix: 'lr:' });
+});
+
+t.test('loadConfig errors name the file, the variable or the key', async (t) => {
+  await t.rejects(loadConfig(['--config', join(dir, 'missing.yaml')], {}), { key: join(dir, 'missing.yaml') });
+  const broken = join(dir, 'broken.yaml');
+  await writeFile(broken, 'issuers: [\n');
+  await t.rejects(loadConfig(['--config', broken], {}), { key: broken, message: /cannot be parsed/ });
+  const dup = join(dir, 'dup.yaml');
+  await writeFile(dup, 'issuers: []\napps: []\napps: []\n');
+  await t.rejects(loadConfig(['--config', dup], {}), { key: dup });
+  const list = join(dir, 'list.yaml');
+  await writeFile(list, '- 1\n');
+  await t.rejects(loadConfig(['--config', list], {}), { key: list });
+  await t.rejects(loadConfig(['--config'], {}), { key: '--config' });
+  await t.rejects(loadConfig([], { PORT: 'http' }), { key: 'PORT' });
+  await t.rejects(loadConfig([], { LOG_LEVEL: 'loud' }), { key: 'logLevel' });
+});
+
+t.test('without a file: the development configuration, on loopback only', async (t) => {
+  const dev = await loadConfig([], {});
+  t.equal(dev.development, true);
+  t.equal(dev.server.host, '127.0.0.1');
+  t.same(dev.store, { kind: 'memory' });
+  t.equal(dev.apps.length, 1);
+  await t.rejects(loadConfig([], { HOST: '0.0.0.0' }), { key: 'HOST' });
+});

@@ -1,0 +1,85 @@
+import { createHash } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import { resolveConfig, type Config } from '../../src/config/load.js';
+import type { ConfigFile } from '../../src/config/schema.js';
+import { buildApp } from '../../src/http/app.js';
+import { createMemoryStores } from '../../src/stores/memory.js';
+import type { ServiceStores } from '../../src/stores/types.js';
+import { MemoryTokenCacheStore } from '../../src/token-caches/memory.js';
+import { TestProvider } from './provider.js';
+
+export const ISSUER = 'https://idp.example.test';
+export const ENTRA_TEMPLATE = 'https://login.microsoftonline.com/{tenantid}/v2.0';
+export const TENANT_A = '72f988bf-86f1-41af-91ab-2d7cd011db47';
+export const TENANT_B = '11111111-2222-4333-8444-555555555555';
+export const ORDERS = '6731de76-14a6-49ae-97bc-6eba6914391e';
+export const BILLING = '0c0d9fd4-7b8e-4a8e-9f4f-3b6c54b0b7a1';
+export const STRANGER = '99999999-9999-4999-8999-999999999999';
+
+export const FULL_KEY = 'full-access-test-key';
+export const READ_KEY = 'read-only-test-key';
+const sha256 = (s: string): string => createHash('sha256').update(s).digest('hex');
+
+export interface TestService {
+  app: FastifyInstance;
+  config: Config;
+  provider: TestProvider;
+  stores: ServiceStores;
+  caches: Map<string, MemoryTokenCacheStore>;
+  auth: { authorization: string };
+  close(): Promise<void>;
+}
+
+/** The configuration file the tests start from: one plain issuer, one Entra template, two apps. */
+export function testConfigFile(jwksUri: string): ConfigFile {
+  return {
+    clockSkewSeconds: 120,
+    issuers: [
+      { name: 'idp', issuer: ISSUER, jwksUri, algorithms: ['RS256', 'ES256'], frontchannelOrigins: ['https://idp.example.test'] },
+      { name: 'entra', issuer: ENTRA_TEMPLATE, tenants: [TENANT_A, TENANT_B], jwksUri, algorithms: ['RS256'], frontchannelOrigins: ['https://login.microsoftonline.com'] },
+    ],
+    apps: [
+      { clientId: ORDERS, name: 'orders-web', issuers: ['idp', 'entra'], tokenCache: { kind: 'memory', key: 'msal:{clientId}:{homeAccountId}' } },
+      { clientId: BILLING, name: 'billing-web', issuers: ['idp', 'entra'], tokenCache: { kind: 'memory' } },
+    ],
+    api: {
+      keys: [
+        { name: 'full', sha256: sha256(FULL_KEY), scopes: ['sessions:write', 'logouts:write', 'read'] },
+        { name: 'reader', sha256: sha256(READ_KEY), scopes: ['read'] },
+      ],
+    },
+  };
+}
+
+/** The whole service on memory stores, with a real JWKS server; `edit` adjusts the config file first. */
+export async function startService(edit: (file: ConfigFile) => void = () => {}): Promise<TestService> {
+  const provider = await TestProvider.start();
+  const file = testConfigFile(provider.jwksUri);
+  edit(file);
+  const config = resolveConfig(file);
+  const stores = createMemoryStores({ reportRetentionMs: 3600_000, pruneIntervalMs: 0 });
+  const caches = new Map(config.apps.map((a) => [a.clientId, new MemoryTokenCacheStore()]));
+  const app = await buildApp({ config, stores, tokenCaches: caches, logger: false });
+  return {
+    app,
+    config,
+    provider,
+    stores,
+    caches,
+    auth: { authorization: `Bearer ${FULL_KEY}` },
+    async close() {
+      await app.close();
+      await provider.close();
+    },
+  };
+}
+
+/** POSTs a logout token as the provider does. */
+export function postLogoutToken(app: FastifyInstance, token: string, extra = '') {
+  return app.inject({
+    method: 'POST',
+    url: '/logout/backchannel',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    payload: `logout_token=${encodeURIComponent(token)}${extra}`,
+  });
+}

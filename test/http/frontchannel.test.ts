@@ -1,0 +1,86 @@
+import t from 'tap';
+import { randomUUID } from 'node:crypto';
+import { ENTRA_TEMPLATE, ISSUER, ORDERS, TENANT_A, TENANT_B, startService } from '../helpers/service.js';
+
+const svc = await startService();
+t.teardown(() => svc.close());
+const { app } = svc;
+const entra = (tenant: string) => ENTRA_TEMPLATE.replace('{tenantid}', tenant);
+
+async function register(issuer: string) {
+  const sid = `sid-${randomUUID()}`;
+  const res = await app.inject({ method: 'POST', url: '/v1/sessions', headers: svc.auth, payload: { clientId: ORDERS, issuer, sid, sub: 's', homeAccountId: `${randomUUID()}.${TENANT_A}` } });
+  return { id: res.json().id as string, sid };
+}
+
+function assertPage(t: typeof import('tap').default, res: Awaited<ReturnType<typeof app.inject>>, origin: string) {
+  t.equal(res.statusCode, 200);
+  t.match(res.headers['content-type'], /^text\/html/);
+  t.equal(res.headers['cache-control'], 'no-cache, no-store');
+  t.match(res.headers['content-security-policy'], new RegExp(`frame-ancestors ${origin}$`));
+  t.notOk(res.headers['x-frame-options'], 'no X-Frame-Options that would forbid the provider framing us');
+  t.notMatch(res.body, /<script/i, 'the page runs no script');
+}
+
+t.test('spec form ?iss=&sid= ends the session, without any cookie', async (t) => {
+  const s = await register(ISSUER);
+  const res = await app.inject({ url: `/logout/frontchannel?iss=${encodeURIComponent(ISSUER)}&sid=${s.sid}` });
+  assertPage(t, res, 'https://idp.example.test');
+  t.equal(await svc.stores.sessions.get(s.id), null);
+  t.ok(await svc.stores.markers.isMarked(ISSUER, s.sid));
+});
+
+t.test('Entra form /logout/frontchannel/{issuerName}?sid= without iss ends the session of the right tenant', async (t) => {
+  const a = await register(entra(TENANT_A));
+  const res = await app.inject({ url: `/logout/frontchannel/entra?sid=${a.sid}` });
+  assertPage(t, res, 'https://login.microsoftonline.com');
+  t.equal(await svc.stores.sessions.get(a.id), null);
+  t.ok(await svc.stores.markers.isMarked(entra(TENANT_A), a.sid));
+  t.notOk(await svc.stores.markers.isMarked(entra(TENANT_B), a.sid), 'only the tenant that had the session is marked');
+});
+
+t.test('Entra form with a sid not yet registered marks it for every allowed tenant', async (t) => {
+  const sid = `sid-${randomUUID()}`;
+  assertPage(t, await app.inject({ url: `/logout/frontchannel/entra?sid=${sid}` }), 'https://login.microsoftonline.com');
+  for (const tenant of [TENANT_A, TENANT_B]) {
+    const late = await app.inject({ method: 'POST', url: '/v1/sessions', headers: svc.auth, payload: { clientId: ORDERS, issuer: entra(tenant), sid, sub: 's', homeAccountId: 'a.b' } });
+    t.equal(late.statusCode, 409, `late registration at tenant ${tenant} is refused`);
+  }
+});
+
+t.test('path form of a plain issuer works too', async (t) => {
+  const s = await register(ISSUER);
+  assertPage(t, await app.inject({ url: `/logout/frontchannel/idp?sid=${s.sid}` }), 'https://idp.example.test');
+  t.equal(await svc.stores.sessions.get(s.id), null);
+});
+
+t.test('an issuer without frontchannelOrigins may not be framed at all', async (t) => {
+  const closed = await startService((f) => {
+    delete f.issuers[0]!.frontchannelOrigins;
+  });
+  t.teardown(() => closed.close());
+  const res = await closed.app.inject({ url: '/logout/frontchannel/idp?sid=x' });
+  t.match(res.headers['content-security-policy'], /frame-ancestors 'none'$/);
+});
+
+t.test('bad front-channel requests get 400 JSON and change nothing', async (t) => {
+  const s = await register(ISSUER);
+  const cases = [
+    `/logout/frontchannel?sid=${s.sid}`,
+    `/logout/frontchannel?iss=${encodeURIComponent(ISSUER)}`,
+    `/logout/frontchannel?iss=https%3A%2F%2Fevil.example.test&sid=${s.sid}`,
+    `/logout/frontchannel?iss=${encodeURIComponent(ISSUER)}&sid=`,
+    `/logout/frontchannel?iss=${encodeURIComponent(ISSUER)}&sid=${s.sid}&sid=other`,
+    `/logout/frontchannel/unknown?sid=${s.sid}`,
+    '/logout/frontchannel/idp',
+    `/logout/frontchannel/idp?sid=${s.sid}&iss=${encodeURIComponent(entra(TENANT_A))}`,
+    `/logout/frontchannel/entra?sid=${s.sid}&iss=${encodeURIComponent(ISSUER)}`,
+  ];
+  for (const url of cases) {
+    const res = await app.inject({ url });
+    t.equal(res.statusCode, 400, url);
+    t.equal(res.json().error, 'invalid_request', url);
+  }
+  t.ok(await svc.stores.sessions.get(s.id), 'the session is still registered');
+  t.notOk(await svc.stores.markers.isMarked(ISSUER, s.sid));
+});

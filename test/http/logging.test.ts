@@ -1,0 +1,50 @@
+import t from 'tap';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { resolveConfig } from '../../src/config/load.js';
+import { buildApp } from '../../src/http/app.js';
+import { loggerOptions } from '../../src/http/logging.js';
+import { createMemoryStores } from '../../src/stores/memory.js';
+import { MemoryTokenCacheStore } from '../../src/token-caches/memory.js';
+import { FULL_KEY, ISSUER, ORDERS, testConfigFile } from '../helpers/service.js';
+import { TestProvider } from '../helpers/provider.js';
+
+t.test('one log line per request, and no token, API key, Authorization header or sid in any line', async (t) => {
+  const lines: string[] = [];
+  const sink = new Writable({
+    write(chunk, _enc, done) {
+      lines.push(...String(chunk).split('\n').filter(Boolean));
+      done();
+    },
+  });
+  const provider = await TestProvider.start();
+  t.teardown(() => provider.close());
+  const config = resolveConfig(testConfigFile(provider.jwksUri));
+  const app = await buildApp({
+    config,
+    stores: createMemoryStores({ reportRetentionMs: 60_000, pruneIntervalMs: 0 }),
+    tokenCaches: new Map(config.apps.map((a) => [a.clientId, new MemoryTokenCacheStore()])),
+    logger: pino(loggerOptions('debug'), sink),
+  });
+  t.teardown(() => app.close());
+
+  const sid = 'secret-session-id-123';
+  const token = await provider.sign(provider.claims(ISSUER, ORDERS, { sid }));
+  const bad = await provider.sign(provider.claims(ISSUER, ORDERS, { sid, nonce: 'x' }));
+  const requests = [
+    () => app.inject({ method: 'POST', url: '/logout/backchannel', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: `logout_token=${token}` }),
+    () => app.inject({ method: 'POST', url: '/logout/backchannel', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: `logout_token=${bad}` }),
+    () => app.inject({ url: `/logout/frontchannel?iss=${encodeURIComponent(ISSUER)}&sid=${sid}` }),
+    () => app.inject({ url: '/v1/apps', headers: { authorization: `Bearer ${FULL_KEY}` } }),
+    () => app.inject({ url: '/v1/apps', headers: { authorization: 'Bearer wrong-key-value' } }),
+  ];
+  for (const request of requests) await request();
+
+  const completed = lines.filter((l) => JSON.parse(l).msg === 'request completed');
+  t.equal(completed.length, requests.length, 'one "request completed" line per request');
+  for (const line of lines) {
+    for (const secret of [token, token.split('.')[2]!, bad.split('.')[1]!, FULL_KEY, 'wrong-key-value', sid])
+      t.notOk(line.includes(secret), `no secret in: ${line.slice(0, 80)}`);
+  }
+  t.ok(lines.some((l) => /"rule":"nonce"/.test(l)), 'a refused token is logged with the rule that failed');
+});

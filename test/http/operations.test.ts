@@ -1,0 +1,69 @@
+import t from 'tap';
+import { readFile } from 'node:fs/promises';
+import { parse } from 'yaml';
+import { startService } from '../helpers/service.js';
+
+const svc = await startService();
+t.teardown(() => svc.close());
+const { app } = svc;
+
+t.test('GET /healthz answers 200', async (t) => {
+  const res = await app.inject({ url: '/healthz' });
+  t.equal(res.statusCode, 200);
+  t.same(res.json(), { status: 'ok' });
+});
+
+t.test('GET /readyz answers 200 while the stores answer, 503 when one does not', async (t) => {
+  t.equal((await app.inject({ url: '/readyz' })).statusCode, 200);
+  // A store outage is a fault the memory store cannot have: make its ping fail.
+  const cache = [...svc.caches.values()][0]!;
+  const ping = cache.ping;
+  cache.ping = async () => {
+    throw new Error('connection refused');
+  };
+  t.teardown(() => {
+    cache.ping = ping;
+  });
+  const res = await app.inject({ url: '/readyz' });
+  t.equal(res.statusCode, 503);
+  t.same(res.json(), { error: 'unavailable', error_description: 'a store is unreachable' });
+});
+
+t.test('GET /metrics is Prometheus text with the service counters', async (t) => {
+  await app.inject({ url: '/healthz' });
+  await app.inject({ method: 'POST', url: '/logout/backchannel', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: 'logout_token=x' });
+  const res = await app.inject({ url: '/metrics' });
+  t.equal(res.statusCode, 200);
+  t.match(res.headers['content-type'], /^text\/plain/);
+  t.match(res.body, /logout_receiver_http_requests_total\{method="GET",route="\/healthz",status="200"\} \d+/);
+  t.match(res.body, /logout_receiver_logout_rejected_total\{channel="backchannel",rule="jws"\} 1/);
+  t.match(res.body, /logout_receiver_process_resident_memory_bytes/);
+});
+
+t.test('GET /openapi.yaml serves the document at the repository root', async (t) => {
+  const res = await app.inject({ url: '/openapi.yaml' });
+  t.equal(res.statusCode, 200);
+  t.equal(res.body, await readFile(new URL('../../openapi.yaml', import.meta.url), 'utf8'));
+});
+
+t.test('every registered route is in openapi.yaml and every openapi path exists', async (t) => {
+  const routes = new Set(app.registeredRoutes.map((r) => `${r.method.toLowerCase()} ${r.url.replace(/:(\w+)/g, '{$1}')}`));
+  const doc = parse(await readFile(new URL('../../openapi.yaml', import.meta.url), 'utf8')) as { paths: Record<string, Record<string, unknown>> };
+  const documented = new Set(Object.entries(doc.paths).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m} ${path}`)));
+  t.ok(routes.size >= 12, `found the routes (${routes.size})`);
+  t.same([...routes].filter((r) => !documented.has(r)), [], 'no route is missing from openapi.yaml');
+  t.same([...documented].filter((r) => !routes.has(r)), [], 'no openapi path is missing from the server');
+});
+
+t.test('unknown routes answer a JSON 404', async (t) => {
+  const res = await app.inject({ url: '/nope' });
+  t.equal(res.statusCode, 404);
+  t.same(Object.keys(res.json()).sort(), ['error', 'error_description']);
+});
+
+t.test('security headers are set and the server has no banner', async (t) => {
+  const res = await app.inject({ url: '/healthz' });
+  t.equal(res.headers['x-content-type-options'], 'nosniff');
+  t.notOk(res.headers['x-powered-by']);
+  t.notOk(res.headers.server);
+});

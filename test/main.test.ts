@@ -1,0 +1,54 @@
+import t from 'tap';
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startProcess } from './helpers/process.js';
+
+const root = new URL('..', import.meta.url).pathname;
+const main = join(root, 'dist/main.js');
+const dir = await mkdtemp(join(tmpdir(), 'lr-main-'));
+t.teardown(() => rm(dir, { recursive: true, force: true }));
+
+/** Runs the service expecting it to refuse to start. */
+function refuse(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile('node', [main, ...args], { env: { ...process.env, LOGOUT_RECEIVER_CONFIG: '', ...env }, timeout: 20_000 }, (err, _stdout, stderr) =>
+      resolve({ code: err ? ((err as { code?: number }).code ?? null) : 0, stderr }),
+    );
+  });
+}
+
+t.test('with no configuration it starts on the memory store, on loopback, and warns about both', async (t) => {
+  const service = await startProcess('node', [main], { cwd: root, env: { PORT: '0', LOGOUT_RECEIVER_CONFIG: '' } });
+  t.teardown(() => service.stop('SIGKILL'));
+  t.match(service.address, /^http:\/\/127\.0\.0\.1:\d+$/);
+  t.ok(service.lines.some((l) => /memory.*lost on restart/.test(l)), 'warns that memory is lost on restart');
+  t.ok(service.lines.some((l) => /no configuration file/.test(l)), 'says it runs the development configuration');
+  const apps = await fetch(`${service.address}/v1/apps`, { headers: { authorization: 'Bearer dev-only-key' } });
+  t.equal(apps.status, 200, 'the development key from the README works');
+  t.equal(await service.stop('SIGTERM'), 0, 'SIGTERM stops it cleanly');
+});
+
+t.test('a bad configuration file stops the start with one line naming the key', async (t) => {
+  const file = join(dir, 'bad.yaml');
+  await writeFile(file, 'issuers: []\napps:\n  - clientId: abc\n    name: web\n    issuers: [missing]\n    tokenCache: { kind: memory }\n');
+  const result = await refuse(['--config', file]);
+  t.equal(result.code, 2);
+  t.equal(result.stderr.trim().split('\n').length, 1, 'one line');
+  t.match(result.stderr, /apps\[0\]\.issuers\[0\]: no issuer is named "missing"/);
+});
+
+t.test('a Redis store is refused at start until this build supports it', async (t) => {
+  const file = join(dir, 'redis.yaml');
+  await writeFile(file, 'store: { kind: redis, url: "redis://127.0.0.1:6379" }\nissuers: []\napps: []\n');
+  const result = await refuse(['--config', file]);
+  t.equal(result.code, 2);
+  t.match(result.stderr, /store\.kind/);
+});
+
+t.test('the development key is never served beyond loopback', async (t) => {
+  const result = await refuse([], { HOST: '0.0.0.0' });
+  t.equal(result.code, 2);
+  t.match(result.stderr, /HOST/);
+});
