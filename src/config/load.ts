@@ -112,6 +112,12 @@ function schemaError(raw: unknown): ConfigError | undefined {
     const parent = pointerToKey(unknown.instancePath);
     return new ConfigError(parent ? `${parent}.${names[0]}` : String(names[0]), 'is not a known setting');
   }
+  const missing = errors.find((e) => e.keyword === 'required');
+  if (missing) {
+    const names = (missing.params as { requiredProperties?: string[] }).requiredProperties ?? [];
+    const parent = pointerToKey(missing.instancePath);
+    return new ConfigError(parent ? `${parent}.${names[0]}` : String(names[0]), 'is required');
+  }
   const deepest = errors.reduce((a, b) => (b.instancePath.length > a.instancePath.length ? b : a));
   return new ConfigError(pointerToKey(deepest.instancePath) || '(root)', deepest.message);
 }

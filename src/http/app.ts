@@ -1,4 +1,4 @@
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import formbody from '@fastify/formbody';
 import helmet from '@fastify/helmet';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -82,7 +82,8 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   const logger = deps.logger ?? false;
   const app = Fastify({
     ...(typeof logger === 'object' ? { loggerInstance: logger } : { logger: logger ? loggerOptions(deps.config.logLevel) : false }),
-    disableRequestLogging: true,
+    // One line per request, written by the onResponse hook below.
+    logController: new LogController({ disableRequestLogging: true }),
     trustProxy: deps.config.server.trustProxy,
     bodyLimit: 256 * 1024,
     return503OnClosing: true,

@@ -1,4 +1,4 @@
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { mkdtemp, writeFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,7 +11,7 @@ t.teardown(() => rm(dir, { recursive: true, force: true }));
 const valid = () => structuredClone(testConfigFile('https://idp.example.test/jwks')) as Record<string, any>;
 
 /** The error a broken file produces, checked to name the key. */
-function keyOf(t: Tap, edit: (c: Record<string, any>) => void): string {
+function keyOf(t: Test, edit: (c: Record<string, any>) => void): string {
   const file = valid();
   edit(file);
   try {
@@ -23,7 +23,18 @@ function keyOf(t: Tap, edit: (c: Record<string, any>) => void): string {
   t.fail('the configuration was accepted');
   return '';
 }
-type Tap = typeof t;
+
+/** A loadConfig that must fail with a ConfigError naming `key`. */
+async function rejectsNaming(t: Test, promise: Promise<unknown>, key: string, message?: RegExp): Promise<void> {
+  try {
+    await promise;
+    t.fail(`accepted, expected an error naming ${key}`);
+  } catch (err) {
+    t.type(err, ConfigError);
+    t.equal((err as ConfigError).key, key);
+    if (message) t.match((err as Error).message, message);
+  }
+}
 
 t.test('a valid file resolves with defaults', async (t) => {
   const config = resolveConfig(valid());
@@ -87,19 +98,19 @@ t.test('loadConfig reads YAML or JSON from --config or LOGOUT_RECEIVER_CONFIG, e
 });
 
 t.test('loadConfig errors name the file, the variable or the key', async (t) => {
-  await t.rejects(loadConfig(['--config', join(dir, 'missing.yaml')], {}), { key: join(dir, 'missing.yaml') });
+  await rejectsNaming(t, loadConfig(['--config', join(dir, 'missing.yaml')], {}), join(dir, 'missing.yaml'));
   const broken = join(dir, 'broken.yaml');
   await writeFile(broken, 'issuers: [\n');
-  await t.rejects(loadConfig(['--config', broken], {}), { key: broken, message: /cannot be parsed/ });
+  await rejectsNaming(t, loadConfig(['--config', broken], {}), broken, /cannot be parsed/);
   const dup = join(dir, 'dup.yaml');
   await writeFile(dup, 'issuers: []\napps: []\napps: []\n');
-  await t.rejects(loadConfig(['--config', dup], {}), { key: dup });
+  await rejectsNaming(t, loadConfig(['--config', dup], {}), dup);
   const list = join(dir, 'list.yaml');
   await writeFile(list, '- 1\n');
-  await t.rejects(loadConfig(['--config', list], {}), { key: list });
-  await t.rejects(loadConfig(['--config'], {}), { key: '--config' });
-  await t.rejects(loadConfig([], { PORT: 'http' }), { key: 'PORT' });
-  await t.rejects(loadConfig([], { LOG_LEVEL: 'loud' }), { key: 'logLevel' });
+  await rejectsNaming(t, loadConfig(['--config', list], {}), list);
+  await rejectsNaming(t, loadConfig(['--config'], {}), '--config');
+  await rejectsNaming(t, loadConfig([], { PORT: 'http' }), 'PORT');
+  await rejectsNaming(t, loadConfig([], { LOG_LEVEL: 'loud' }), 'logLevel');
 });
 
 t.test('without a file: the development configuration, on loopback only', async (t) => {
@@ -108,5 +119,5 @@ t.test('without a file: the development configuration, on loopback only', async 
   t.equal(dev.server.host, '127.0.0.1');
   t.same(dev.store, { kind: 'memory' });
   t.equal(dev.apps.length, 1);
-  await t.rejects(loadConfig([], { HOST: '0.0.0.0' }), { key: 'HOST' });
+  await rejectsNaming(t, loadConfig([], { HOST: '0.0.0.0' }), 'HOST');
 });

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { resolveConfig, type Config } from '../../src/config/load.js';
 import type { ConfigFile } from '../../src/config/schema.js';
 import { buildApp } from '../../src/http/app.js';
@@ -75,7 +75,7 @@ export async function startService(edit: (file: ConfigFile) => void = () => {}):
 }
 
 /** POSTs a logout token as the provider does. */
-export function postLogoutToken(app: FastifyInstance, token: string, extra = '') {
+export function postLogoutToken(app: FastifyInstance, token: string, extra = ''): Promise<LightMyRequestResponse> {
   return app.inject({
     method: 'POST',
     url: '/logout/backchannel',

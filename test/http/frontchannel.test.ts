@@ -1,4 +1,4 @@
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { randomUUID } from 'node:crypto';
 import { ENTRA_TEMPLATE, ISSUER, ORDERS, TENANT_A, TENANT_B, startService } from '../helpers/service.js';
 
@@ -13,7 +13,7 @@ async function register(issuer: string) {
   return { id: res.json().id as string, sid };
 }
 
-function assertPage(t: typeof import('tap').default, res: Awaited<ReturnType<typeof app.inject>>, origin: string) {
+function assertPage(t: Test, res: Awaited<ReturnType<typeof app.inject>>, origin: string) {
   t.equal(res.statusCode, 200);
   t.match(res.headers['content-type'], /^text\/html/);
   t.equal(res.headers['cache-control'], 'no-cache, no-store');
