@@ -1,0 +1,49 @@
+import t from 'tap';
+import { createMemoryStores } from '../../src/stores/memory.js';
+
+let now = 1_000_000;
+const stores = createMemoryStores({ reportRetentionMs: 10_000, now: () => now, pruneIntervalMs: 0 });
+t.teardown(() => stores.close());
+const expiresIn = (ms: number) => new Date(now + ms).toISOString();
+
+t.test('sessions are found by (issuer, sid), (issuer, sub) and homeAccountId, and removed from every index', async (t) => {
+  const s = await stores.sessions.add({ clientId: 'c', issuer: 'i', sid: 'x', sub: 'u', homeAccountId: 'A.B', expiresAt: expiresIn(60_000) });
+  t.same((await stores.sessions.bySid('i', 'x')).map((v) => v.id), [s.id]);
+  t.same((await stores.sessions.bySub('i', 'u')).map((v) => v.id), [s.id]);
+  t.same((await stores.sessions.byHomeAccountId('a.b')).map((v) => v.id), [s.id]);
+  t.same(await stores.sessions.bySid('other', 'x'), [], 'the issuer is part of the sid index');
+  t.equal(await stores.sessions.remove(s.id), true);
+  t.equal(await stores.sessions.remove(s.id), false);
+  t.same(await stores.sessions.bySub('i', 'u'), []);
+});
+
+t.test('an identical registration returns the existing session with the later expiry', async (t) => {
+  const input = { clientId: 'c', issuer: 'i', sid: 'y', sub: 'u2', homeAccountId: 'h', expiresAt: expiresIn(1000) };
+  const first = await stores.sessions.add(input);
+  const again = await stores.sessions.add({ ...input, expiresAt: expiresIn(5000) });
+  t.equal(again.id, first.id);
+  now += 2000;
+  t.ok(await stores.sessions.get(first.id), 'still there after the first expiry');
+});
+
+t.test('expired sessions, replay records, markers and reports vanish', async (t) => {
+  const s = await stores.sessions.add({ clientId: 'c', issuer: 'i', sub: 'u3', homeAccountId: 'h3', expiresAt: expiresIn(100) });
+  t.equal(await stores.replay.remember('j', now + 100), true);
+  t.equal(await stores.replay.remember('j', now + 100), false, 'a jti is remembered once');
+  await stores.markers.mark('i', 'z', now + 100);
+  t.equal(await stores.markers.isMarked('i', 'z'), true);
+  now += 101;
+  t.equal(await stores.sessions.get(s.id), null);
+  t.same(await stores.sessions.bySub('i', 'u3'), []);
+  t.equal(await stores.replay.remember('j', now + 100), true, 'after expiry the record is gone');
+  t.equal(await stores.markers.isMarked('i', 'z'), false);
+});
+
+t.test('the journal returns copies, not live objects', async (t) => {
+  const report = { id: 'r', state: 'pending' as const, channel: 'api' as const, target: { kind: 'account' as const, homeAccountId: 'h' }, receivedAt: '', attempts: 0, sessionsEnded: 0, sessionIds: [], accounts: [], removals: [] };
+  await stores.journal.save(report);
+  report.state = 'completed' as never;
+  t.equal((await stores.journal.get('r'))!.state, 'pending');
+  now += 10_001;
+  t.equal(await stores.journal.get('r'), null, 'reports expire after their retention');
+});
