@@ -4,7 +4,7 @@
  */
 export class LogoutReceiverError extends Error {
   constructor(
-    readonly code: 'invalid_request' | 'not_found' | 'conflict',
+    readonly code: 'invalid_request' | 'not_found' | 'conflict' | 'temporarily_unavailable',
     message: string,
   ) {
     super(message);
@@ -38,5 +38,12 @@ export class NotFound extends LogoutReceiverError {
 export class Conflict extends LogoutReceiverError {
   constructor(message: string) {
     super('conflict', message);
+  }
+}
+
+/** A store could not be reached, so the request could not be recorded; nothing was promised. */
+export class StoreUnavailable extends LogoutReceiverError {
+  constructor(message: string) {
+    super('temporarily_unavailable', message);
   }
 }

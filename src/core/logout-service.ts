@@ -1,9 +1,21 @@
 import { randomUUID } from 'node:crypto';
 import type { ServiceStores } from '../stores/types.js';
-import { Conflict, InvalidLogoutToken, NotFound } from './errors.js';
-import type { LogoutChannel, LogoutEvent, LogoutReport, NewSession, Session } from './model.js';
+import { Conflict, InvalidLogoutToken, NotFound, StoreUnavailable } from './errors.js';
+import type { AccountRemoval, LogoutChannel, LogoutEvent, LogoutReport, NewSession, Session } from './model.js';
 import type { AccountToSweep, TokenCacheSweeper } from './token-cache-sweeper.js';
 import type { VerifiedLogoutToken } from './verify-logout-token.js';
+
+export interface RetryPolicy {
+  /** First retry delay; doubled per attempt up to `maxDelayMs`. */
+  baseDelayMs: number;
+  maxDelayMs: number;
+  /** After this many attempts the logout is `failed` and no longer retried. */
+  maxAttempts: number;
+  /** How long a worker holds a logout it works on before another may take it over. */
+  leaseMs: number;
+}
+
+export const DEFAULT_RETRY: RetryPolicy = { baseDelayMs: 1_000, maxDelayMs: 60_000, maxAttempts: 100, leaseMs: 30_000 };
 
 export interface LogoutServiceOptions {
   stores: ServiceStores;
@@ -11,17 +23,31 @@ export interface LogoutServiceOptions {
   /** How long a logged-out `(issuer, sid)` refuses late registrations. */
   markerTtlMs: number;
   clockSkewSeconds: number;
+  retry?: Partial<RetryPolicy>;
   now?: () => number;
-  /** Told of every finished logout (metrics, logs). */
+  /** Told of every logout that reached a final state (metrics, logs). */
   onLogout?: (report: LogoutReport) => void;
+  /** Told of errors the worker swallows so it keeps going. */
+  onError?: (err: unknown, context: string) => void;
 }
 
-/** Carries out logouts: event → sessions → accounts → removal from every app's token cache. */
+const message = (err: unknown): string => (err instanceof Error ? err.message : String(err)).replace(/\/\/[^@/\s]*@/g, '//***@').slice(0, 200);
+const removalKey = (r: AccountRemoval): string => JSON.stringify([r.clientId, r.homeAccountId.toLowerCase(), r.partitionKey ?? null]);
+
+/**
+ * Carries out logouts: event → sessions → accounts → removal from every app's token cache.
+ * A logout is journaled before anything else and retried until done, so an answered logout survives
+ * a store outage or the death of the process.
+ */
 export class LogoutService {
   private readonly now: () => number;
+  private readonly retry: RetryPolicy;
+  private worker?: NodeJS.Timeout;
+  private running?: Promise<number>;
 
   constructor(private readonly options: LogoutServiceOptions) {
     this.now = options.now ?? Date.now;
+    this.retry = { ...DEFAULT_RETRY, ...options.retry };
   }
 
   /** Registers a session unless its `(issuer, sid)` was already logged out. */
@@ -32,16 +58,26 @@ export class LogoutService {
     return sessions.add(session);
   }
 
-  /** The replay rule, last of the token's rules: a `jti` is accepted once per issuer. */
-  async acceptToken(token: VerifiedLogoutToken): Promise<LogoutEvent> {
-    const until = (token.exp + this.options.clockSkewSeconds) * 1000;
-    const fresh = await this.options.stores.replay.remember(JSON.stringify([token.iss, token.jti]), Math.max(until, this.now() + 1000));
+  /** The replay rule, last of the token's rules, then the logout itself. */
+  async logoutWithToken(token: VerifiedLogoutToken): Promise<LogoutReport> {
+    const replayKey = JSON.stringify([token.iss, token.jti]);
+    const until = Math.max((token.exp + this.options.clockSkewSeconds) * 1000, this.now() + 1000);
+    let fresh: boolean;
+    try {
+      fresh = await this.options.stores.replay.remember(replayKey, until);
+    } catch (err) {
+      throw new StoreUnavailable(`the logout could not be recorded: ${message(err)}`);
+    }
     if (!fresh) throw new InvalidLogoutToken('jti', 'this logout token was already received (replay)');
     const target =
-      token.sid !== undefined
-        ? { kind: 'sid' as const, issuer: token.iss, sid: token.sid }
-        : { kind: 'sub' as const, issuer: token.iss, sub: token.sub as string };
-    return { channel: 'backchannel', target };
+      token.sid !== undefined ? { kind: 'sid' as const, issuer: token.iss, sid: token.sid } : { kind: 'sub' as const, issuer: token.iss, sub: token.sub as string };
+    try {
+      return await this.logout({ channel: 'backchannel', target });
+    } catch (err) {
+      // Not recorded, so not answered 200: let the provider's retry of the same token through.
+      await this.options.stores.replay.forget(replayKey).catch(() => {});
+      throw err;
+    }
   }
 
   async report(id: string): Promise<LogoutReport> {
@@ -50,8 +86,11 @@ export class LogoutService {
     return report;
   }
 
+  /**
+   * Journals the logout (throws StoreUnavailable when it cannot), then makes a first attempt.
+   * The report comes back `completed`, or `pending` when a store failed and a retry is queued.
+   */
   async logout(event: LogoutEvent): Promise<LogoutReport> {
-    const { stores } = this.options;
     const report: LogoutReport = {
       id: randomUUID(),
       state: 'pending',
@@ -64,52 +103,132 @@ export class LogoutService {
       accounts: [],
       removals: [],
     };
-    await stores.journal.save(report);
-
-    const sessions = await this.findSessions(event);
-    const markUntil = this.now() + this.options.markerTtlMs;
-    const sids = new Map<string, [string, string]>();
-    if (event.target.kind === 'sid') sids.set(JSON.stringify([event.target.issuer, event.target.sid]), [event.target.issuer, event.target.sid]);
-    for (const s of sessions) if (s.sid !== undefined) sids.set(JSON.stringify([s.issuer, s.sid]), [s.issuer, s.sid]);
-    for (const [issuer, sid] of sids.values()) await stores.markers.mark(issuer, sid, markUntil);
-
-    const accounts = accountsOf(sessions, event);
-    report.attempts = 1;
-    report.accounts = accounts.map((a) => a.homeAccountId);
-    report.removals = await this.options.sweeper.sweep(accounts);
-    for (const s of sessions) if (await stores.sessions.remove(s.id)) report.sessionIds.push(s.id);
-    report.sessionsEnded = report.sessionIds.length;
-    report.state = report.removals.some((r) => r.outcome === 'failed') ? 'failed' : 'completed';
-    report.completedAt = new Date(this.now()).toISOString();
-    await stores.journal.save(report);
-    this.options.onLogout?.(report);
-    return report;
+    try {
+      // Queued for a worker at the end of the lease, in case this process dies during the attempt.
+      await this.options.stores.journal.save(report, this.now() + this.retry.leaseMs);
+    } catch (err) {
+      throw new StoreUnavailable(`the logout could not be recorded: ${message(err)}`);
+    }
+    return this.attempt(report);
   }
 
   /**
-   * A `sid` whose issuer is one of several (the Entra front-channel form of a multi-tenant template
-   * sends no `iss`): ends it where sessions have it, or marks it at every candidate when none does.
+   * A logout that arrives by `sid` alone where several issuers are possible (the Entra front-channel
+   * form of a multi-tenant template): ends it where sessions have it, or at every candidate when none does.
    */
   async logoutSidAtAnyOf(issuers: string[], sid: string, channel: LogoutChannel): Promise<LogoutReport[]> {
     const withSessions: string[] = [];
-    for (const issuer of issuers) if ((await this.options.stores.sessions.bySid(issuer, sid)).length > 0) withSessions.push(issuer);
+    try {
+      for (const issuer of issuers) if ((await this.options.stores.sessions.bySid(issuer, sid)).length > 0) withSessions.push(issuer);
+    } catch (err) {
+      throw new StoreUnavailable(`the sessions could not be read: ${message(err)}`);
+    }
     const reports: LogoutReport[] = [];
-    for (const issuer of withSessions.length ? withSessions : issuers)
-      reports.push(await this.logout({ channel, target: { kind: 'sid', issuer, sid } }));
+    for (const issuer of withSessions.length ? withSessions : issuers) reports.push(await this.logout({ channel, target: { kind: 'sid', issuer, sid } }));
     return reports;
   }
 
-  private findSessions(event: LogoutEvent): Promise<Session[]> {
+  /** One attempt: never throws; the report ends `completed`, `pending` (retry queued) or `failed`. */
+  private async attempt(report: LogoutReport): Promise<LogoutReport> {
+    const { stores } = this.options;
+    report.attempts += 1;
+    try {
+      const sessions = await this.findSessions(report);
+      await this.markLoggedOut(report, sessions);
+      const accounts = accountsOf(sessions, report);
+      report.accounts = [...new Set([...report.accounts, ...accounts.map((a) => a.homeAccountId)])];
+      report.removals = mergeRemovals(report.removals, await this.options.sweeper.sweep(accounts));
+      const failed = report.removals.filter((r) => r.outcome === 'failed');
+      if (failed.length) throw new Error(`${failed.length} token-cache removal(s) failed: ${failed[0]!.detail ?? ''}`);
+      // Sessions go last: a retry after a crash must still find them.
+      for (const s of sessions) if (await stores.sessions.remove(s.id)) report.sessionIds.push(s.id);
+      report.sessionsEnded = report.sessionIds.length;
+      report.state = 'completed';
+      report.completedAt = new Date(this.now()).toISOString();
+      delete report.lastError;
+      await stores.journal.save(report);
+    } catch (err) {
+      report.lastError = message(err);
+      report.state = report.attempts >= this.retry.maxAttempts ? 'failed' : 'pending';
+      const delay = Math.min(this.retry.baseDelayMs * 2 ** (report.attempts - 1), this.retry.maxDelayMs);
+      await stores.journal
+        .save(report, report.state === 'pending' ? this.now() + delay : undefined)
+        .catch((saveErr: unknown) => this.options.onError?.(saveErr, 'journal')); // still queued from before: the lease expires and it is retried
+    }
+    if (report.state !== 'pending') this.options.onLogout?.(report);
+    return report;
+  }
+
+  /** Works off the queued logouts that are due; returns how many it attempted. */
+  async runDue(limit = 50): Promise<number> {
+    const { journal } = this.options.stores;
+    let attempted = 0;
+    for (const id of await journal.due(this.now(), limit)) {
+      if (!(await journal.claim(id, this.now(), this.retry.leaseMs))) continue;
+      const report = await journal.get(id);
+      if (!report || report.state !== 'pending') {
+        if (report) await journal.save(report);
+        continue;
+      }
+      await this.attempt(report);
+      attempted++;
+    }
+    return attempted;
+  }
+
+  /** Starts the background worker that retries queued logouts (on every instance; claims keep them apart). */
+  startWorker(intervalMs: number): void {
+    if (this.worker) return;
+    this.worker = setInterval(() => {
+      if (this.running) return;
+      this.running = this.runDue()
+        .catch((err: unknown) => {
+          this.options.onError?.(err, 'worker');
+          return 0;
+        })
+        .finally(() => {
+          this.running = undefined;
+        });
+    }, intervalMs).unref();
+  }
+
+  /** Stops the worker and waits for the round in progress. */
+  async stopWorker(): Promise<void> {
+    if (this.worker) clearInterval(this.worker);
+    this.worker = undefined;
+    await this.running;
+  }
+
+  private findSessions(report: LogoutReport): Promise<Session[]> {
     const { sessions } = this.options.stores;
-    const { target } = event;
+    const { target } = report;
     if (target.kind === 'sid') return sessions.bySid(target.issuer, target.sid);
     if (target.kind === 'sub') return sessions.bySub(target.issuer, target.sub);
     return sessions.byHomeAccountId(target.homeAccountId);
   }
+
+  private async markLoggedOut(report: LogoutReport, sessions: Session[]): Promise<void> {
+    const until = Date.parse(report.receivedAt) + this.options.markerTtlMs;
+    const sids = new Map<string, [string, string]>();
+    if (report.target.kind === 'sid') sids.set(JSON.stringify([report.target.issuer, report.target.sid]), [report.target.issuer, report.target.sid]);
+    for (const s of sessions) if (s.sid !== undefined) sids.set(JSON.stringify([s.issuer, s.sid]), [s.issuer, s.sid]);
+    for (const [issuer, sid] of sids.values()) await this.options.stores.markers.mark(issuer, sid, until);
+  }
+}
+
+/** A retry that finds nothing left keeps the earlier attempt's `removed`. */
+function mergeRemovals(previous: AccountRemoval[], latest: AccountRemoval[]): AccountRemoval[] {
+  const earlier = new Map(previous.map((r) => [removalKey(r), r]));
+  const merged = latest.map((r) => {
+    const before = earlier.get(removalKey(r));
+    earlier.delete(removalKey(r));
+    return before?.outcome === 'removed' && r.outcome === 'not_present' ? before : r;
+  });
+  return [...merged, ...earlier.values()];
 }
 
 /** The distinct MSAL accounts behind the sessions (and the account a logout names itself). */
-function accountsOf(sessions: Session[], event: LogoutEvent): AccountToSweep[] {
+function accountsOf(sessions: Session[], report: LogoutReport): AccountToSweep[] {
   const accounts = new Map<string, AccountToSweep>();
   const add = (homeAccountId: string): AccountToSweep => {
     const key = homeAccountId.toLowerCase();
@@ -117,7 +236,7 @@ function accountsOf(sessions: Session[], event: LogoutEvent): AccountToSweep[] {
     if (!account) accounts.set(key, (account = { homeAccountId, cacheKeys: new Map() }));
     return account;
   };
-  if (event.target.kind === 'account') add(event.target.homeAccountId);
+  if (report.target.kind === 'account') add(report.target.homeAccountId);
   for (const s of sessions) {
     const account = add(s.homeAccountId);
     if (s.cacheKey === undefined) continue;

@@ -1,5 +1,5 @@
 import type { AppConfig } from '../config/load.js';
-import type { TokenCacheStore } from '../token-caches/types.js';
+import { ForeignPartitionError, type TokenCacheStore } from '../token-caches/types.js';
 import type { AccountRemoval } from './model.js';
 import { removeAccountFromPartition } from './msal-cache-partition.js';
 
@@ -89,6 +89,7 @@ export class TokenCacheSweeper {
       }
       return { outcome: 'failed', detail: `the partition kept changing (${this.maxConflicts} attempts)` };
     } catch (err) {
+      if (err instanceof ForeignPartitionError) return { outcome: 'skipped', detail: err.message };
       return { outcome: 'failed', detail: `cannot remove: ${safeMessage(err)}` };
     }
   }

@@ -4,7 +4,7 @@ import helmet from '@fastify/helmet';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Config } from '../config/load.js';
 import { IssuerRegistry } from '../core/issuers.js';
-import { LogoutService } from '../core/logout-service.js';
+import { LogoutService, type RetryPolicy } from '../core/logout-service.js';
 import { TokenCacheSweeper } from '../core/token-cache-sweeper.js';
 import type { ServiceStores } from '../stores/types.js';
 import type { TokenCacheStore } from '../token-caches/types.js';
@@ -31,6 +31,12 @@ export interface AppDependencies {
   /** A pino logger, pino options, or false for none (tests). */
   logger?: FastifyServerOptions['loggerInstance'] | boolean;
   now?: () => number;
+  /** How queued logouts are retried (tests shorten the delays). */
+  retry?: Partial<RetryPolicy>;
+  /** Told of errors swallowed in the background (the app's logger once built). */
+  onError?: (err: unknown, context: string) => void;
+  /** How often the worker looks for due logouts; 0 runs no worker. */
+  workerIntervalMs?: number;
 }
 
 /** What the routes need: built once per app instance. */
@@ -62,7 +68,9 @@ export function createServices(deps: AppDependencies): Services {
     markerTtlMs: config.retention.loggedOutMarkerSeconds * 1000,
     clockSkewSeconds: config.clockSkewSeconds,
     now,
+    ...(deps.retry ? { retry: deps.retry } : {}),
     onLogout: (report) => metrics.recordLogout(report),
+    onError: (err, context) => deps.onError?.(err, context),
   });
   return {
     config,
@@ -77,7 +85,9 @@ export function createServices(deps: AppDependencies): Services {
 }
 
 /** The whole service as a Fastify instance; `server.ts` only starts it, tests `inject()` into it. */
-export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> {
+export async function buildApp(input: AppDependencies): Promise<FastifyInstance> {
+  let log: FastifyInstance['log'] | undefined;
+  const deps: AppDependencies = { ...input, onError: input.onError ?? ((err, context) => log?.warn({ context, reason: String((err as Error)?.message ?? err).slice(0, 200) }, 'background error')) };
   const services = createServices(deps);
   const logger = deps.logger ?? false;
   const app = Fastify({
@@ -90,6 +100,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
+  log = app.log;
   registerErrorHandling(app, services.metrics);
   // The routes as registered, for checking them against openapi.yaml.
   const routes: { method: string; url: string }[] = [];
@@ -111,7 +122,12 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   await app.register(frontchannelRoutes, { services });
   await app.register(apiRoutes, { services, prefix: '/v1' });
 
+  const interval = deps.workerIntervalMs ?? 1_000;
+  app.addHook('onReady', async () => {
+    if (interval > 0) services.logouts.startWorker(interval);
+  });
   app.addHook('onClose', async () => {
+    await services.logouts.stopWorker();
     await deps.stores.close();
     for (const cache of new Set(deps.tokenCaches.values())) await cache.close();
   });

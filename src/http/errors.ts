@@ -1,8 +1,9 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
-import { LogoutReceiverError, InvalidLogoutToken } from '../core/errors.js';
+import { LogoutReceiverError, InvalidLogoutToken, StoreUnavailable } from '../core/errors.js';
+import { isStoreOutage } from '../redis/connect.js';
 import type { ServiceMetrics } from './metrics.js';
 
-const STATUS: Record<LogoutReceiverError['code'], number> = { invalid_request: 400, not_found: 404, conflict: 409 };
+const STATUS: Record<LogoutReceiverError['code'], number> = { invalid_request: 400, not_found: 404, conflict: 409, temporarily_unavailable: 503 };
 
 const ERROR_NAME: Record<number, string> = {
   400: 'invalid_request',
@@ -19,8 +20,14 @@ const ERROR_NAME: Record<number, string> = {
 
 /** One error handler and one not-found handler; 5xx messages never leave the process. */
 export function registerErrorHandling(app: FastifyInstance, metrics: ServiceMetrics): void {
-  app.setErrorHandler((err: FastifyError | LogoutReceiverError, request, reply) => {
+  app.setErrorHandler((caught: FastifyError | LogoutReceiverError, request, reply) => {
     const isBackchannel = request.routeOptions.url === '/logout/backchannel';
+    const err = isStoreOutage(caught) ? new StoreUnavailable('a store is unreachable; try again') : caught;
+    if (err instanceof StoreUnavailable) {
+      request.log.warn({ reason: err.message }, 'store unavailable');
+      // The back-channel spec answers a logout that failed with 400; nothing was promised.
+      return reply.code(isBackchannel ? 400 : 503).send({ error: err.code, error_description: err.message });
+    }
     if (err instanceof LogoutReceiverError) {
       if (err instanceof InvalidLogoutToken) {
         metrics.rejected.inc({ channel: 'backchannel', rule: err.rule });

@@ -129,6 +129,9 @@ class MemoryReplayStore implements ReplayStore {
     this.seen.set(key, true, expiresAt);
     return true;
   }
+  async forget(key: string): Promise<void> {
+    this.seen.delete(key);
+  }
 }
 
 class MemoryLoggedOutMarkers implements LoggedOutMarkers {
@@ -152,8 +155,23 @@ class MemoryLogoutJournal implements LogoutJournal {
   ) {
     this.reports = new ExpiringMap(now);
   }
-  async save(report: LogoutReport): Promise<void> {
+  private readonly queue = new Map<string, number>();
+  async save(report: LogoutReport, dueAt?: number): Promise<void> {
     this.reports.set(report.id, structuredClone(report), this.now() + this.retentionMs);
+    if (dueAt === undefined) this.queue.delete(report.id);
+    else this.queue.set(report.id, dueAt);
+  }
+  async due(now: number, limit: number): Promise<string[]> {
+    return [...this.queue].filter(([, at]) => at <= now).sort((a, b) => a[1] - b[1]).slice(0, limit).map(([id]) => id);
+  }
+  async claim(id: string, now: number, leaseMs: number): Promise<boolean> {
+    const at = this.queue.get(id);
+    if (at === undefined || at > now) return false;
+    this.queue.set(id, now + leaseMs);
+    return true;
+  }
+  async backlog(): Promise<number> {
+    return this.queue.size;
   }
   async get(id: string): Promise<LogoutReport | null> {
     const report = this.reports.get(id);

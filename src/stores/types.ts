@@ -16,6 +16,8 @@ export interface SessionStore {
 export interface ReplayStore {
   /** Atomically records `key` until `expiresAt` (epoch ms); false when it was already recorded. */
   remember(key: string, expiresAt: number): Promise<boolean>;
+  /** Drops a record again (when the logout it admitted could not be recorded). */
+  forget(key: string): Promise<void>;
 }
 
 /** Marks `(issuer, sid)` pairs that were logged out, so a late registration is refused. */
@@ -24,10 +26,17 @@ export interface LoggedOutMarkers {
   isMarked(issuer: string, sid: string): Promise<boolean>;
 }
 
-/** The record of every logout and what it did. */
+/** The record of every logout and what it did, and the queue of logouts still to carry out. */
 export interface LogoutJournal {
-  save(report: LogoutReport): Promise<void>;
+  /** Stores the report; with `dueAt` (epoch ms) it is (re)queued to be worked on then, without it dequeued. */
+  save(report: LogoutReport, dueAt?: number): Promise<void>;
   get(id: string): Promise<LogoutReport | null>;
+  /** Ids of queued logouts due by `now`, oldest first. */
+  due(now: number, limit: number): Promise<string[]>;
+  /** Takes a due logout for `leaseMs`, so one worker at a time has it; false when another has it or it is not due. */
+  claim(id: string, now: number, leaseMs: number): Promise<boolean>;
+  /** How many logouts are queued. */
+  backlog(): Promise<number>;
 }
 
 /** Everything the service keeps of its own, behind one backing store. */

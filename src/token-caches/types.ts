@@ -14,3 +14,11 @@ export interface TokenCacheStore {
   ping(): Promise<void>;
   close(): Promise<void>;
 }
+
+/** The key holds something that is not a token-cache blob (another Redis type): never retried, never written. */
+export class ForeignPartitionError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ForeignPartitionError';
+  }
+}

@@ -34,7 +34,7 @@ export const frontchannelRoutes: FastifyPluginAsync<{ services: Services }> = as
     if (!iss) throw new InvalidRequest('the iss parameter is missing');
     const issuer = services.issuers.resolve(iss);
     if (!issuer) throw new InvalidRequest('the issuer is not configured');
-    await services.logouts.logout({ channel: 'frontchannel', target: { kind: 'sid', issuer: issuer.iss, sid: requireSid(sid) } });
+    await services.logouts.logoutSidAtAnyOf([issuer.iss], requireSid(sid), 'frontchannel');
     return sendPage(reply, issuer.config);
   });
 

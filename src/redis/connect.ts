@@ -1,0 +1,50 @@
+import { Redis, Cluster, type RedisOptions } from 'ioredis';
+
+/** Where a Redis is: one node by URL, a Sentinel-watched primary, or a Cluster. */
+export interface RedisLocation {
+  url?: string;
+  sentinel?: { name: string; nodes: string[] };
+  cluster?: { nodes: string[] };
+}
+
+/**
+ * Commands fail fast while Redis is away (the journal retries logouts), and the client keeps
+ * reconnecting in the background: an outage never crashes or stops the service.
+ */
+const FAIL_FAST: RedisOptions = {
+  maxRetriesPerRequest: 1,
+  connectTimeout: 2_000,
+  commandTimeout: 2_000,
+  retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2_000),
+  lazyConnect: false,
+};
+
+const hostPort = (node: string): { host: string; port: number } => {
+  const url = new URL(node.includes('://') ? node : `redis://${node}`);
+  return { host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port || 6379) };
+};
+
+export function connectRedis(location: RedisLocation, onError: (err: Error) => void): Redis | Cluster {
+  let client: Redis | Cluster;
+  if (location.cluster) {
+    client = new Cluster(location.cluster.nodes.map(hostPort), { redisOptions: FAIL_FAST, clusterRetryStrategy: FAIL_FAST.retryStrategy as never });
+  } else if (location.sentinel) {
+    client = new Redis({ ...FAIL_FAST, sentinels: location.sentinel.nodes.map(hostPort), name: location.sentinel.name });
+  } else {
+    client = new Redis(location.url ?? 'redis://127.0.0.1:6379', FAIL_FAST);
+  }
+  // Without a listener ioredis reports every failed reconnect as an unhandled error.
+  client.on('error', onError);
+  return client;
+}
+
+/** Error text safe for reports and logs: no URL credentials. */
+export function redisErrorMessage(err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).replace(/\/\/[^@/\s]*@/g, '//***@').slice(0, 200);
+}
+
+/** Errors that mean a store is away (ioredis while disconnected), not that the request is wrong. */
+export function isStoreOutage(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  return err.name === 'MaxRetriesPerRequestError' || /Connection is closed|ECONNREFUSED|Command timed out|Stream isn't writeable|ClusterAllFailedError/.test(err.message);
+}
