@@ -4,7 +4,8 @@ import { pino } from 'pino';
 import { ConfigError, loadConfig } from './config/load.js';
 import { buildApp } from './http/app.js';
 import { loggerOptions } from './http/logging.js';
-import { createStores, createTokenCaches } from './stores/create.js';
+import { redisErrorMessage } from './redis/connect.js';
+import { createBackends } from './stores/create.js';
 
 async function main(): Promise<void> {
   let config;
@@ -17,15 +18,13 @@ async function main(): Promise<void> {
   }
 
   const logger = pino(loggerOptions(config.logLevel));
-  let stores, tokenCaches;
-  try {
-    stores = createStores(config);
-    tokenCaches = createTokenCaches(config);
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    process.stderr.write(`logout-receiver: configuration error: ${err.message}\n`);
-    process.exit(2);
-  }
+  // An unreachable Redis is logged (once per outage by ioredis' reconnects) and never stops the service.
+  let lastRedisError = '';
+  const { stores, tokenCaches } = createBackends(config, (err, where) => {
+    const reason = redisErrorMessage(err);
+    if (reason !== lastRedisError) logger.error({ where, reason }, 'redis unreachable; retrying');
+    lastRedisError = reason;
+  });
   if (config.store.kind === 'memory')
     logger.warn('store: in-process memory. Sessions, logged-out markers and logout reports are lost on restart, and it serves one instance only: use Redis in production');
   if (config.development)

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { parse as parseYaml } from 'yaml';
 import { Value } from 'typebox/value';
+import type { RedisLocation } from '../redis/connect.js';
 import { ConfigSchema, SIGNING_ALGORITHMS, type ApiScope, type ConfigFile } from './schema.js';
 
 export interface IssuerConfig {
@@ -33,7 +34,7 @@ export interface ApiKeyConfig {
 export interface Config {
   server: { host: string; port: number; trustProxy: boolean };
   logLevel: string;
-  store: { kind: 'memory' } | { kind: 'redis'; url: string; keyPrefix: string };
+  store: { kind: 'memory' } | ({ kind: 'redis'; keyPrefix: string } & RedisLocation);
   clockSkewSeconds: number;
   retention: { sessionSeconds: number; loggedOutMarkerSeconds: number; logoutReportSeconds: number };
   issuers: IssuerConfig[];
@@ -80,6 +81,16 @@ function checkFetchUrl(key: string, value: string): string {
   if (url.protocol === 'https:') return url.href;
   if (url.protocol === 'http:' && isLoopbackHost(url.hostname)) return url.href;
   throw new ConfigError(key, 'must be https (plain http only for loopback hosts)');
+}
+
+function checkRedisUrl(key: string, value: string): void {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigError(key, 'is not a redis:// or rediss:// URL');
+  }
+  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') throw new ConfigError(key, 'is not a redis:// or rediss:// URL');
 }
 
 function checkOrigin(key: string, value: string): string {
@@ -185,6 +196,7 @@ export function resolveConfig(raw: unknown, development = false): Config {
     for (const [, placeholder] of key.matchAll(/\{([^}]*)\}/g))
       if (!(CACHE_KEY_PLACEHOLDERS as readonly string[]).includes(placeholder ?? ''))
         throw new ConfigError(`apps[${n}].tokenCache.key`, `unknown placeholder {${placeholder}}; known: ${CACHE_KEY_PLACEHOLDERS.map((p) => `{${p}}`).join(' ')}`);
+    if ('url' in a.tokenCache) checkRedisUrl(`apps[${n}].tokenCache.url`, a.tokenCache.url);
     const tokenCache =
       'url' in a.tokenCache ? { kind: 'redis' as const, url: a.tokenCache.url, key } : { kind: 'memory' as const, key };
     return { clientId: a.clientId, name: a.name, issuers: a.issuers, tokenCache };
@@ -194,10 +206,14 @@ export function resolveConfig(raw: unknown, development = false): Config {
   unique(apiKeys, (k) => k.name, (i) => `api.keys[${i}].name`, 'key name');
   unique(apiKeys, (k) => k.sha256, (i) => `api.keys[${i}].sha256`, 'key hash');
 
-  const store: Config['store'] =
-    file.store?.kind === 'redis'
-      ? { kind: 'redis', url: file.store.url, keyPrefix: file.store.keyPrefix ?? 'lr:' }
-      : { kind: 'memory' };
+  let store: Config['store'] = { kind: 'memory' };
+  if (file.store?.kind === 'redis') {
+    const { url, sentinel, cluster, keyPrefix } = file.store;
+    if ([url, sentinel, cluster].filter((v) => v !== undefined).length !== 1)
+      throw new ConfigError('store', 'a redis store needs exactly one of url, sentinel or cluster');
+    if (url !== undefined) checkRedisUrl('store.url', url);
+    store = { kind: 'redis', keyPrefix: keyPrefix ?? 'lr:', ...(url ? { url } : {}), ...(sentinel ? { sentinel } : {}), ...(cluster ? { cluster } : {}) };
+  }
 
   return {
     server: {

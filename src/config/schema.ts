@@ -52,9 +52,19 @@ const ApiKeySchema = Type.Object(
   Strict,
 );
 
+const Nodes = Type.Array(NonEmpty, { minItems: 1 });
 const StoreSchema = Type.Union([
   Type.Object({ kind: Type.Literal('memory') }, Strict),
-  Type.Object({ kind: Type.Literal('redis'), url: NonEmpty, keyPrefix: Type.Optional(Type.String({ maxLength: 64 })) }, Strict),
+  Type.Object(
+    {
+      kind: Type.Literal('redis'),
+      url: Type.Optional(NonEmpty),
+      sentinel: Type.Optional(Type.Object({ name: NonEmpty, nodes: Nodes }, Strict)),
+      cluster: Type.Optional(Type.Object({ nodes: Nodes }, Strict)),
+      keyPrefix: Type.Optional(Type.String({ maxLength: 64 })),
+    },
+    Strict,
+  ),
 ]);
 
 export const ConfigSchema = Type.Object(

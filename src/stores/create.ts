@@ -1,23 +1,48 @@
+import type { Redis, Cluster } from 'ioredis';
 import type { Config } from '../config/load.js';
-import { ConfigError } from '../config/load.js';
+import { connectRedis, type RedisLocation } from '../redis/connect.js';
 import { MemoryTokenCacheStore } from '../token-caches/memory.js';
+import { RedisTokenCacheStore } from '../token-caches/redis.js';
 import type { TokenCacheStore } from '../token-caches/types.js';
 import { createMemoryStores } from './memory.js';
+import { createRedisStores } from './redis.js';
 import type { ServiceStores } from './types.js';
 
-/** The service's own store, as configured. */
-export function createStores(config: Config): ServiceStores {
-  if (config.store.kind !== 'memory') throw new ConfigError('store.kind', 'redis is not supported by this build yet; use { kind: memory }');
-  return createMemoryStores({ reportRetentionMs: config.retention.logoutReportSeconds * 1000 });
+/** What the service keeps and where the apps' caches are, with every connection it opened. */
+export interface Backends {
+  stores: ServiceStores;
+  tokenCaches: Map<string, TokenCacheStore>;
 }
 
-/** Each app's token-cache store, by clientId. */
-export function createTokenCaches(config: Config): Map<string, TokenCacheStore> {
-  const caches = new Map<string, TokenCacheStore>();
-  config.apps.forEach((app, i) => {
-    if (app.tokenCache.kind !== 'memory')
-      throw new ConfigError(`apps[${i}].tokenCache.url`, 'Redis token caches are not supported by this build yet; use { kind: memory }');
-    caches.set(app.clientId, new MemoryTokenCacheStore());
-  });
-  return caches;
+/**
+ * The service's own store and each app's token-cache store, as configured. Apps whose caches share
+ * a Redis URL share one connection.
+ */
+export function createBackends(config: Config, onError: (err: Error, where: string) => void): Backends {
+  const reportRetentionMs = config.retention.logoutReportSeconds * 1000;
+  const connections = new Map<string, Redis | Cluster>();
+  const connection = (location: RedisLocation, where: string): Redis | Cluster => {
+    const id = JSON.stringify(location);
+    let client = connections.get(id);
+    if (!client) connections.set(id, (client = connectRedis(location, (err) => onError(err, where))));
+    return client;
+  };
+
+  const stores =
+    config.store.kind === 'redis'
+      ? createRedisStores(connection(config.store, 'store'), { keyPrefix: config.store.keyPrefix, reportRetentionMs, ownsConnection: false })
+      : createMemoryStores({ reportRetentionMs });
+
+  const tokenCaches = new Map<string, TokenCacheStore>();
+  for (const app of config.apps) {
+    const { url } = app.tokenCache;
+    tokenCaches.set(app.clientId, url ? new RedisTokenCacheStore(connection({ url }, `token cache of ${app.name}`), false) : new MemoryTokenCacheStore());
+  }
+
+  const close = stores.close.bind(stores);
+  stores.close = async () => {
+    await close();
+    await Promise.all([...connections.values()].map((c) => c.quit().catch(() => c.disconnect())));
+  };
+  return { stores, tokenCaches };
 }

@@ -1,0 +1,108 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import type { Test } from 'tap';
+
+export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+async function reachable(url: string): Promise<boolean> {
+  const client = new Redis(url, { lazyConnect: true, connectTimeout: 1000, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    return (await client.ping()) === 'PONG';
+  } catch {
+    return false;
+  } finally {
+    client.disconnect();
+  }
+}
+
+/**
+ * A Redis client for a test file, with a key prefix of its own that is deleted at the end. Without a
+ * reachable Redis the file is skipped with one loud line — except under CI=true, where that fails.
+ */
+export async function redisForTest(t: Test): Promise<{ redis: Redis; prefix: string } | undefined> {
+  if (!(await reachable(REDIS_URL))) {
+    const why = `Redis is not reachable at ${REDIS_URL}`;
+    if (process.env.CI === 'true') {
+      t.fail(`${why}: CI needs it (start it with: redis-server --daemonize yes --port 6379 --save '')`);
+      return undefined;
+    }
+    t.comment(`##### SKIPPING the Redis suite: ${why} #####`);
+    t.plan(0, why);
+    return undefined;
+  }
+  const redis = new Redis(REDIS_URL);
+  const prefix = `lr-test-${randomUUID()}:`;
+  t.teardown(async () => {
+    const keys = await redis.keys(`${prefix}*`);
+    if (keys.length) await redis.del(...keys);
+    await redis.quit();
+  });
+  return { redis, prefix };
+}
+
+/** A free loopback port (asked of the OS, then released). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  server.close();
+  await once(server, 'close');
+  return port;
+}
+
+/** A private redis-server process this test can stop and start again on the same port. */
+export class RedisServer {
+  private child?: ChildProcess;
+  private constructor(readonly port: number) {}
+
+  static async start(): Promise<RedisServer> {
+    const server = new RedisServer(await freePort());
+    await server.start();
+    return server;
+  }
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  async start(): Promise<void> {
+    const child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    this.child = child;
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`redis-server did not start on ${this.port}`)), 10_000);
+      child.stdout!.on('data', (chunk: Buffer) => {
+        if (chunk.toString().includes('Ready to accept connections')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`redis-server exited with ${code}`));
+      });
+    });
+    child.stdout!.resume();
+  }
+
+  async stop(): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null) return;
+    const exited = once(child, 'exit');
+    child.kill('SIGKILL');
+    await exited;
+  }
+
+  static available(): Promise<boolean> {
+    return new Promise((resolve) => {
+      const probe = spawn('redis-server', ['--version'], { stdio: 'ignore' });
+      probe.on('error', () => resolve(false));
+      probe.on('exit', (code) => resolve(code === 0));
+    });
+  }
+}

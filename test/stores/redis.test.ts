@@ -1,0 +1,86 @@
+import t from 'tap';
+import { createRedisStores } from '../../src/stores/redis.js';
+import { RedisTokenCacheStore } from '../../src/token-caches/redis.js';
+import { ForeignPartitionError } from '../../src/token-caches/types.js';
+import { redisForTest } from '../helpers/redis.js';
+
+const ctx = await redisForTest(t);
+if (ctx) {
+  const { redis, prefix } = ctx;
+  const stores = createRedisStores(redis, { keyPrefix: prefix, reportRetentionMs: 60_000, ownsConnection: false });
+  const inAMinute = () => new Date(Date.now() + 60_000).toISOString();
+
+  t.test('sessions are found by (issuer, sid), (issuer, sub) and homeAccountId, expire with their session, and leave every index on removal', async (t) => {
+    const s = await stores.sessions.add({ clientId: 'c', issuer: 'https://i', sid: 'x', sub: 'u', homeAccountId: 'A.B', expiresAt: inAMinute() });
+    t.same((await stores.sessions.bySid('https://i', 'x')).map((v) => v.id), [s.id]);
+    t.same((await stores.sessions.bySub('https://i', 'u')).map((v) => v.id), [s.id]);
+    t.same((await stores.sessions.byHomeAccountId('a.b')).map((v) => v.id), [s.id]);
+    t.same(await stores.sessions.bySid('https://other', 'x'), []);
+    const ttl = await redis.pttl(`${prefix}session:${s.id}`);
+    t.ok(ttl > 55_000 && ttl <= 60_000, `the session key expires with the session (${ttl} ms)`);
+    t.equal(await stores.sessions.remove(s.id), true);
+    t.equal(await stores.sessions.remove(s.id), false);
+    t.same(await stores.sessions.byHomeAccountId('A.B'), []);
+  });
+
+  t.test('an identical registration returns the existing session', async (t) => {
+    const input = { clientId: 'c', issuer: 'i', sid: 'y', sub: 'u2', homeAccountId: 'h', expiresAt: inAMinute() };
+    const first = await stores.sessions.add(input);
+    t.equal((await stores.sessions.add(input)).id, first.id);
+    t.equal((await stores.sessions.bySub('i', 'u2')).length, 1);
+  });
+
+  t.test('a session that expired drops out of its indexes', async (t) => {
+    const s = await stores.sessions.add({ clientId: 'c', issuer: 'i', sid: 'gone', sub: 'u3', homeAccountId: 'h3', expiresAt: inAMinute() });
+    await redis.del(`${prefix}session:${s.id}`); // what its TTL does
+    t.same(await stores.sessions.bySid('i', 'gone'), []);
+    t.equal(await redis.sismember((await redis.keys(`${prefix}idx:sid:*`))[0] ?? 'none', s.id), 0, 'the stale id was cleaned from the index');
+  });
+
+  t.test('a jti is remembered once, atomically, until it expires', async (t) => {
+    const results = await Promise.all(Array.from({ length: 20 }, () => stores.replay.remember('iss jti-1', Date.now() + 60_000)));
+    t.equal(results.filter(Boolean).length, 1, 'exactly one of 20 concurrent attempts wins');
+    await stores.replay.forget('iss jti-1');
+    t.equal(await stores.replay.remember('iss jti-1', Date.now() + 60_000), true, 'forgotten, it can be recorded again');
+  });
+
+  t.test('logged-out markers', async (t) => {
+    await stores.markers.mark('i', 's', Date.now() + 60_000);
+    t.equal(await stores.markers.isMarked('i', 's'), true);
+    t.equal(await stores.markers.isMarked('i', 'other'), false);
+  });
+
+  t.test('the journal queues due logouts and lets one claimant have each', async (t) => {
+    const report = { id: 'r1', state: 'pending' as const, channel: 'api' as const, target: { kind: 'account' as const, homeAccountId: 'h' }, receivedAt: new Date().toISOString(), attempts: 0, sessionsEnded: 0, sessionIds: [], accounts: [], removals: [] };
+    const now = Date.now();
+    await stores.journal.save(report, now - 1);
+    t.same(await stores.journal.due(now, 10), ['r1']);
+    t.equal(await stores.journal.backlog(), 1);
+    const claims = await Promise.all([stores.journal.claim('r1', now, 30_000), stores.journal.claim('r1', now, 30_000)]);
+    t.same(claims.filter(Boolean).length, 1, 'one of two concurrent claims wins');
+    t.same(await stores.journal.due(now, 10), [], 'a claimed logout is not due during its lease');
+    await stores.journal.save({ ...report, state: 'completed' });
+    t.equal(await stores.journal.backlog(), 0, 'saved without a due time, it leaves the queue');
+    t.equal((await stores.journal.get('r1'))!.state, 'completed');
+  });
+
+  t.test('token cache: compare-and-set writes only over the value it read, and keeps the TTL', async (t) => {
+    const caches = new RedisTokenCacheStore(redis, false);
+    const key = `${prefix}cache:1`;
+    await redis.set(key, 'v1', 'EX', 3600);
+    t.equal(await caches.compareAndSet(key, 'stale', 'v2'), false, 'refused over a value it did not read');
+    t.equal(await redis.get(key), 'v1');
+    t.equal(await caches.compareAndSet(key, 'v1', 'v2'), true);
+    t.equal(await redis.get(key), 'v2');
+    t.ok((await redis.ttl(key)) > 3500, 'KEEPTTL: the app’s expiry is kept');
+    t.equal(await caches.compareAndSet(key, 'v2', null), true, 'null deletes');
+    t.equal(await redis.exists(key), 0);
+  });
+
+  t.test('token cache: a key of another Redis type is foreign data', async (t) => {
+    const caches = new RedisTokenCacheStore(redis, false);
+    const key = `${prefix}cache:hash`;
+    await redis.hset(key, 'a', '1');
+    await t.rejects(caches.get(key), ForeignPartitionError);
+  });
+}
