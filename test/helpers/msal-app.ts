@@ -8,6 +8,7 @@ import {
   type INetworkModule,
   type NetworkResponse,
 } from '@azure/msal-node';
+import type { Redis } from 'ioredis';
 import { partitionKey } from '../../src/core/token-cache-sweeper.js';
 import type { TokenCacheStore } from '../../src/token-caches/types.js';
 
@@ -114,9 +115,9 @@ export class FakeEntra implements INetworkModule {
   }
 }
 
-/** An app's ICacheClient over the same store the service sweeps (what Redis is in production). */
-class StoreCacheClient implements ICacheClient {
-  constructor(private readonly store: TokenCacheStore & { set(key: string, value: string): Promise<void> }) {}
+/** An app's ICacheClient over the in-memory store the service sweeps in the memory-store tests. */
+export class StoreCacheClient implements ICacheClient {
+  constructor(private readonly store: { get(key: string): Promise<string | null>; set(key: string, value: string): Promise<void> }) {}
   async get(key: string): Promise<string> {
     return (await this.store.get(key)) ?? '';
   }
@@ -147,19 +148,24 @@ class TemplatePartitionManager implements IPartitionManager {
  * request, with a DistributedCachePlugin over the shared store.
  */
 export class MsalWebApp {
+  readonly cacheClient: ICacheClient;
+
+  /** `cache`: the app's ICacheClient, or an in-memory store to wrap in one. */
   constructor(
     readonly clientId: string,
     readonly template: string,
-    readonly store: TokenCacheStore & { set(key: string, value: string): Promise<void> },
+    cache: ICacheClient | (TokenCacheStore & { set(key: string, value: string): Promise<void> }),
     readonly entra: FakeEntra,
     readonly authority = 'https://login.microsoftonline.com/organizations',
-  ) {}
+  ) {
+    this.cacheClient = 'compareAndSet' in cache ? new StoreCacheClient(cache) : cache;
+  }
 
   /** The client of one request, for the account (partition) the request is about. */
   client(homeAccountId: string, cacheKey?: string): ConfidentialClientApplication {
     return new ConfidentialClientApplication({
       auth: { clientId: this.clientId, clientSecret: 'test-secret', authority: this.authority },
-      cache: { cachePlugin: new DistributedCachePlugin(new StoreCacheClient(this.store), new TemplatePartitionManager(this.template, this.clientId, homeAccountId, cacheKey)) },
+      cache: { cachePlugin: new DistributedCachePlugin(this.cacheClient, new TemplatePartitionManager(this.template, this.clientId, homeAccountId, cacheKey)) },
       system: { networkClient: this.entra },
     });
   }
@@ -184,5 +190,39 @@ export class MsalWebApp {
   /** The app's next token call: the cached access token, or an error once the account is gone. */
   async acquireSilent(account: AccountInfo, cacheKey?: string) {
     return this.client(account.homeAccountId, cacheKey).acquireTokenSilent({ account, scopes: ['https://graph.microsoft.com/User.Read'] });
+  }
+}
+
+/** What Microsoft's msal-node sample does: the app's own Redis client, each write with a TTL. */
+export class RedisCacheClient implements ICacheClient {
+  constructor(
+    private readonly redis: Redis,
+    private readonly ttlSeconds = 24 * 3600,
+  ) {}
+  async get(key: string): Promise<string> {
+    return (await this.redis.get(key)) ?? '';
+  }
+  async set(key: string, value: string): Promise<string> {
+    return (await this.redis.set(key, value, 'EX', this.ttlSeconds)) ?? '';
+  }
+}
+
+/** The conflict a careful app sees when another writer changed its partition between its read and its write. */
+export class CacheWriteConflict extends Error {}
+
+/**
+ * A careful app's ICacheClient: WATCH on read, MULTI/EXEC on write, so its own read-modify-write never
+ * overwrites a concurrent change (it retries instead). Needs a connection of its own.
+ */
+export class WatchingRedisCacheClient implements ICacheClient {
+  constructor(private readonly redis: Redis) {}
+  async get(key: string): Promise<string> {
+    await this.redis.watch(key);
+    return (await this.redis.get(key)) ?? '';
+  }
+  async set(key: string, value: string): Promise<string> {
+    const result = await this.redis.multi().set(key, value, 'KEEPTTL').exec();
+    if (result === null) throw new CacheWriteConflict('the partition changed since it was read');
+    return 'OK';
   }
 }

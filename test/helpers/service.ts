@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { resolveConfig, type Config } from '../../src/config/load.js';
 import type { ConfigFile } from '../../src/config/schema.js';
-import { buildApp } from '../../src/http/app.js';
+import { buildApp, type AppDependencies } from '../../src/http/app.js';
+import { createBackends } from '../../src/stores/create.js';
 import { createMemoryStores } from '../../src/stores/memory.js';
 import type { ServiceStores } from '../../src/stores/types.js';
 import { MemoryTokenCacheStore } from '../../src/token-caches/memory.js';
@@ -49,6 +50,52 @@ export function testConfigFile(jwksUri: string): ConfigFile {
       ],
     },
   };
+}
+
+/** The whole service on Redis (the store and every app's token cache), with a real JWKS server. */
+export async function startRedisService(
+  options: { storeUrl: string; cacheUrl?: string; prefix: string; edit?: (file: ConfigFile) => void; retry?: AppDependencies['retry']; workerIntervalMs?: number },
+): Promise<TestService> {
+  const provider = await TestProvider.start();
+  const file = testConfigFile(provider.jwksUri);
+  file.store = { kind: 'redis', url: options.storeUrl, keyPrefix: options.prefix };
+  file.apps[0]!.tokenCache = { url: options.cacheUrl ?? options.storeUrl, key: `${options.prefix}msal:{clientId}:{homeAccountId}` };
+  file.apps[1]!.tokenCache = { url: options.cacheUrl ?? options.storeUrl, key: `${options.prefix}shared-cache` };
+  options.edit?.(file);
+  const config = resolveConfig(file);
+  const { stores, tokenCaches } = createBackends(config, () => {});
+  const app = await buildApp({
+    config,
+    stores,
+    tokenCaches,
+    logger: false,
+    retry: options.retry ?? { baseDelayMs: 20, maxDelayMs: 100, leaseMs: 2_000 },
+    workerIntervalMs: options.workerIntervalMs ?? 25,
+  });
+  await app.ready();
+  return {
+    app,
+    config,
+    provider,
+    stores,
+    caches: new Map(),
+    auth: { authorization: `Bearer ${FULL_KEY}` },
+    async close() {
+      await app.close();
+      await provider.close();
+    },
+  };
+}
+
+/** Waits for `check` to hold, asking every `everyMs` (for state in another process or store, which sends no event). */
+export async function until<T>(check: () => Promise<T | undefined | false>, timeoutMs = 10_000, everyMs = 25): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`not reached within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
+  }
 }
 
 /** The whole service on memory stores, with a real JWKS server; `edit` adjusts the config file first. */
