@@ -4,6 +4,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startProcess } from './helpers/process.js';
+import { freePort } from './helpers/redis.js';
 
 const root = new URL('..', import.meta.url).pathname;
 const main = join(root, 'dist/main.js');
@@ -39,12 +40,17 @@ t.test('a bad configuration file stops the start with one line naming the key', 
   t.match(result.stderr, /apps\[0\]\.issuers\[0\]: no issuer is named "missing"/);
 });
 
-t.test('a Redis store is refused at start until this build supports it', async (t) => {
-  const file = join(dir, 'redis.yaml');
-  await writeFile(file, 'store: { kind: redis, url: "redis://127.0.0.1:6379" }\nissuers: []\napps: []\n');
-  const result = await refuse(['--config', file]);
-  t.equal(result.code, 2);
-  t.match(result.stderr, /store\.kind/);
+t.test('with its Redis unreachable the service still starts, says so, and answers /readyz 503 without crashing', async (t) => {
+  const port = await freePort();
+  const file = join(dir, 'redis-down.yaml');
+  await writeFile(file, `store: { kind: redis, url: "redis://127.0.0.1:${port}" }\nissuers: []\napps: []\n`);
+  const service = await startProcess('node', [main, '--config', file], { cwd: root, env: { PORT: '0', HOST: '127.0.0.1' } });
+  t.teardown(() => service.stop('SIGKILL'));
+  t.equal((await fetch(`${service.address}/healthz`)).status, 200, 'alive');
+  t.equal((await fetch(`${service.address}/readyz`)).status, 503, 'not ready');
+  t.ok(service.lines.some((l) => /redis unreachable/.test(l)), 'logs that Redis is unreachable');
+  t.notOk(service.lines.some((l) => /redis:\/\/[^"]*@/.test(l)), 'no credentials in the log');
+  t.equal(await service.stop('SIGTERM'), 0);
 });
 
 t.test('the development key is never served beyond loopback', async (t) => {

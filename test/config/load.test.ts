@@ -65,6 +65,19 @@ t.test('a bad file names the offending key', async (t) => {
   t.equal(keyOf(t, (c) => delete c.apps), 'apps');
 });
 
+t.test('a redis store needs exactly one of url, sentinel or cluster, and redis URLs', async (t) => {
+  t.equal(keyOf(t, (c) => (c.store = { kind: 'redis' })), 'store');
+  t.equal(keyOf(t, (c) => (c.store = { kind: 'redis', url: 'redis://a', cluster: { nodes: ['b:6379'] } })), 'store');
+  t.equal(keyOf(t, (c) => (c.store = { kind: 'redis', url: 'http://a' })), 'store.url');
+  t.equal(keyOf(t, (c) => (c.apps[0].tokenCache = { url: 'https://cache', key: '{homeAccountId}' })), 'apps[0].tokenCache.url');
+  const sentinel = valid();
+  sentinel.store = { kind: 'redis', sentinel: { name: 'mymaster', nodes: ['10.0.0.1:26379', '10.0.0.2:26379'] }, keyPrefix: 'x:' };
+  t.same(resolveConfig(sentinel).store, { kind: 'redis', keyPrefix: 'x:', sentinel: { name: 'mymaster', nodes: ['10.0.0.1:26379', '10.0.0.2:26379'] } });
+  const cluster = valid();
+  cluster.store = { kind: 'redis', cluster: { nodes: ['redis://10.0.0.1:7000'] } };
+  t.same(resolveConfig(cluster).store, { kind: 'redis', keyPrefix: 'lr:', cluster: { nodes: ['redis://10.0.0.1:7000'] } });
+});
+
 t.test('jwksUri and discovery over plain http only for loopback hosts', async (t) => {
   t.equal(keyOf(t, (c) => (c.issuers[0].jwksUri = 'http://idp.example.test/jwks')), 'issuers[0].jwksUri');
   t.equal(keyOf(t, (c) => (c.issuers[0].jwksUri = 'http://10.0.0.1/jwks')), 'issuers[0].jwksUri');
