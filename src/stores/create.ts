@@ -28,10 +28,16 @@ export function createBackends(config: Config, onError: (err: Error, where: stri
     return client;
   };
 
-  const stores =
-    config.store.kind === 'redis'
-      ? createRedisStores(connection(config.store, 'store'), { keyPrefix: config.store.keyPrefix, reportRetentionMs, ownsConnection: false })
-      : createMemoryStores({ reportRetentionMs });
+  let stores: ServiceStores;
+  if (config.store.kind === 'redis') {
+    const { keyPrefix, url, sentinel, cluster } = config.store;
+    // In a Cluster the service's keys share one hash slot, so its MULTI transactions stay on one node.
+    const prefix = cluster && !/\{.+\}/.test(keyPrefix) ? `{${keyPrefix}}` : keyPrefix;
+    const location = { ...(url ? { url } : {}), ...(sentinel ? { sentinel } : {}), ...(cluster ? { cluster } : {}) };
+    stores = createRedisStores(connection(location, 'store'), { keyPrefix: prefix, reportRetentionMs, ownsConnection: false });
+  } else {
+    stores = createMemoryStores({ reportRetentionMs });
+  }
 
   const tokenCaches = new Map<string, TokenCacheStore>();
   for (const app of config.apps) {
