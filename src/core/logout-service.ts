@@ -25,8 +25,8 @@ export interface LogoutServiceOptions {
   clockSkewSeconds: number;
   retry?: Partial<RetryPolicy>;
   now?: () => number;
-  /** Told of every logout that reached a final state (metrics, logs). */
-  onLogout?: (report: LogoutReport) => void;
+  /** Told after every attempt at a logout, whatever its state (metrics, logs). */
+  onAttempt?: (report: LogoutReport) => void;
   /** Told of errors the worker swallows so it keeps going. */
   onError?: (err: unknown, context: string) => void;
 }
@@ -155,7 +155,7 @@ export class LogoutService {
         .save(report, report.state === 'pending' ? this.now() + delay : undefined)
         .catch((saveErr: unknown) => this.options.onError?.(saveErr, 'journal')); // still queued from before: the lease expires and it is retried
     }
-    if (report.state !== 'pending') this.options.onLogout?.(report);
+    this.options.onAttempt?.(report);
     return report;
   }
 

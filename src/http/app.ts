@@ -6,6 +6,7 @@ import type { Config } from '../config/load.js';
 import { IssuerRegistry } from '../core/issuers.js';
 import { LogoutService, type RetryPolicy } from '../core/logout-service.js';
 import { TokenCacheSweeper } from '../core/token-cache-sweeper.js';
+import type { LogoutReport } from '../core/model.js';
 import type { ServiceStores } from '../stores/types.js';
 import type { TokenCacheStore } from '../token-caches/types.js';
 import { ApiKeys } from './api-keys.js';
@@ -33,6 +34,8 @@ export interface AppDependencies {
   now?: () => number;
   /** How queued logouts are retried (tests shorten the delays). */
   retry?: Partial<RetryPolicy>;
+  /** Told after every attempt at a logout (the app's logger once built). */
+  onLogoutAttempt?: (report: LogoutReport) => void;
   /** Told of errors swallowed in the background (the app's logger once built). */
   onError?: (err: unknown, context: string) => void;
   /** How often the worker looks for due logouts; 0 runs no worker. */
@@ -69,7 +72,10 @@ export function createServices(deps: AppDependencies): Services {
     clockSkewSeconds: config.clockSkewSeconds,
     now,
     ...(deps.retry ? { retry: deps.retry } : {}),
-    onLogout: (report) => metrics.recordLogout(report),
+    onAttempt: (report) => {
+      if (report.state !== 'pending') metrics.recordLogout(report);
+      deps.onLogoutAttempt?.(report);
+    },
     onError: (err, context) => deps.onError?.(err, context),
   });
   return {
@@ -84,10 +90,25 @@ export function createServices(deps: AppDependencies): Services {
   };
 }
 
+/** One line per logout attempt; a warning for every partition skipped or failed, with why. */
+function logAttempt(log: FastifyInstance['log'] | undefined, report: LogoutReport): void {
+  if (!log) return;
+  const { id, state, channel, attempts, sessionsEnded, lastError } = report;
+  const line = { logoutId: id, state, channel, attempts, sessionsEnded, removed: report.removals.filter((r) => r.outcome === 'removed').length };
+  if (state === 'completed') log.info(line, 'logout carried out');
+  else log.warn({ ...line, lastError }, state === 'pending' ? 'logout pending: will retry' : 'logout failed: gave up');
+  for (const r of report.removals)
+    if (r.outcome === 'skipped' || r.outcome === 'failed') log.warn({ logoutId: id, app: r.app, partitionKey: r.partitionKey, outcome: r.outcome, detail: r.detail }, 'token-cache partition not swept');
+}
+
 /** The whole service as a Fastify instance; `server.ts` only starts it, tests `inject()` into it. */
 export async function buildApp(input: AppDependencies): Promise<FastifyInstance> {
   let log: FastifyInstance['log'] | undefined;
-  const deps: AppDependencies = { ...input, onError: input.onError ?? ((err, context) => log?.warn({ context, reason: String((err as Error)?.message ?? err).slice(0, 200) }, 'background error')) };
+  const deps: AppDependencies = {
+    ...input,
+    onError: input.onError ?? ((err, context) => log?.warn({ context, reason: String((err as Error)?.message ?? err).slice(0, 200) }, 'background error')),
+    onLogoutAttempt: input.onLogoutAttempt ?? ((report) => logAttempt(log, report)),
+  };
   const services = createServices(deps);
   const logger = deps.logger ?? false;
   const app = Fastify({

@@ -20,10 +20,11 @@ t.test('one log line per request, and no token, API key, Authorization header or
   const provider = await TestProvider.start();
   t.teardown(() => provider.close());
   const config = resolveConfig(testConfigFile(provider.jwksUri));
+  const caches = new Map(config.apps.map((a) => [a.clientId, new MemoryTokenCacheStore()]));
   const app = await buildApp({
     config,
     stores: createMemoryStores({ reportRetentionMs: 60_000, pruneIntervalMs: 0 }),
-    tokenCaches: new Map(config.apps.map((a) => [a.clientId, new MemoryTokenCacheStore()])),
+    tokenCaches: caches,
     logger: pino(loggerOptions('debug'), sink),
   });
   t.teardown(() => app.close());
@@ -47,4 +48,24 @@ t.test('one log line per request, and no token, API key, Authorization header or
       t.notOk(line.includes(secret), `no secret in: ${line.slice(0, 80)}`);
   }
   t.ok(lines.some((l) => /"rule":"nonce"/.test(l)), 'a refused token is logged with the rule that failed');
+  t.ok(lines.some((l) => /"msg":"logout carried out"/.test(l)), 'each logout is logged');
+});
+
+t.test('a partition that is not an MSAL cache is reported in the log as well as in the report', async (t) => {
+  const lines: string[] = [];
+  const sink = new Writable({
+    write(chunk, _enc, done) {
+      lines.push(...String(chunk).split('\n').filter(Boolean));
+      done();
+    },
+  });
+  const config = resolveConfig(testConfigFile('https://idp.example.test/jwks'));
+  const caches = new Map(config.apps.map((a) => [a.clientId, new MemoryTokenCacheStore()]));
+  await caches.get(config.apps[1]!.clientId)!.set('h.t', 'not an msal cache');
+  const app = await buildApp({ config, stores: createMemoryStores({ reportRetentionMs: 60_000, pruneIntervalMs: 0 }), tokenCaches: caches, logger: pino(loggerOptions('info'), sink) });
+  t.teardown(() => app.close());
+  const res = await app.inject({ method: 'POST', url: '/v1/logouts', headers: { authorization: `Bearer ${FULL_KEY}` }, payload: { homeAccountId: 'h.t' } });
+  t.equal(res.json().removals.find((r: { app: string }) => r.app === 'billing-web').outcome, 'skipped');
+  const warning = lines.map((l) => JSON.parse(l)).find((l) => l.msg === 'token-cache partition not swept');
+  t.match(warning, { app: 'billing-web', partitionKey: 'h.t', outcome: 'skipped', detail: /not JSON/ });
 });

@@ -25,8 +25,7 @@ export const backchannelRoutes: FastifyPluginAsync<{ services: Services }> = asy
       clockSkewSeconds: services.config.clockSkewSeconds,
       now: services.now,
     });
-    const report = await services.logouts.logoutWithToken(verified);
-    request.log.info({ logoutId: report.id, state: report.state, sessionsEnded: report.sessionsEnded }, 'back-channel logout');
+    await services.logouts.logoutWithToken(verified);
     return reply.code(200).send();
   });
 };
