@@ -9,7 +9,8 @@ import { MemoryTokenCacheStore } from '../../src/token-caches/memory.js';
 import { FULL_KEY, ISSUER, ORDERS, testConfigFile } from '../helpers/service.js';
 import { TestProvider } from '../helpers/provider.js';
 
-t.test('one log line per request, and no token, API key, Authorization header or sid in any line', async (t) => {
+/** A pino destination that keeps the lines written to it. */
+function logSink(): { lines: string[]; sink: Writable } {
   const lines: string[] = [];
   const sink = new Writable({
     write(chunk, _enc, done) {
@@ -17,6 +18,11 @@ t.test('one log line per request, and no token, API key, Authorization header or
       done();
     },
   });
+  return { lines, sink };
+}
+
+t.test('one log line per request, and no token, API key, Authorization header or sid in any line', async (t) => {
+  const { lines, sink } = logSink();
   const provider = await TestProvider.start();
   t.teardown(() => provider.close());
   const config = resolveConfig(testConfigFile(provider.jwksUri));
@@ -52,13 +58,7 @@ t.test('one log line per request, and no token, API key, Authorization header or
 });
 
 t.test('a partition that is not an MSAL cache is reported in the log as well as in the report', async (t) => {
-  const lines: string[] = [];
-  const sink = new Writable({
-    write(chunk, _enc, done) {
-      lines.push(...String(chunk).split('\n').filter(Boolean));
-      done();
-    },
-  });
+  const { lines, sink } = logSink();
   const config = resolveConfig(testConfigFile('https://idp.example.test/jwks'));
   const caches = new Map(config.apps.map((a) => [a.clientId, new MemoryTokenCacheStore()]));
   await caches.get(config.apps[1]!.clientId)!.set('h.t', 'not an msal cache');
