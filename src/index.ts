@@ -5,3 +5,4 @@ export { verifyLogoutToken, BACKCHANNEL_LOGOUT_EVENT } from './core/verify-logou
 export { InvalidLogoutToken } from './core/errors.js';
 export { removeAccountFromPartition } from './core/msal-cache-partition.js';
 export type { Session, LogoutReport, LogoutTarget } from './core/model.js';
+export { sessionFromSignIn, registerSession, SessionRegistrationError, type SessionRegistration, type SessionOptions } from './client/register-session.js';

@@ -3,6 +3,7 @@ import {
   ConfidentialClientApplication,
   DistributedCachePlugin,
   type AccountInfo,
+  type AuthenticationResult,
   type ICacheClient,
   type IPartitionManager,
   type INetworkModule,
@@ -172,14 +173,19 @@ export class MsalWebApp {
 
   /** Signs a user in with the authorization code flow; msal-node writes the cache entries itself. */
   async signIn(user: EntraUser, cacheKey?: string): Promise<AccountInfo> {
+    const result = await this.signInResult(user, cacheKey);
+    if (!result.account) throw new Error('msal-node returned no account');
+    return result.account;
+  }
+
+  /** The whole AuthenticationResult of a sign-in, as the app's redirect handler gets it. */
+  async signInResult(user: EntraUser, cacheKey?: string): Promise<AuthenticationResult> {
     const homeAccountId = `${user.oid}.${user.homeTenant}`;
-    const result = await this.client(homeAccountId, cacheKey).acquireTokenByCode({
+    return this.client(homeAccountId, cacheKey).acquireTokenByCode({
       code: this.entra.issueCode(user, this.clientId),
       scopes: ['https://graph.microsoft.com/User.Read'],
       redirectUri: 'https://app.example.test/redirect',
     });
-    if (!result.account) throw new Error('msal-node returned no account');
-    return result.account;
   }
 
   /** What the app's next request sees in its cache for this account's partition. */
