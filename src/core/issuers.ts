@@ -1,4 +1,4 @@
-import { createRemoteJWKSet, type JWTVerifyGetKey } from 'jose';
+import { createRemoteJWKSet, customFetch, type JWTVerifyGetKey } from 'jose';
 import { isLoopbackHost, TENANT_PLACEHOLDER, type IssuerConfig } from '../config/load.js';
 
 /** A configured issuer matched to one concrete `iss` value (a template resolved to its tenant). */
@@ -11,6 +11,8 @@ export interface ResolvedIssuer {
 const escapeRegExp = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 export interface IssuerRegistryOptions {
+  /** Told of every request for keys or discovery (metrics). */
+  onFetch?: (issuer: string, outcome: 'ok' | 'error') => void;
   /** How long a failed discovery is remembered before it is tried again. */
   discoveryRetryMs?: number;
   fetchTimeoutMs?: number;
@@ -74,12 +76,28 @@ export class IssuerRegistry {
     const { config } = resolved;
     const timeoutDuration = this.options.fetchTimeoutMs ?? 5_000;
     const jwksUri = config.jwksUri ?? (await this.discoverJwksUri(resolved, timeoutDuration));
-    return createRemoteJWKSet(new URL(jwksUri), { timeoutDuration, cooldownDuration: 30_000, cacheMaxAge: 10 * 60_000 });
+    return createRemoteJWKSet(new URL(jwksUri), {
+      timeoutDuration,
+      cooldownDuration: 30_000,
+      cacheMaxAge: 10 * 60_000,
+      [customFetch]: (url, init) => this.counted(config.name, () => fetch(url, init)),
+    });
+  }
+
+  private async counted(issuer: string, request: () => Promise<Response>): Promise<Response> {
+    try {
+      const response = await request();
+      this.options.onFetch?.(issuer, response.ok ? 'ok' : 'error');
+      return response;
+    } catch (err) {
+      this.options.onFetch?.(issuer, 'error');
+      throw err;
+    }
   }
 
   private async discoverJwksUri(resolved: ResolvedIssuer, timeoutMs: number): Promise<string> {
     const url = (resolved.config.discoveryUrl ?? '').replace(TENANT_PLACEHOLDER, resolved.tenant ?? '');
-    const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'error' });
+    const response = await this.counted(resolved.config.name, () => fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'error' }));
     if (!response.ok) throw new Error(`discovery answered ${response.status}`);
     const document = (await response.json()) as { issuer?: unknown; jwks_uri?: unknown };
     if (document.issuer !== resolved.iss) throw new Error('discovery document names another issuer');

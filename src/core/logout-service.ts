@@ -25,8 +25,8 @@ export interface LogoutServiceOptions {
   clockSkewSeconds: number;
   retry?: Partial<RetryPolicy>;
   now?: () => number;
-  /** Told after every attempt at a logout, whatever its state (metrics, logs). */
-  onAttempt?: (report: LogoutReport) => void;
+  /** Told after every attempt at a logout, whatever its state, with how long it took (metrics, logs). */
+  onAttempt?: (report: LogoutReport, seconds: number) => void;
   /** Told of errors the worker swallows so it keeps going. */
   onError?: (err: unknown, context: string) => void;
 }
@@ -131,6 +131,7 @@ export class LogoutService {
   /** One attempt: never throws; the report ends `completed`, `pending` (retry queued) or `failed`. */
   private async attempt(report: LogoutReport): Promise<LogoutReport> {
     const { stores } = this.options;
+    const started = performance.now();
     report.attempts += 1;
     try {
       const sessions = await this.findSessions(report);
@@ -155,7 +156,7 @@ export class LogoutService {
         .save(report, report.state === 'pending' ? this.now() + delay : undefined)
         .catch((saveErr: unknown) => this.options.onError?.(saveErr, 'journal')); // still queued from before: the lease expires and it is retried
     }
-    this.options.onAttempt?.(report);
+    this.options.onAttempt?.(report, (performance.now() - started) / 1000);
     return report;
   }
 

@@ -72,17 +72,22 @@ export function createServices(deps: AppDependencies): Services {
     clockSkewSeconds: config.clockSkewSeconds,
     now,
     ...(deps.retry ? { retry: deps.retry } : {}),
-    onAttempt: (report) => {
+    onAttempt: (report, seconds) => {
+      metrics.sweepDuration.observe({ channel: report.channel, state: report.state }, seconds);
       if (report.state !== 'pending') metrics.recordLogout(report);
       deps.onLogoutAttempt?.(report);
     },
-    onError: (err, context) => deps.onError?.(err, context),
+    onError: (err, context) => {
+      metrics.storeErrors.inc({ where: context });
+      deps.onError?.(err, context);
+    },
   });
+  metrics.measureBacklog(() => stores.journal.backlog());
   return {
     config,
     stores,
     tokenCaches,
-    issuers: new IssuerRegistry(config.issuers),
+    issuers: new IssuerRegistry(config.issuers, { onFetch: (issuer, outcome) => metrics.jwksFetches.inc({ issuer, outcome }) }),
     logouts,
     apiKeys: new ApiKeys(config.apiKeys),
     metrics,

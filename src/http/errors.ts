@@ -24,6 +24,7 @@ export function registerErrorHandling(app: FastifyInstance, metrics: ServiceMetr
     const isBackchannel = request.routeOptions.url === '/logout/backchannel';
     const err = isStoreOutage(caught) ? new StoreUnavailable('a store is unreachable; try again') : caught;
     if (err instanceof StoreUnavailable) {
+      metrics.storeErrors.inc({ where: 'request' });
       request.log.warn({ reason: err.message }, 'store unavailable');
       // The back-channel spec answers a logout that failed with 400; nothing was promised.
       return reply.code(isBackchannel ? 400 : 503).send({ error: err.code, error_description: err.message });

@@ -40,6 +40,16 @@ t.test('GET /metrics is Prometheus text with the service counters', async (t) =>
   t.match(res.body, /logout_receiver_process_resident_memory_bytes/);
 });
 
+t.test('GET /metrics has what an operator alerts on: logouts by channel and state, refusals by rule, attempt durations, backlog, JWKS fetches', async (t) => {
+  const token = await svc.provider.sign(svc.provider.claims('https://idp.example.test', '6731de76-14a6-49ae-97bc-6eba6914391e'));
+  t.equal((await app.inject({ method: 'POST', url: '/logout/backchannel', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: `logout_token=${token}` })).statusCode, 200);
+  const body = (await app.inject({ url: '/metrics' })).body;
+  t.match(body, /logout_receiver_logouts_total\{channel="backchannel",state="completed"\} 1/);
+  t.match(body, /logout_receiver_logout_attempt_duration_seconds_count\{channel="backchannel",state="completed"\} 1/);
+  t.match(body, /logout_receiver_journal_backlog 0/);
+  t.match(body, /logout_receiver_jwks_fetches_total\{issuer="idp",outcome="ok"\} 1/);
+});
+
 t.test('GET /openapi.yaml serves the document at the repository root', async (t) => {
   const res = await app.inject({ url: '/openapi.yaml' });
   t.equal(res.statusCode, 200);
