@@ -20,7 +20,7 @@ async function main(): Promise<void> {
   const logger = pino(loggerOptions(config.logLevel));
   // An unreachable Redis is logged (once per outage by ioredis' reconnects) and never stops the service.
   let lastRedisError = '';
-  const { stores, tokenCaches } = createBackends(config, (err, where) => {
+  const { stores, tokenCaches, shared } = createBackends(config, (err, where) => {
     const reason = redisErrorMessage(err);
     if (reason !== lastRedisError) logger.error({ where, reason }, 'redis unreachable; retrying');
     lastRedisError = reason;
@@ -30,7 +30,7 @@ async function main(): Promise<void> {
   if (config.development)
     logger.warn(`no configuration file (--config FILE or LOGOUT_RECEIVER_CONFIG): running the built-in development configuration on loopback only, with the development API key from the README`);
 
-  const app = await buildApp({ config, stores, tokenCaches, logger });
+  const app = await buildApp({ config, stores, tokenCaches, logger, ...(shared ? { rateLimitRedis: shared.redis, rateLimitPrefix: shared.keyPrefix } : {}) });
   closeWithGrace({ delay: 10_000, logger }, async ({ signal, err }) => {
     if (err) logger.error({ err: { message: err.message } }, 'stopping after an error');
     else logger.info({ signal }, 'stopping: finishing in-flight requests');

@@ -37,6 +37,8 @@ export interface Config {
   store: { kind: 'memory' } | ({ kind: 'redis'; keyPrefix: string } & RedisLocation);
   clockSkewSeconds: number;
   retention: { sessionSeconds: number; loggedOutMarkerSeconds: number; logoutReportSeconds: number };
+  /** Abuse limits: requests per minute per client IP (public routes) and per API caller, and HTTP timeouts. */
+  limits: { publicRequestsPerMinute: number; apiRequestsPerMinute: number; headersTimeoutSeconds: number; requestTimeoutSeconds: number };
   issuers: IssuerConfig[];
   apps: AppConfig[];
   apiKeys: ApiKeyConfig[];
@@ -228,6 +230,12 @@ export function resolveConfig(raw: unknown, development = false): Config {
       sessionSeconds: file.retention?.sessionSeconds ?? 30 * 24 * 3600,
       loggedOutMarkerSeconds: file.retention?.loggedOutMarkerSeconds ?? 7 * 24 * 3600,
       logoutReportSeconds: file.retention?.logoutReportSeconds ?? 7 * 24 * 3600,
+    },
+    limits: {
+      publicRequestsPerMinute: file.limits?.publicRequestsPerMinute ?? 600,
+      apiRequestsPerMinute: file.limits?.apiRequestsPerMinute ?? 6000,
+      headersTimeoutSeconds: file.limits?.headersTimeoutSeconds ?? 10,
+      requestTimeoutSeconds: file.limits?.requestTimeoutSeconds ?? 30,
     },
     issuers,
     apps,

@@ -92,6 +92,17 @@ export const ConfigSchema = Type.Object(
         Strict,
       ),
     ),
+    limits: Type.Optional(
+      Type.Object(
+        {
+          publicRequestsPerMinute: Type.Optional(Type.Integer({ minimum: 1 })),
+          apiRequestsPerMinute: Type.Optional(Type.Integer({ minimum: 1 })),
+          headersTimeoutSeconds: Type.Optional(Type.Number({ minimum: 0.1, maximum: 300 })),
+          requestTimeoutSeconds: Type.Optional(Type.Number({ minimum: 0.1, maximum: 600 })),
+        },
+        Strict,
+      ),
+    ),
     issuers: Type.Array(IssuerSchema),
     apps: Type.Array(AppSchema),
     api: Type.Optional(Type.Object({ keys: Type.Array(ApiKeySchema) }, Strict)),

@@ -1,6 +1,8 @@
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import formbody from '@fastify/formbody';
 import helmet from '@fastify/helmet';
+import rateLimit, { type RateLimitOptions } from '@fastify/rate-limit';
+import type { Redis, Cluster } from 'ioredis';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Config } from '../config/load.js';
 import { IssuerRegistry } from '../core/issuers.js';
@@ -9,7 +11,7 @@ import { TokenCacheSweeper } from '../core/token-cache-sweeper.js';
 import type { LogoutReport } from '../core/model.js';
 import type { ServiceStores } from '../stores/types.js';
 import type { TokenCacheStore } from '../token-caches/types.js';
-import { ApiKeys } from './api-keys.js';
+import { ApiKeys, bearerKey } from './api-keys.js';
 import { registerErrorHandling } from './errors.js';
 import { loggerOptions } from './logging.js';
 import { ServiceMetrics } from './metrics.js';
@@ -38,6 +40,9 @@ export interface AppDependencies {
   onLogoutAttempt?: (report: LogoutReport) => void;
   /** Told of errors swallowed in the background (the app's logger once built). */
   onError?: (err: unknown, context: string) => void;
+  /** Where rate-limit counters live so every instance shares them (the store's Redis); in memory without. */
+  rateLimitRedis?: Redis | Cluster;
+  rateLimitPrefix?: string;
   /** How often the worker looks for due logouts; 0 runs no worker. */
   workerIntervalMs?: number;
 }
@@ -52,7 +57,11 @@ export interface Services {
   apiKeys: ApiKeys;
   metrics: ServiceMetrics;
   now: () => number;
+  /** Route options that rate-limit: per client IP on the public routes, per API caller on /v1. */
+  rateLimits: { public: RouteRateLimit; api: RouteRateLimit };
 }
+
+type RouteRateLimit = { config: { rateLimit: RateLimitOptions } };
 
 export function createServices(deps: AppDependencies): Services {
   const { config, stores, tokenCaches } = deps;
@@ -83,13 +92,26 @@ export function createServices(deps: AppDependencies): Services {
     },
   });
   metrics.measureBacklog(() => stores.journal.backlog());
+  const apiKeys = new ApiKeys(config.apiKeys);
+  const perMinute = (max: number, keyGenerator?: RateLimitOptions['keyGenerator']): RouteRateLimit => ({
+    config: { rateLimit: { max, timeWindow: 60_000, ...(keyGenerator ? { keyGenerator } : {}) } },
+  });
   return {
+    rateLimits: {
+      public: perMinute(config.limits.publicRequestsPerMinute),
+      // A valid key is limited as its caller (wherever it calls from); anything else by client IP.
+      api: perMinute(config.limits.apiRequestsPerMinute, (request) => {
+        const key = bearerKey(request.headers.authorization);
+        const caller = key === undefined ? undefined : apiKeys.identify(key);
+        return caller ? `caller:${caller.name}` : `ip:${request.ip}`;
+      }),
+    },
     config,
     stores,
     tokenCaches,
     issuers: new IssuerRegistry(config.issuers, { onFetch: (issuer, outcome) => metrics.jwksFetches.inc({ issuer, outcome }) }),
     logouts,
-    apiKeys: new ApiKeys(config.apiKeys),
+    apiKeys,
     metrics,
     now,
   };
@@ -122,6 +144,13 @@ export async function buildApp(input: AppDependencies): Promise<FastifyInstance>
     logController: new LogController({ disableRequestLogging: true }),
     trustProxy: deps.config.server.trustProxy,
     bodyLimit: 256 * 1024,
+    // A client that trickles its headers or body is cut off (slowloris).
+    http: {
+      headersTimeout: deps.config.limits.headersTimeoutSeconds * 1000,
+      requestTimeout: deps.config.limits.requestTimeoutSeconds * 1000,
+      connectionsCheckingInterval: Math.min(1000, deps.config.limits.headersTimeoutSeconds * 500),
+    },
+    requestTimeout: deps.config.limits.requestTimeoutSeconds * 1000,
     return503OnClosing: true,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
@@ -142,6 +171,15 @@ export async function buildApp(input: AppDependencies): Promise<FastifyInstance>
   });
   await app.register(helmet, { global: true, hsts: false });
   await app.register(formbody);
+  await app.register(rateLimit, {
+    global: false,
+    ...(deps.rateLimitRedis ? { redis: deps.rateLimitRedis, nameSpace: `${deps.rateLimitPrefix ?? 'lr:'}ratelimit:`, skipOnError: true } : {}),
+    errorResponseBuilder: (_request, context) => ({
+      statusCode: 429,
+      error: 'too_many_requests',
+      message: `rate limit exceeded: retry in ${Math.ceil(context.ttl / 1000)} s`,
+    }),
+  });
 
   await app.register(operationsRoutes, { services });
   await app.register(backchannelRoutes, { services });

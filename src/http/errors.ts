@@ -41,10 +41,10 @@ export function registerErrorHandling(app: FastifyInstance, metrics: ServiceMetr
       request.log.error({ err: { type: err.name, code: (err as FastifyError).code, message: err.message } }, 'request failed');
       return reply.code(500).send({ error: 'server_error', error_description: 'the request could not be completed' });
     }
-    // The back-channel logout spec answers every bad request with 400 (a too-large body stays 413).
-    const code = isBackchannel && status !== 413 ? 400 : status;
+    // The back-channel logout spec answers every bad request with 400 (too large and too many stay 413 and 429).
+    const code = isBackchannel && status !== 413 && status !== 429 ? 400 : status;
     if (isBackchannel) metrics.rejected.inc({ channel: 'backchannel', rule: 'request' });
-    const description = (err as FastifyError).validation ? `${err.message}` : err.message;
+    const description = err.message;
     return reply.code(code).send({ error: ERROR_NAME[code] ?? 'invalid_request', error_description: description });
   });
 

@@ -12,6 +12,8 @@ import type { ServiceStores } from './types.js';
 export interface Backends {
   stores: ServiceStores;
   tokenCaches: Map<string, TokenCacheStore>;
+  /** The store's Redis connection and key prefix, for what else instances share (rate-limit counters). */
+  shared?: { redis: Redis | Cluster; keyPrefix: string };
 }
 
 /**
@@ -29,12 +31,15 @@ export function createBackends(config: Config, onError: (err: Error, where: stri
   };
 
   let stores: ServiceStores;
+  let shared: Backends['shared'];
   if (config.store.kind === 'redis') {
     const { keyPrefix, url, sentinel, cluster } = config.store;
     // In a Cluster the service's keys share one hash slot, so its MULTI transactions stay on one node.
     const prefix = cluster && !/\{.+\}/.test(keyPrefix) ? `{${keyPrefix}}` : keyPrefix;
     const location = { ...(url ? { url } : {}), ...(sentinel ? { sentinel } : {}), ...(cluster ? { cluster } : {}) };
-    stores = createRedisStores(connection(location, 'store'), { keyPrefix: prefix, reportRetentionMs, ownsConnection: false });
+    const redis = connection(location, 'store');
+    stores = createRedisStores(redis, { keyPrefix: prefix, reportRetentionMs, ownsConnection: false });
+    shared = { redis, keyPrefix: prefix };
   } else {
     stores = createMemoryStores({ reportRetentionMs });
   }
@@ -50,5 +55,5 @@ export function createBackends(config: Config, onError: (err: Error, where: stri
     await close();
     await Promise.all([...connections.values()].map((c) => c.quit().catch(() => c.disconnect())));
   };
-  return { stores, tokenCaches };
+  return { stores, tokenCaches, ...(shared ? { shared } : {}) };
 }

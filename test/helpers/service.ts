@@ -63,11 +63,12 @@ export async function startRedisService(
   file.apps[1]!.tokenCache = { url: options.cacheUrl ?? options.storeUrl, key: `${options.prefix}shared-cache` };
   options.edit?.(file);
   const config = resolveConfig(file);
-  const { stores, tokenCaches } = createBackends(config, () => {});
+  const { stores, tokenCaches, shared } = createBackends(config, () => {});
   const app = await buildApp({
     config,
     stores,
     tokenCaches,
+    ...(shared ? { rateLimitRedis: shared.redis, rateLimitPrefix: shared.keyPrefix } : {}),
     logger: false,
     retry: options.retry ?? { baseDelayMs: 20, maxDelayMs: 100, leaseMs: 2_000 },
     workerIntervalMs: options.workerIntervalMs ?? 25,

@@ -35,7 +35,7 @@ export const apiRoutes: FastifyPluginAsync<{ services: Services }> = async (app,
     throw new InvalidRequest('the issuer is not configured');
   };
 
-  app.post('/sessions', { onRequest: needs('sessions:write'), schema: { body: S.SessionInput, response: { 201: S.Session, ...ErrorResponses } } }, async (request, reply) => {
+  app.post('/sessions', { ...services.rateLimits.api, onRequest: needs('sessions:write'), schema: { body: S.SessionInput, response: { 201: S.Session, ...ErrorResponses } } }, async (request, reply) => {
     const body = request.body as Static<typeof S.SessionInput>;
     const appConfig = services.config.apps.find((a) => a.clientId === body.clientId);
     if (!appConfig) throw new InvalidRequest('clientId is not a registered app');
@@ -57,7 +57,7 @@ export const apiRoutes: FastifyPluginAsync<{ services: Services }> = async (app,
     return reply.code(201).header('location', `/v1/sessions/${session.id}`).send(session);
   });
 
-  app.get('/sessions', { onRequest: needs('read'), schema: { querystring: S.SessionQuery, response: { 200: { type: 'array', items: S.Session }, ...ErrorResponses } } }, async (request) => {
+  app.get('/sessions', { ...services.rateLimits.api, onRequest: needs('read'), schema: { querystring: S.SessionQuery, response: { 200: { type: 'array', items: S.Session }, ...ErrorResponses } } }, async (request) => {
     const q = request.query as Static<typeof S.SessionQuery>;
     const { sessions } = services.stores;
     let found: Session[];
@@ -71,13 +71,13 @@ export const apiRoutes: FastifyPluginAsync<{ services: Services }> = async (app,
     return found;
   });
 
-  app.delete('/sessions/:id', { onRequest: needs('sessions:write'), schema: { params: S.IdParam } }, async (request, reply) => {
+  app.delete('/sessions/:id', { ...services.rateLimits.api, onRequest: needs('sessions:write'), schema: { params: S.IdParam } }, async (request, reply) => {
     const { id } = request.params as Static<typeof S.IdParam>;
     if (!(await services.stores.sessions.remove(id))) throw new NotFound('no session has this id');
     return reply.code(204).send();
   });
 
-  app.post('/logouts', { onRequest: needs('logouts:write'), schema: { body: S.LogoutInput, response: { 200: S.LogoutReport, ...ErrorResponses } } }, async (request) => {
+  app.post('/logouts', { ...services.rateLimits.api, onRequest: needs('logouts:write'), schema: { body: S.LogoutInput, response: { 200: S.LogoutReport, ...ErrorResponses } } }, async (request) => {
     const b = request.body as Static<typeof S.LogoutInput>;
     let target: LogoutTarget;
     if (b.homeAccountId !== undefined && b.issuer === undefined && b.sid === undefined && b.sub === undefined)
@@ -90,12 +90,12 @@ export const apiRoutes: FastifyPluginAsync<{ services: Services }> = async (app,
     return services.logouts.logout({ channel: 'api', target });
   });
 
-  app.get('/logouts/:id', { onRequest: needs('read'), schema: { params: S.IdParam, response: { 200: S.LogoutReport, ...ErrorResponses } } }, async (request) => {
+  app.get('/logouts/:id', { ...services.rateLimits.api, onRequest: needs('read'), schema: { params: S.IdParam, response: { 200: S.LogoutReport, ...ErrorResponses } } }, async (request) => {
     const { id } = request.params as Static<typeof S.IdParam>;
     return services.logouts.report(id);
   });
 
-  app.get('/apps', { onRequest: needs('read'), schema: { response: { 200: { type: 'array', items: S.App } } } }, async () =>
+  app.get('/apps', { ...services.rateLimits.api, onRequest: needs('read'), schema: { response: { 200: { type: 'array', items: S.App } } } }, async () =>
     services.config.apps.map((a) => ({ clientId: a.clientId, name: a.name, issuers: a.issuers, tokenCache: { kind: a.tokenCache.kind, key: a.tokenCache.key } })),
   );
 };

@@ -12,7 +12,7 @@ export const backchannelRoutes: FastifyPluginAsync<{ services: Services }> = asy
     reply.header('cache-control', 'no-store');
   });
 
-  app.post('/logout/backchannel', { bodyLimit: 64 * 1024 }, async (request, reply) => {
+  app.post('/logout/backchannel', { bodyLimit: 64 * 1024, ...services.rateLimits.public }, async (request, reply) => {
     if (!FORM.test(request.headers['content-type'] ?? ''))
       throw new InvalidRequest('the body must be application/x-www-form-urlencoded');
     const token = (request.body as Record<string, unknown> | undefined)?.logout_token;

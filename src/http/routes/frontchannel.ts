@@ -29,7 +29,7 @@ const requireSid = (sid: string | undefined): string => {
 /** OpenID Connect Front-Channel Logout 1.0, loaded by the browser in a hidden iframe (no cookies needed). */
 export const frontchannelRoutes: FastifyPluginAsync<{ services: Services }> = async (app, { services }) => {
   // Spec form: ?iss=<issuer>&sid=<sid>
-  app.get('/logout/frontchannel', { schema: { querystring: Query } }, async (request, reply) => {
+  app.get('/logout/frontchannel', { schema: { querystring: Query }, ...services.rateLimits.public }, async (request, reply) => {
     const { iss, sid } = request.query as { iss?: string; sid?: string };
     if (!iss) throw new InvalidRequest('the iss parameter is missing');
     const issuer = services.issuers.resolve(iss);
@@ -39,7 +39,7 @@ export const frontchannelRoutes: FastifyPluginAsync<{ services: Services }> = as
   });
 
   // Entra ID form: the issuer comes from the path, the query has only ?sid=<sid>
-  app.get('/logout/frontchannel/:issuerName', { schema: { querystring: Query, params: Params } }, async (request, reply) => {
+  app.get('/logout/frontchannel/:issuerName', { schema: { querystring: Query, params: Params }, ...services.rateLimits.public }, async (request, reply) => {
     const { issuerName } = request.params as { issuerName: string };
     const { iss, sid } = request.query as { iss?: string; sid?: string };
     const config = services.issuers.byName(issuerName);
