@@ -31,6 +31,17 @@ export interface ApiKeyConfig {
   scopes: ApiScope[];
 }
 
+/** Entra ID access tokens accepted on the API: app-only tokens (client credentials, managed identity). */
+export interface EntraApiConfig {
+  tenants: string[];
+  audiences: string[];
+  jwksUri: string;
+  /** The app role a token must carry for each scope. */
+  roles: Partial<Record<ApiScope, string>>;
+  /** When set, only these calling apps (azp / appid). */
+  clients?: string[];
+}
+
 export interface Config {
   server: { host: string; port: number; trustProxy: boolean };
   logLevel: string;
@@ -42,6 +53,7 @@ export interface Config {
   issuers: IssuerConfig[];
   apps: AppConfig[];
   apiKeys: ApiKeyConfig[];
+  apiEntra?: EntraApiConfig;
   /** True when no file was given: the built-in try-it-out configuration. */
   development: boolean;
 }
@@ -204,6 +216,18 @@ export function resolveConfig(raw: unknown, development = false): Config {
     return { clientId: a.clientId, name: a.name, issuers: a.issuers, tokenCache };
   });
 
+  let apiEntra: EntraApiConfig | undefined;
+  const entra = file.api?.entra;
+  if (entra) {
+    if (Object.keys(entra.roles).length === 0) throw new ConfigError('api.entra.roles', 'name the app role of at least one scope');
+    apiEntra = {
+      tenants: entra.tenants.map((t) => t.toLowerCase()),
+      audiences: [entra.audience].flat(),
+      jwksUri: checkFetchUrl('api.entra.jwksUri', entra.jwksUri ?? 'https://login.microsoftonline.com/common/discovery/v2.0/keys'),
+      roles: entra.roles,
+      ...(entra.clients ? { clients: entra.clients } : {}),
+    };
+  }
   const apiKeys = (file.api?.keys ?? []).map((k) => ({ ...k, sha256: k.sha256.toLowerCase() }));
   unique(apiKeys, (k) => k.name, (i) => `api.keys[${i}].name`, 'key name');
   unique(apiKeys, (k) => k.sha256, (i) => `api.keys[${i}].sha256`, 'key hash');
@@ -240,6 +264,7 @@ export function resolveConfig(raw: unknown, development = false): Config {
     issuers,
     apps,
     apiKeys,
+    ...(apiEntra ? { apiEntra } : {}),
     development,
   };
 }

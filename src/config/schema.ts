@@ -105,7 +105,29 @@ export const ConfigSchema = Type.Object(
     ),
     issuers: Type.Array(IssuerSchema),
     apps: Type.Array(AppSchema),
-    api: Type.Optional(Type.Object({ keys: Type.Array(ApiKeySchema) }, Strict)),
+    api: Type.Optional(
+      Type.Object(
+        {
+          keys: Type.Optional(Type.Array(ApiKeySchema)),
+          entra: Type.Optional(
+            Type.Object(
+              {
+                tenants: Type.Array(Type.String({ pattern: '^[0-9a-fA-F-]{36}$' }), { minItems: 1 }),
+                audience: Type.Union([NonEmpty, Type.Array(NonEmpty, { minItems: 1 })]),
+                jwksUri: Type.Optional(NonEmpty),
+                roles: Type.Object(
+                  { 'sessions:write': Type.Optional(NonEmpty), 'logouts:write': Type.Optional(NonEmpty), read: Type.Optional(NonEmpty) },
+                  Strict,
+                ),
+                clients: Type.Optional(Type.Array(NonEmpty, { minItems: 1 })),
+              },
+              Strict,
+            ),
+          ),
+        },
+        Strict,
+      ),
+    ),
   },
   Strict,
 );

@@ -11,6 +11,7 @@ import { TokenCacheSweeper } from '../core/token-cache-sweeper.js';
 import type { LogoutReport } from '../core/model.js';
 import type { ServiceStores } from '../stores/types.js';
 import type { TokenCacheStore } from '../token-caches/types.js';
+import { ApiAuthenticator } from './api-auth.js';
 import { ApiKeys, bearerKey } from './api-keys.js';
 import { registerErrorHandling } from './errors.js';
 import { loggerOptions } from './logging.js';
@@ -55,6 +56,7 @@ export interface Services {
   issuers: IssuerRegistry;
   logouts: LogoutService;
   apiKeys: ApiKeys;
+  apiAuth: ApiAuthenticator;
   metrics: ServiceMetrics;
   now: () => number;
   /** Route options that rate-limit: per client IP on the public routes, per API caller on /v1. */
@@ -112,6 +114,7 @@ export function createServices(deps: AppDependencies): Services {
     issuers: new IssuerRegistry(config.issuers, { onFetch: (issuer, outcome) => metrics.jwksFetches.inc({ issuer, outcome }) }),
     logouts,
     apiKeys,
+    apiAuth: new ApiAuthenticator(apiKeys, config.apiEntra, config.clockSkewSeconds),
     metrics,
     now,
   };

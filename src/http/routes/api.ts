@@ -4,7 +4,6 @@ import type { ApiScope } from '../../config/schema.js';
 import { InvalidRequest, NotFound } from '../../core/errors.js';
 import type { LogoutTarget, Session } from '../../core/model.js';
 import type { Services } from '../app.js';
-import { bearerKey } from '../api-keys.js';
 import * as S from '../schemas.js';
 
 const ErrorResponses = { 400: S.ErrorBody, 401: S.ErrorBody, 403: S.ErrorBody, 404: S.ErrorBody, 409: S.ErrorBody };
@@ -12,11 +11,10 @@ const ErrorResponses = { 400: S.ErrorBody, 401: S.ErrorBody, 403: S.ErrorBody, 4
 /** The internal REST API: every call carries `Authorization: Bearer <api key>` with the route's scope. */
 export const apiRoutes: FastifyPluginAsync<{ services: Services }> = async (app, { services }) => {
   const needs = (scope: ApiScope) => async (request: FastifyRequest, reply: FastifyReply) => {
-    const key = bearerKey(request.headers.authorization);
-    const caller = key === undefined ? undefined : services.apiKeys.identify(key);
+    const caller = await services.apiAuth.authenticate(request.headers.authorization);
     if (!caller) {
       reply.header('www-authenticate', 'Bearer realm="logout-receiver"');
-      return reply.code(401).send({ error: 'invalid_token', error_description: 'a valid API key is required' });
+      return reply.code(401).send({ error: 'invalid_token', error_description: 'a valid API key or access token is required' });
     }
     if (!caller.scopes.includes(scope)) {
       reply.header('www-authenticate', `Bearer realm="logout-receiver", error="insufficient_scope", scope="${scope}"`);
