@@ -48,6 +48,8 @@ export interface Config {
   store: { kind: 'memory' } | ({ kind: 'redis'; keyPrefix: string } & RedisLocation);
   clockSkewSeconds: number;
   retention: { sessionSeconds: number; loggedOutMarkerSeconds: number; logoutReportSeconds: number };
+  /** How queued logouts are retried (see LogoutService). */
+  retry: { baseDelayMs: number; maxDelayMs: number; maxAttempts: number; leaseMs: number };
   /** Abuse limits: requests per minute per client IP (public routes) and per API caller, and HTTP timeouts. */
   limits: { publicRequestsPerMinute: number; apiRequestsPerMinute: number; headersTimeoutSeconds: number; requestTimeoutSeconds: number };
   issuers: IssuerConfig[];
@@ -254,6 +256,12 @@ export function resolveConfig(raw: unknown, development = false): Config {
       sessionSeconds: file.retention?.sessionSeconds ?? 30 * 24 * 3600,
       loggedOutMarkerSeconds: file.retention?.loggedOutMarkerSeconds ?? 7 * 24 * 3600,
       logoutReportSeconds: file.retention?.logoutReportSeconds ?? 7 * 24 * 3600,
+    },
+    retry: {
+      baseDelayMs: (file.retry?.baseDelaySeconds ?? 1) * 1000,
+      maxDelayMs: (file.retry?.maxDelaySeconds ?? 60) * 1000,
+      maxAttempts: file.retry?.maxAttempts ?? 100,
+      leaseMs: (file.retry?.leaseSeconds ?? 30) * 1000,
     },
     limits: {
       publicRequestsPerMinute: file.limits?.publicRequestsPerMinute ?? 600,

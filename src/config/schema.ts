@@ -92,6 +92,17 @@ export const ConfigSchema = Type.Object(
         Strict,
       ),
     ),
+    retry: Type.Optional(
+      Type.Object(
+        {
+          baseDelaySeconds: Type.Optional(Type.Number({ minimum: 0.01, maximum: 3600 })),
+          maxDelaySeconds: Type.Optional(Type.Number({ minimum: 0.01, maximum: 86400 })),
+          maxAttempts: Type.Optional(Type.Integer({ minimum: 1, maximum: 100000 })),
+          leaseSeconds: Type.Optional(Type.Number({ minimum: 0.5, maximum: 3600 })),
+        },
+        Strict,
+      ),
+    ),
     limits: Type.Optional(
       Type.Object(
         {

@@ -82,7 +82,7 @@ export function createServices(deps: AppDependencies): Services {
     markerTtlMs: config.retention.loggedOutMarkerSeconds * 1000,
     clockSkewSeconds: config.clockSkewSeconds,
     now,
-    ...(deps.retry ? { retry: deps.retry } : {}),
+    retry: { ...config.retry, ...deps.retry },
     onAttempt: (report, seconds) => {
       metrics.sweepDuration.observe({ channel: report.channel, state: report.state }, seconds);
       if (report.state !== 'pending') metrics.recordLogout(report);
@@ -189,6 +189,16 @@ export async function buildApp(input: AppDependencies): Promise<FastifyInstance>
   await app.register(frontchannelRoutes, { services });
   await app.register(apiRoutes, { services, prefix: '/v1' });
 
+  // While shutting down, answers to requests still in flight close their connection, so the server
+  // can finish closing instead of waiting for idle keep-alive connections to time out.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onSend', async (_request, reply, payload) => {
+    if (closing) reply.header('connection', 'close');
+    return payload;
+  });
   const interval = deps.workerIntervalMs ?? 1_000;
   app.addHook('onReady', async () => {
     if (interval > 0) services.logouts.startWorker(interval);

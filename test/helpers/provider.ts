@@ -29,13 +29,18 @@ export class TestProvider {
         res.writeHead(404).end();
         return;
       }
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: provider?.extraKeys.concat([publicJwk]) ?? [] }));
+      const answer = () => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: provider?.extraKeys.concat([publicJwk]) ?? [] }));
+      if (provider?.jwksDelayMs) setTimeout(answer, provider.jwksDelayMs);
+      else answer();
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const { port } = server.address() as AddressInfo;
     provider = new TestProvider(server, `http://127.0.0.1:${port}/jwks`, privateKey, kid, publicJwk);
     return provider;
   }
+
+  /** A slow provider: how long the JWKS takes to answer. */
+  jwksDelayMs = 0;
 
   /** Other keys published beside ours (e.g. a key of another type). */
   extraKeys: JWK[] = [];
