@@ -1,0 +1,98 @@
+import t from 'tap';
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { startProcess, type RunningService } from '../helpers/process.js';
+import { TestProvider } from '../helpers/provider.js';
+import { REDIS_URL, redisForTest } from '../helpers/redis.js';
+import { FULL_KEY, ISSUER, ORDERS, TENANT_A, testConfigFile, until } from '../helpers/service.js';
+
+const SECONDS = Number(process.env.SOAK_SECONDS ?? 60);
+const root = new URL('../..', import.meta.url).pathname;
+const auth = { authorization: `Bearer ${FULL_KEY}`, 'content-type': 'application/json' };
+
+const ctx = await redisForTest(t);
+if (ctx) {
+  t.test(`soak: ${SECONDS} s of mixed valid and invalid traffic against two instances — no 5xx, no lost logout, steady memory`, async (t) => {
+    const provider = await TestProvider.start();
+    t.teardown(() => provider.close());
+    const dir = await mkdtemp(join(tmpdir(), 'lr-soak-'));
+    t.teardown(() => rm(dir, { recursive: true, force: true }));
+    const file = testConfigFile(provider.jwksUri);
+    file.store = { kind: 'redis', url: REDIS_URL, keyPrefix: `${ctx.prefix}soak:` };
+    file.apps[0]!.tokenCache = { url: REDIS_URL, key: `${ctx.prefix}msal:{clientId}:{homeAccountId}` };
+    file.apps[1]!.tokenCache = { url: REDIS_URL, key: `${ctx.prefix}shared` };
+    file.limits = { publicRequestsPerMinute: 1_000_000, apiRequestsPerMinute: 1_000_000 };
+    const config = join(dir, 'c.yaml');
+    await writeFile(config, stringify(file));
+    const instances: RunningService[] = await Promise.all([0, 1].map(() => startProcess('node', ['dist/main.js', '--config', config], { cwd: root, env: { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info' } })));
+    t.teardown(() => Promise.all(instances.map((i) => i.stop('SIGKILL'))));
+
+    const statuses = new Map<string, number>();
+    const count = (kind: string, status: number) => statuses.set(`${kind} ${status}`, (statuses.get(`${kind} ${status}`) ?? 0) + 1);
+    const logoutIds: string[] = [];
+    let backchannelAccepted = 0;
+    const rss = async (i: RunningService) => Number(/logout_receiver_process_resident_memory_bytes (\d+)/.exec(await (await fetch(`${i.address}/metrics`)).text())?.[1]);
+
+    const deadline = Date.now() + SECONDS * 1000;
+    let early: number[] | undefined;
+    let n = 0;
+    const worker = async () => {
+      while (Date.now() < deadline) {
+        const [a, b] = n++ % 2 ? [instances[0]!, instances[1]!] : [instances[1]!, instances[0]!];
+        const sid = `sid-${randomUUID()}`;
+        const homeAccountId = `${randomUUID()}.${TENANT_A}`;
+        switch (n % 5) {
+          case 0: {
+            // Registered on one instance, logged out through the provider's token on the other.
+            const reg = await fetch(`${a.address}/v1/sessions`, { method: 'POST', headers: auth, body: JSON.stringify({ clientId: ORDERS, issuer: ISSUER, sid, sub: 'soak', homeAccountId }) });
+            count('register', reg.status);
+            const token = await provider.sign(provider.claims(ISSUER, ORDERS, { sid }));
+            const res = await fetch(`${b.address}/logout/backchannel`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `logout_token=${token}` });
+            count('backchannel', res.status);
+            if (res.status === 200) backchannelAccepted++;
+            break;
+          }
+          case 1: {
+            const bad = await provider.sign(provider.claims(ISSUER, ORDERS, { sid, nonce: 'x' }));
+            count('invalid token', (await fetch(`${a.address}/logout/backchannel`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `logout_token=${bad}x` })).status);
+            break;
+          }
+          case 2: {
+            const res = await fetch(`${a.address}/v1/logouts`, { method: 'POST', headers: auth, body: JSON.stringify({ homeAccountId }) });
+            count('api logout', res.status);
+            if (res.status === 200) logoutIds.push(((await res.json()) as { id: string }).id);
+            break;
+          }
+          case 3:
+            count('frontchannel', (await fetch(`${a.address}/logout/frontchannel/idp?sid=${sid}`)).status);
+            break;
+          default:
+            count('garbage', (await fetch(`${a.address}/v1/sessions`, { method: 'POST', headers: auth, body: '{"clientId": [' })).status);
+        }
+        if (!early && Date.now() > deadline - SECONDS * 1000 + Math.min(10_000, SECONDS * 250)) early = await Promise.all(instances.map(rss));
+      }
+    };
+    await Promise.all(Array.from({ length: 8 }, worker));
+    const late = await Promise.all(instances.map(rss));
+    const summary = [...statuses].map(([k, v]) => `${k}: ${v}`).join(', ');
+    t.comment(`soak ${SECONDS} s: ${n} requests — ${summary}`);
+
+    t.same([...statuses.keys()].filter((k) => Number(k.split(' ').at(-1)) >= 500), [], 'no 5xx at all');
+    t.same([...statuses.keys()].filter((k) => k.startsWith('backchannel ') && !k.endsWith(' 200')), [], 'every valid logout token was accepted');
+    t.same([...statuses.keys()].filter((k) => k.startsWith('invalid token ') && !k.endsWith(' 400')), [], 'every invalid one refused with 400');
+    await until(async () => {
+      const states = await Promise.all(logoutIds.map(async (id) => ((await (await fetch(`${instances[1]!.address}/v1/logouts/${id}`, { headers: auth })).json()) as { state: string }).state));
+      return states.every((s) => s === 'completed');
+    }, 30_000, 200);
+    t.pass(`all ${logoutIds.length} API logouts completed`);
+    const completed = await Promise.all(instances.map(async (i) => Number(/logout_receiver_logouts_total\{channel="backchannel",state="completed"\} (\d+)/.exec(await (await fetch(`${i.address}/metrics`)).text())?.[1] ?? 0)));
+    t.equal(completed[0]! + completed[1]!, backchannelAccepted, `all ${backchannelAccepted} accepted back-channel logouts completed`);
+    for (const [i, before] of (early ?? late).entries()) {
+      const grown = (late[i]! - before) / 2 ** 20;
+      t.ok(grown < 64, `instance ${i}: resident memory ${Math.round(before / 2 ** 20)} MB → ${Math.round(late[i]! / 2 ** 20)} MB`);
+    }
+  });
+}
