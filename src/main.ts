@@ -20,7 +20,9 @@ async function main(): Promise<void> {
   const logger = pino(loggerOptions(config.logLevel));
   // An unreachable Redis is logged (once per outage by ioredis' reconnects) and never stops the service.
   let lastRedisError = '';
+  let app: Awaited<ReturnType<typeof buildApp>> | undefined;
   const { stores, tokenCaches, shared } = createBackends(config, (err, where) => {
+    app?.serviceMetrics.storeErrors.inc({ where });
     const reason = redisErrorMessage(err);
     if (reason !== lastRedisError) logger.error({ where, reason }, 'redis unreachable; retrying');
     lastRedisError = reason;
@@ -30,14 +32,15 @@ async function main(): Promise<void> {
   if (config.development)
     logger.warn(`no configuration file (--config FILE or LOGOUT_RECEIVER_CONFIG): running the built-in development configuration on loopback only, with the development API key from the README`);
 
-  const app = await buildApp({ config, stores, tokenCaches, logger, ...(shared ? { rateLimitRedis: shared.redis, rateLimitPrefix: shared.keyPrefix } : {}) });
+  app = await buildApp({ config, stores, tokenCaches, logger, ...(shared ? { rateLimitRedis: shared.redis, rateLimitPrefix: shared.keyPrefix } : {}) });
+  const service = app;
   closeWithGrace({ delay: 10_000, logger }, async ({ signal, err }) => {
     if (err) logger.error({ err: { message: err.message } }, 'stopping after an error');
     else logger.info({ signal }, 'stopping: finishing in-flight requests');
-    await app.close();
+    await service.close();
   });
 
-  const address = await app.listen({ host: config.server.host, port: config.server.port });
+  const address = await service.listen({ host: config.server.host, port: config.server.port });
   logger.info({ address, store: config.store.kind, apps: config.apps.length, issuers: config.issuers.length }, `logout-receiver listening on ${address}`);
 }
 

@@ -24,6 +24,8 @@ import { operationsRoutes } from './routes/operations.js';
 declare module 'fastify' {
   interface FastifyInstance {
     registeredRoutes: { method: string; url: string }[];
+    /** The instance's metrics, for what happens outside a request (store connections). */
+    serviceMetrics: ServiceMetrics;
   }
 }
 
@@ -84,6 +86,7 @@ export function createServices(deps: AppDependencies): Services {
     now,
     retry: { ...config.retry, ...deps.retry },
     onAttempt: (report, seconds) => {
+      if (report.attempts === 1) metrics.received.inc({ channel: report.channel });
       metrics.sweepDuration.observe({ channel: report.channel, state: report.state }, seconds);
       if (report.state !== 'pending') metrics.recordLogout(report);
       deps.onLogoutAttempt?.(report);
@@ -163,6 +166,7 @@ export async function buildApp(input: AppDependencies): Promise<FastifyInstance>
   // The routes as registered, for checking them against openapi.yaml.
   const routes: { method: string; url: string }[] = [];
   app.decorate('registeredRoutes', routes);
+  app.decorate('serviceMetrics', services.metrics);
   app.addHook('onRoute', (route) => {
     for (const method of [route.method].flat()) if (method !== 'HEAD') routes.push({ method, url: route.url });
   });

@@ -17,6 +17,12 @@ export class ServiceMetrics {
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers: [this.registry],
   });
+  readonly received = new Counter({
+    name: 'logout_receiver_logouts_received_total',
+    help: 'Logouts received and journaled, by channel',
+    labelNames: ['channel'] as const,
+    registers: [this.registry],
+  });
   readonly logouts = new Counter({
     name: 'logout_receiver_logouts_total',
     help: 'Logouts carried out, by channel and final state',

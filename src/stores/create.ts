@@ -50,10 +50,14 @@ export function createBackends(config: Config, onError: (err: Error, where: stri
     tokenCaches.set(app.clientId, url ? new RedisTokenCacheStore(connection({ url }, `token cache of ${app.name}`), false) : new MemoryTokenCacheStore());
   }
 
-  const close = stores.close.bind(stores);
-  stores.close = async () => {
-    await close();
-    await Promise.all([...connections.values()].map((c) => c.quit().catch(() => c.disconnect())));
+  // Closing the stores also ends every connection opened here (the token caches only borrow theirs).
+  const closeConnections = () => Promise.all([...connections.values()].map((c) => c.quit().catch(() => c.disconnect())));
+  const withConnections: ServiceStores = {
+    ...stores,
+    async close() {
+      await stores.close();
+      await closeConnections();
+    },
   };
-  return { stores, tokenCaches, ...(shared ? { shared } : {}) };
+  return { stores: withConnections, tokenCaches, ...(shared ? { shared } : {}) };
 }

@@ -44,6 +44,7 @@ t.test('GET /metrics has what an operator alerts on: logouts by channel and stat
   const token = await svc.provider.sign(svc.provider.claims('https://idp.example.test', '6731de76-14a6-49ae-97bc-6eba6914391e'));
   t.equal((await app.inject({ method: 'POST', url: '/logout/backchannel', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: `logout_token=${token}` })).statusCode, 200);
   const body = (await app.inject({ url: '/metrics' })).body;
+  t.match(body, /logout_receiver_logouts_received_total\{channel="backchannel"\} 1/);
   t.match(body, /logout_receiver_logouts_total\{channel="backchannel",state="completed"\} 1/);
   t.match(body, /logout_receiver_logout_attempt_duration_seconds_count\{channel="backchannel",state="completed"\} 1/);
   t.match(body, /logout_receiver_journal_backlog 0/);
