@@ -24,14 +24,23 @@ function msalTokenCache(): TokenCache {
   }).getTokenCache();
 }
 
-/** The blob with only well-formed entries, so one malformed entry elsewhere cannot stop MSAL loading it. */
-function wellFormed(blob: Blob): string {
-  const copy: Blob = { ...blob };
-  for (const name of [...ACCOUNT_SECTIONS, 'AppMetadata']) {
+/**
+ * What MSAL needs to see to judge one account: the well-formed entries whose key or owner names it.
+ * Loading the whole partition instead costs MSAL time that grows faster than the partition (seconds for
+ * a thousand accounts), and one malformed entry elsewhere could stop it loading at all.
+ */
+function sliceFor(blob: Blob, account: string): string {
+  const slice: Blob = {};
+  for (const name of ACCOUNT_SECTIONS) {
     const section = blob[name];
-    if (isObject(section)) copy[name] = Object.fromEntries(Object.entries(section).filter(([, entry]) => isObject(entry)));
+    if (!isObject(section)) continue;
+    slice[name] = Object.fromEntries(
+      Object.entries(section).filter(
+        ([key, entry]) => isObject(entry) && (key.toLowerCase().includes(account) || (typeof entry.home_account_id === 'string' && entry.home_account_id.toLowerCase() === account)),
+      ),
+    );
   }
-  return JSON.stringify(copy);
+  return JSON.stringify(slice);
 }
 
 /** Entries of the account by their own fields or key: MSAL keys start with the lower-cased homeAccountId. */
@@ -56,7 +65,7 @@ const kvKeys = (cache: TokenCache): Set<string> => new Set(Object.keys(cache.get
  */
 async function removedByMsal(blob: Blob, account: string, environments: Set<string>): Promise<Set<string>> {
   const cache = msalTokenCache();
-  cache.deserialize(wellFormed(blob));
+  cache.deserialize(sliceFor(blob, account));
   const before = kvKeys(cache);
   for (const info of await cache.getAllAccounts()) {
     if (info.homeAccountId.toLowerCase() !== account) continue;
@@ -73,7 +82,7 @@ async function confirmGone(next: Blob, account: string): Promise<void> {
   let accounts;
   try {
     const cache = msalTokenCache();
-    cache.deserialize(wellFormed(next));
+    cache.deserialize(sliceFor(next, account));
     accounts = await cache.getAllAccounts();
   } catch {
     return; // MSAL cannot read it at all; the direct check above is what remains.
