@@ -53,9 +53,15 @@ export class LogoutService {
   /** Registers a session unless its `(issuer, sid)` was already logged out. */
   async register(session: NewSession): Promise<Session> {
     const { markers, sessions } = this.options.stores;
-    if (session.sid !== undefined && (await markers.isMarked(session.issuer, session.sid)))
+    const loggedOut = () => session.sid !== undefined && markers.isMarked(session.issuer, session.sid);
+    if (await loggedOut()) throw new Conflict('this session was already logged out');
+    const added = await sessions.add(session);
+    // A logout that came in between the check and the write must not leave the session behind.
+    if (await loggedOut()) {
+      await sessions.remove(added.id);
       throw new Conflict('this session was already logged out');
-    return sessions.add(session);
+    }
+    return added;
   }
 
   /** The replay rule, last of the token's rules, then the logout itself. */
@@ -168,7 +174,7 @@ export class LogoutService {
       if (!(await journal.claim(id, this.now(), this.retry.leaseMs))) continue;
       const report = await journal.get(id);
       if (!report || report.state !== 'pending') {
-        if (report) await journal.save(report);
+        await journal.dequeue(id);
         continue;
       }
       await this.attempt(report);

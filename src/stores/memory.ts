@@ -170,6 +170,9 @@ class MemoryLogoutJournal implements LogoutJournal {
     this.queue.set(id, now + leaseMs);
     return true;
   }
+  async dequeue(id: string): Promise<void> {
+    this.queue.delete(id);
+  }
   async backlog(): Promise<number> {
     return this.queue.size;
   }

@@ -142,6 +142,9 @@ class RedisLogoutJournal implements LogoutJournal {
     const run = (this.redis as unknown as { lrClaim(k: string, id: string, now: number, until: number): Promise<number> }).lrClaim;
     return (await run.call(this.redis, this.queue, id, now, now + leaseMs)) === 1;
   }
+  async dequeue(id: string): Promise<void> {
+    await this.redis.zrem(this.queue, id);
+  }
   async backlog(): Promise<number> {
     return this.redis.zcard(this.queue);
   }

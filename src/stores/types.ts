@@ -35,6 +35,8 @@ export interface LogoutJournal {
   due(now: number, limit: number): Promise<string[]>;
   /** Takes a due logout for `leaseMs`, so one worker at a time has it; false when another has it or it is not due. */
   claim(id: string, now: number, leaseMs: number): Promise<boolean>;
+  /** Takes a logout off the queue (its report is gone). */
+  dequeue(id: string): Promise<void>;
   /** How many logouts are queued. */
   backlog(): Promise<number>;
 }

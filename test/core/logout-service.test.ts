@@ -1,0 +1,93 @@
+import t from 'tap';
+import { resolveConfig } from '../../src/config/load.js';
+import { Conflict } from '../../src/core/errors.js';
+import { LogoutService } from '../../src/core/logout-service.js';
+import type { LogoutReport } from '../../src/core/model.js';
+import { TokenCacheSweeper } from '../../src/core/token-cache-sweeper.js';
+import { createMemoryStores } from '../../src/stores/memory.js';
+import { MemoryTokenCacheStore } from '../../src/token-caches/memory.js';
+import { FakeEntra, MsalWebApp } from '../helpers/msal-app.js';
+import { ISSUER, ORDERS, TENANT_A, testConfigFile } from '../helpers/service.js';
+
+const app = resolveConfig(testConfigFile('https://idp.example.test/jwks')).apps[0]!;
+
+/** A token-cache store that fails its first `failures` reads: an outage the memory store cannot have. */
+function flaky(store: MemoryTokenCacheStore, failures: number): MemoryTokenCacheStore & { reads: number } {
+  let left = failures;
+  const wrapper = Object.assign(Object.create(store) as MemoryTokenCacheStore, {
+    reads: 0,
+    async get(key: string) {
+      wrapper.reads++;
+      if (left-- > 0) throw new Error('ECONNREFUSED');
+      return store.get(key);
+    },
+  });
+  return wrapper;
+}
+
+async function setup(failures: number, retry = { baseDelayMs: 1, maxDelayMs: 1, maxAttempts: 5, leaseMs: 1 }) {
+  const stores = createMemoryStores({ reportRetentionMs: 60_000, pruneIntervalMs: 0 });
+  const cache = new MemoryTokenCacheStore();
+  const web = new MsalWebApp(ORDERS, app.tokenCache.key, cache, new FakeEntra());
+  const account = await web.signIn({ oid: 'aaaaaaaa-0000-4000-8000-000000000001', homeTenant: TENANT_A, name: 'A', sid: 's' });
+  const attempts: LogoutReport[] = [];
+  const service = new LogoutService({
+    stores,
+    sweeper: new TokenCacheSweeper([{ app, store: flaky(cache, failures) }]),
+    markerTtlMs: 60_000,
+    clockSkewSeconds: 120,
+    retry,
+    onAttempt: (report) => attempts.push(structuredClone(report)),
+  });
+  return { stores, cache, web, account, service, attempts };
+}
+
+t.test('a logout whose token cache is down stays pending, and the worker retries it until done', async (t) => {
+  const { service, account, web, stores, attempts } = await setup(2);
+  const first = await service.logout({ channel: 'api', target: { kind: 'account', homeAccountId: account.homeAccountId } });
+  t.equal(first.state, 'pending');
+  t.match(first.lastError, /ECONNREFUSED/);
+  t.equal(await stores.journal.backlog(), 1, 'queued');
+  while ((await stores.journal.get(first.id))!.state === 'pending') await service.runDue();
+  const done = (await stores.journal.get(first.id))!;
+  t.equal(done.state, 'completed');
+  t.equal(done.attempts, 3, 'two failures, then success');
+  t.equal(done.lastError, undefined);
+  t.equal(await stores.journal.backlog(), 0, 'off the queue');
+  t.same(await web.accounts(account.homeAccountId), []);
+  t.same(attempts.map((a) => a.state), ['pending', 'pending', 'completed']);
+});
+
+t.test('after maxAttempts a logout is failed and no longer retried', async (t) => {
+  const { service, account, stores } = await setup(100, { baseDelayMs: 1, maxDelayMs: 1, maxAttempts: 3, leaseMs: 1 });
+  const report = await service.logout({ channel: 'api', target: { kind: 'account', homeAccountId: account.homeAccountId } });
+  for (let i = 0; i < 5; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 2)); // past the 1 ms backoff
+    await service.runDue();
+  }
+  const final = (await stores.journal.get(report.id))!;
+  t.equal(final.state, 'failed');
+  t.equal(final.attempts, 3);
+  t.equal(await stores.journal.backlog(), 0);
+});
+
+t.test('a queued logout whose report is gone is taken off the queue', async (t) => {
+  const { service, stores } = await setup(0);
+  await stores.journal.save({ id: 'orphan', state: 'pending', channel: 'api', target: { kind: 'account', homeAccountId: 'x.y' }, receivedAt: new Date().toISOString(), attempts: 0, sessionsEnded: 0, sessionIds: [], accounts: [], removals: [] }, 0);
+  // What the report's expiry does in the store.
+  (stores.journal as unknown as { reports: { delete(id: string): void } }).reports.delete('orphan');
+  await service.runDue();
+  t.equal(await stores.journal.backlog(), 0);
+});
+
+t.test('a logout that lands between the marker check and the write of a registration still refuses it', async (t) => {
+  const { service, stores } = await setup(0);
+  const add = stores.sessions.add.bind(stores.sessions);
+  stores.sessions.add = async (s) => {
+    const added = await add(s);
+    await service.logout({ channel: 'api', target: { kind: 'sid', issuer: ISSUER, sid: 'racing' } });
+    return added;
+  };
+  await t.rejects(service.register({ clientId: ORDERS, issuer: ISSUER, sid: 'racing', sub: 'u', homeAccountId: 'h.t', expiresAt: new Date(Date.now() + 60_000).toISOString() }), Conflict);
+  t.same(await stores.sessions.bySid(ISSUER, 'racing'), [], 'no session left behind');
+});
