@@ -1,18 +1,12 @@
 /**
  * For the apps: register the session with logout-receiver at sign-in, from what msal-node returned.
- * Plain fetch, no dependency on this service's internals.
+ * Plain fetch; nothing of the service runs in the app.
  */
 
+import type { NewSession } from '../core/model.js';
+
 /** The body of POST /v1/sessions. */
-export interface SessionRegistration {
-  clientId: string;
-  issuer: string;
-  sid?: string;
-  sub: string;
-  homeAccountId: string;
-  cacheKey?: string;
-  expiresAt?: string;
-}
+export type SessionRegistration = Omit<NewSession, 'expiresAt'> & { expiresAt?: string };
 
 /** The parts of msal-node's AuthenticationResult this needs. */
 export interface SignInResult {
