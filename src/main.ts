@@ -21,12 +21,17 @@ async function main(): Promise<void> {
   // An unreachable Redis is logged (once per outage by ioredis' reconnects) and never stops the service.
   let lastRedisError = '';
   let app: Awaited<ReturnType<typeof buildApp>> | undefined;
-  const { stores, tokenCaches, shared } = createBackends(config, (err, where) => {
-    app?.serviceMetrics.storeErrors.inc({ where });
+  const earlyErrors = new Map<string, number>(); // counted before the app (and its metrics) exists
+  const backends = createBackends(config, (err, where) => {
+    if (app) app.serviceMetrics.storeErrors.inc({ where });
+    else earlyErrors.set(where, (earlyErrors.get(where) ?? 0) + 1);
     const reason = redisErrorMessage(err);
     if (reason !== lastRedisError) logger.error({ where, reason }, 'redis unreachable; retrying');
     lastRedisError = reason;
   });
+  const { stores, tokenCaches, shared } = backends;
+  // Give Redis a moment to connect before taking requests; a Redis that is down does not stop the start.
+  await backends.connected(3_000);
   if (config.store.kind === 'memory')
     logger.warn('store: in-process memory. Sessions, logged-out markers and logout reports are lost on restart, and it serves one instance only: use Redis in production');
   if (config.development)
@@ -34,6 +39,7 @@ async function main(): Promise<void> {
 
   app = await buildApp({ config, stores, tokenCaches, logger, ...(shared ? { rateLimitRedis: shared.redis, rateLimitPrefix: shared.keyPrefix } : {}) });
   const service = app;
+  for (const [where, count] of earlyErrors) service.serviceMetrics.storeErrors.inc({ where }, count);
   closeWithGrace({ delay: 10_000, logger }, async ({ signal, err }) => {
     if (err) logger.error({ err: { message: err.message } }, 'stopping after an error');
     else logger.info({ signal }, 'stopping: finishing in-flight requests');

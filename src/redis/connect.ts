@@ -9,9 +9,12 @@ export interface RedisLocation {
 
 /**
  * Commands fail fast while Redis is away (the journal retries logouts), and the client keeps
- * reconnecting in the background: an outage never crashes or stops the service.
+ * reconnecting in the background: an outage never crashes or stops the service. No offline queue:
+ * a command we were told failed must not run later, when Redis is back (a replay record written
+ * then would refuse the provider's retry of the same token).
  */
 const FAIL_FAST: RedisOptions = {
+  enableOfflineQueue: false,
   maxRetriesPerRequest: 1,
   connectTimeout: 2_000,
   commandTimeout: 2_000,
@@ -27,7 +30,7 @@ const hostPort = (node: string): { host: string; port: number } => {
 export function connectRedis(location: RedisLocation, onError: (err: Error) => void): Redis | Cluster {
   let client: Redis | Cluster;
   if (location.cluster) {
-    client = new Cluster(location.cluster.nodes.map(hostPort), { redisOptions: FAIL_FAST, clusterRetryStrategy: FAIL_FAST.retryStrategy as never });
+    client = new Cluster(location.cluster.nodes.map(hostPort), { redisOptions: FAIL_FAST, enableOfflineQueue: false, clusterRetryStrategy: FAIL_FAST.retryStrategy as never });
   } else if (location.sentinel) {
     client = new Redis({ ...FAIL_FAST, sentinels: location.sentinel.nodes.map(hostPort), name: location.sentinel.name });
   } else {
@@ -47,4 +50,19 @@ export function redisErrorMessage(err: unknown): string {
 export function isStoreOutage(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   return err.name === 'MaxRetriesPerRequestError' || /Connection is closed|ECONNREFUSED|Command timed out|Stream isn't writeable|ClusterAllFailedError/.test(err.message);
+}
+
+/** Resolves when the client is connected, or after `timeoutMs` (a Redis that is down must not stop the start). */
+export async function connected(client: Redis | Cluster, timeoutMs: number): Promise<boolean> {
+  if (client.status === 'ready') return true;
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => done(false), timeoutMs);
+    const done = (ready: boolean) => {
+      clearTimeout(timer);
+      client.off('ready', onReady);
+      resolve(ready);
+    };
+    const onReady = () => done(true);
+    client.on('ready', onReady);
+  });
 }

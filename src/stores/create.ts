@@ -1,6 +1,6 @@
 import type { Redis, Cluster } from 'ioredis';
 import type { Config } from '../config/load.js';
-import { connectRedis, type RedisLocation } from '../redis/connect.js';
+import { connectRedis, connected, type RedisLocation } from '../redis/connect.js';
 import { MemoryTokenCacheStore } from '../token-caches/memory.js';
 import { RedisTokenCacheStore } from '../token-caches/redis.js';
 import type { TokenCacheStore } from '../token-caches/types.js';
@@ -14,6 +14,8 @@ export interface Backends {
   tokenCaches: Map<string, TokenCacheStore>;
   /** The store's Redis connection and key prefix, for what else instances share (rate-limit counters). */
   shared?: { redis: Redis | Cluster; keyPrefix: string };
+  /** Waits until every Redis connection is up, or `timeoutMs`; false when one is not. */
+  connected(timeoutMs: number): Promise<boolean>;
 }
 
 /**
@@ -59,5 +61,10 @@ export function createBackends(config: Config, onError: (err: Error, where: stri
       await closeConnections();
     },
   };
-  return { stores: withConnections, tokenCaches, ...(shared ? { shared } : {}) };
+  return {
+    stores: withConnections,
+    tokenCaches,
+    ...(shared ? { shared } : {}),
+    connected: async (timeoutMs) => (await Promise.all([...connections.values()].map((c) => connected(c, timeoutMs)))).every(Boolean),
+  };
 }

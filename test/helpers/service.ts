@@ -63,7 +63,9 @@ export async function startRedisService(
   file.apps[1]!.tokenCache = { url: options.cacheUrl ?? options.storeUrl, key: `${options.prefix}shared-cache` };
   options.edit?.(file);
   const config = resolveConfig(file);
-  const { stores, tokenCaches, shared } = createBackends(config, () => {});
+  const backends = createBackends(config, () => {});
+  await backends.connected(5_000);
+  const { stores, tokenCaches, shared } = backends;
   const app = await buildApp({
     config,
     stores,

@@ -27,7 +27,9 @@ if (ctx) {
   file.apps = clients.map((c) => ({ clientId: c.client_id, name: c.client_id, issuers: ['op'], tokenCache: { url: REDIS_URL, key: `${prefix}msal:{clientId}:{homeAccountId}` } }));
   file.store = { kind: 'redis', url: REDIS_URL, keyPrefix: prefix };
   const config = resolveConfig(file);
-  const { stores, tokenCaches } = createBackends(config, () => {});
+  const backends = createBackends(config, () => {});
+  await backends.connected(5_000);
+  const { stores, tokenCaches } = backends;
   const service = await buildApp({ config, stores, tokenCaches, logger: false, workerIntervalMs: 50 });
   await service.listen({ host: '127.0.0.1', port: servicePort });
   t.teardown(() => service.close());

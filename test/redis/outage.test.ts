@@ -64,6 +64,6 @@ else if (ctx) {
     await storeServer.start();
     await until(async () => (await svc.app.inject({ url: '/readyz' })).statusCode === 200);
     const retried = await svc.app.inject({ method: 'POST', url: '/logout/backchannel', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: `logout_token=${token}` });
-    t.equal(retried.statusCode, 200, "the provider's retry of the same token goes through once Redis is back");
+    t.equal(retried.statusCode, 200, `the provider's retry of the same token goes through once Redis is back (${retried.body})`);
   });
 }
