@@ -1,17 +1,28 @@
 /**
- * The load generator, in a process of its own: autocannon POSTs one distinct logout token per request
- * (tokens from a file, one per line) and prints its result as one JSON line.
+ * The load generator, in a process of its own: autocannon POSTs `amount` logout tokens (from a file, one
+ * per line, taken in order and wrapped around only when `amount` exceeds them) and prints its result as
+ * one JSON line. `overallRate` caps the request rate (a fixed-rate run); without it, as fast as it goes.
  */
 import { readFileSync } from 'node:fs';
 import autocannon from 'autocannon';
 
-const [url, tokensFile, seconds, connections] = process.argv.slice(2);
-const tokens = readFileSync(tokensFile!, 'utf8').split('\n').filter(Boolean);
+export interface LoadSpec {
+  url: string;
+  tokensFile: string;
+  amount: number;
+  connections: number;
+  overallRate?: number;
+}
+
+const spec = JSON.parse(process.argv[2]!) as LoadSpec;
+const tokens = readFileSync(spec.tokensFile, 'utf8').split('\n').filter(Boolean);
 let next = 0;
+const started = performance.now();
 const result = await autocannon({
-  url: url!,
-  connections: Number(connections ?? 32),
-  duration: Number(seconds ?? 10),
+  url: spec.url,
+  connections: Math.min(spec.connections, spec.amount), // autocannon refuses more connections than requests
+  amount: spec.amount,
+  ...(spec.overallRate ? { overallRate: spec.overallRate } : {}),
   requests: [
     {
       method: 'POST',
@@ -20,12 +31,15 @@ const result = await autocannon({
     },
   ],
 });
+const seconds = (performance.now() - started) / 1000;
 process.stdout.write(
   `${JSON.stringify({
-    rps: result.requests.average,
+    rps: result.requests.total / seconds,
+    seconds,
     requests: result.requests.total,
     p50Ms: result.latency.p50,
     p99Ms: result.latency.p99,
+    maxMs: result.latency.max,
     non2xx: result.non2xx,
     errors: result.errors,
     timeouts: result.timeouts,

@@ -5,13 +5,22 @@ import { promisify } from 'node:util';
 const root = new URL('..', import.meta.url).pathname;
 
 t.test('npm run bench -- --dry-run --json runs end to end and reports its fields', async (t) => {
-  const { stdout } = await promisify(execFile)('npm', ['run', '--silent', 'bench', '--', '--dry-run', '--json'], { cwd: root, timeout: 120_000 });
+  const { stdout } = await promisify(execFile)('npm', ['run', '--silent', 'bench', '--', '--dry-run', '--json'], { cwd: root, timeout: 170_000 });
   const result = JSON.parse(stdout.trim().split('\n').at(-1)!) as Record<string, any>;
   t.ok(result.verifyCeiling.rps > 0, 'verifyCeiling');
+  t.ok(result.joseVerifiesPerSecond64InFlight > 0, 'jose verifies per second');
   t.ok(result.backchannelNoSession.rps > 0, 'backchannelNoSession');
-  t.equal(result.backchannelNoSession.non2xx, 0, 'every token accepted: no replays, no errors');
-  t.ok(result.joseVerifiesPerSecond64InFlight > 0);
+  t.equal(result.backchannelNoSession.non2xx, 0, 'every no-session token accepted: no replays, no errors');
   t.ok(result.ratioNoSessionToCeiling > 0);
+  t.ok(result.peer.rps > 0, 'the peer answered');
+  t.equal(result.peer.non2xx, 0, 'the peer accepted every token');
+  t.ok(result.peer.ratio > 0);
+  t.ok(result.backchannelSweep.rps > 0, 'backchannelSweep');
+  t.equal(result.backchannelSweep.non2xx, 0, 'every sweep logout answered 200');
+  t.equal(result.backchannelSweep.leftBehind, 0, 'no session or cache entry of a logged-out user is left');
+  t.ok(result.sweepHalfRate.p99Ms > 0);
+  t.ok(result.scale.small.p99Ms > 0 && result.scale.large.p99Ms > 0, 'scale p99 with few and many sessions');
+  t.ok(result.scale.ratio > 0);
   t.ok(result.rssMb > 0);
   t.match(stdout, /verify-only ceiling/);
 });

@@ -9,6 +9,57 @@ type Clock = () => number;
 /** Index keys are hashed: issuers, sids and subs are arbitrary text of any length. */
 const digest = (...parts: string[]): string => createHash('sha256').update(JSON.stringify(parts)).digest('base64url');
 
+const sessionKey = (prefix: string, id: string): string => `${prefix}session:${id}`;
+
+function indexKeys(prefix: string, s: NewSession): string[] {
+  const keys = [`${prefix}idx:sub:${digest(s.issuer, s.sub)}`, `${prefix}idx:account:${digest(s.homeAccountId.toLowerCase())}`];
+  if (s.sid !== undefined) keys.push(`${prefix}idx:sid:${digest(s.issuer, s.sid)}`);
+  return keys;
+}
+
+/**
+ * Writes sessions and their indexes, atomically. KEYS: per session its key, then its index keys;
+ * ARGV: per session the number of its index keys, its id, its JSON and its expiry (epoch ms).
+ * An index lives as long as its longest-lived session.
+ */
+const WRITE_SESSIONS = `
+local k = 1
+for a = 1, #ARGV, 4 do
+  local indexes, id, at = tonumber(ARGV[a]), ARGV[a + 1], ARGV[a + 3]
+  redis.call('SET', KEYS[k], ARGV[a + 2], 'PXAT', at)
+  for j = k + 1, k + indexes do
+    redis.call('SADD', KEYS[j], id)
+    redis.call('PEXPIREAT', KEYS[j], at, 'NX')
+    redis.call('PEXPIREAT', KEYS[j], at, 'GT')
+  end
+  k = k + 1 + indexes
+end
+return #ARGV / 4
+`;
+
+type WithWriteSessions = { lrWriteSessions(keyCount: number, ...keysAndArgs: (string | number)[]): Promise<number> };
+
+function writeSessions(redis: Client, prefix: string, sessions: Session[]): Promise<number> {
+  if (!('lrWriteSessions' in redis)) (redis as Client).defineCommand('lrWriteSessions', { lua: WRITE_SESSIONS });
+  const keys: string[] = [];
+  const args: (string | number)[] = [];
+  for (const session of sessions) {
+    const indexes = indexKeys(prefix, session);
+    keys.push(sessionKey(prefix, session.id), ...indexes);
+    args.push(indexes.length, session.id, JSON.stringify(session), Date.parse(session.expiresAt));
+  }
+  return (redis as unknown as WithWriteSessions).lrWriteSessions(keys.length, ...keys, ...args);
+}
+
+/**
+ * Writes many sessions at once in the store's layout (a bulk import, e.g. a migration or the
+ * benchmark's preload). Unlike `add` it does not look for an identical registration first. In a
+ * Cluster, `keyPrefix` must carry the store's hash tag so that all keys share a slot.
+ */
+export async function importSessions(redis: Client, keyPrefix: string, sessions: Session[]): Promise<void> {
+  for (let i = 0; i < sessions.length; i += 500) await writeSessions(redis, keyPrefix, sessions.slice(i, i + 500));
+}
+
 class RedisSessionStore implements SessionStore {
   constructor(
     private readonly redis: Client,
@@ -17,13 +68,11 @@ class RedisSessionStore implements SessionStore {
   ) {}
 
   private sessionKey(id: string): string {
-    return `${this.prefix}session:${id}`;
+    return sessionKey(this.prefix, id);
   }
 
   private indexKeys(s: NewSession): string[] {
-    const keys = [`${this.prefix}idx:sub:${digest(s.issuer, s.sub)}`, `${this.prefix}idx:account:${digest(s.homeAccountId.toLowerCase())}`];
-    if (s.sid !== undefined) keys.push(`${this.prefix}idx:sid:${digest(s.issuer, s.sid)}`);
-    return keys;
+    return indexKeys(this.prefix, s);
   }
 
   async add(input: NewSession): Promise<Session> {
@@ -31,14 +80,7 @@ class RedisSessionStore implements SessionStore {
       (s) => s.clientId === input.clientId && s.sid === input.sid && s.homeAccountId === input.homeAccountId && s.cacheKey === input.cacheKey,
     );
     const session: Session = same ? { ...same, expiresAt: input.expiresAt } : { ...input, id: randomUUID(), createdAt: new Date(this.now()).toISOString() };
-    const expiresAt = Date.parse(session.expiresAt);
-    const tx = this.redis.multi().set(this.sessionKey(session.id), JSON.stringify(session), 'PXAT', expiresAt);
-    for (const key of this.indexKeys(session)) {
-      tx.sadd(key, session.id);
-      // An index lives as long as its longest-lived session.
-      tx.pexpireat(key, expiresAt, 'NX').pexpireat(key, expiresAt, 'GT');
-    }
-    await tx.exec();
+    await writeSessions(this.redis, this.prefix, [session]);
     return session;
   }
 

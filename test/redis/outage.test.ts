@@ -11,16 +11,19 @@ else if (ctx) {
   const { prefix } = ctx;
 
   t.test('a logout answered while the token-cache Redis is down completes once it is back', async (t) => {
-    const cacheServer = await RedisServer.start();
-    t.teardown(() => cacheServer.stop());
+    // The cache Redis keeps its data across the restart, as a production one would: alice's tokens are
+    // still there when it comes back, and nothing races the worker's retry.
+    const cacheServer = await RedisServer.start({ persistent: true });
+    t.teardown(() => cacheServer.remove());
     const svc = await startRedisService({ storeUrl: REDIS_URL, cacheUrl: cacheServer.url, prefix: `${prefix}a:` });
     t.teardown(() => svc.close());
-    const appRedis = new Redis(cacheServer.url, { maxRetriesPerRequest: 1 });
+    const appRedis = new Redis(cacheServer.url);
     appRedis.on('error', () => {});
     t.teardown(() => appRedis.disconnect());
     const web = new MsalWebApp(ORDERS, svc.config.apps[0]!.tokenCache.key, new RedisCacheClient(appRedis), new FakeEntra());
     const alice = await web.signIn({ oid: randomUUID(), homeTenant: TENANT_A, name: 'Alice', sid: 's' });
 
+    t.equal((await web.accounts(alice.homeAccountId)).length, 1, 'alice is in the cache before the outage');
     await cacheServer.stop();
     const res = await svc.app.inject({ method: 'POST', url: '/v1/logouts', headers: svc.auth, payload: { homeAccountId: alice.homeAccountId } });
     t.equal(res.statusCode, 200, 'answered 200: journaled');
@@ -29,10 +32,7 @@ else if (ctx) {
     t.match(pending.lastError, /failed/);
     t.equal((await svc.app.inject({ url: '/readyz' })).statusCode, 503, 'not ready while a store is down');
 
-    // Redis is back, empty (it keeps nothing on disk): seed the app's cache again as the app would have it.
     await cacheServer.start();
-    const aliceAgain = await web.signIn({ oid: alice.localAccountId, homeTenant: TENANT_A, name: 'Alice', sid: 's' });
-    t.equal(aliceAgain.homeAccountId, alice.homeAccountId);
     const done = await until(async () => {
       const report = (await svc.app.inject({ url: `/v1/logouts/${pending.id}`, headers: svc.auth })).json();
       return report.state === 'completed' && report;

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { createRedisStores } from '../../src/stores/redis.js';
+import { createRedisStores, importSessions } from '../../src/stores/redis.js';
 import { RedisTokenCacheStore } from '../../src/token-caches/redis.js';
 import { ForeignPartitionError } from '../../src/token-caches/types.js';
 import { redisForTest } from '../helpers/redis.js';
@@ -21,6 +21,28 @@ if (ctx) {
     t.equal(await stores.sessions.remove(s.id), true);
     t.equal(await stores.sessions.remove(s.id), false);
     t.same(await stores.sessions.byHomeAccountId('A.B'), []);
+  });
+
+  t.test('imported sessions are found and removed like added ones, in the same layout', async (t) => {
+    const sessions = Array.from({ length: 3 }, (_, n) => ({
+      id: `imported-${n}`,
+      clientId: 'c',
+      issuer: 'https://imp',
+      sid: `sid-${n}`,
+      sub: 'shared-sub',
+      homeAccountId: `Oid-${n}.T`,
+      createdAt: new Date().toISOString(),
+      expiresAt: inAMinute(),
+    }));
+    await importSessions(redis, prefix, sessions);
+    t.same((await stores.sessions.bySid('https://imp', 'sid-1')).map((v) => v.id), ['imported-1']);
+    t.same((await stores.sessions.bySub('https://imp', 'shared-sub')).map((v) => v.id).sort(), ['imported-0', 'imported-1', 'imported-2']);
+    t.same((await stores.sessions.byHomeAccountId('oid-2.t')).map((v) => v.id), ['imported-2']);
+    const ttl = await redis.pttl(`${prefix}session:imported-0`);
+    t.ok(ttl > 55_000 && ttl <= 60_000, `an imported session expires with the session (${ttl} ms)`);
+    t.equal(await stores.sessions.remove('imported-1'), true);
+    t.same(await stores.sessions.bySid('https://imp', 'sid-1'), []);
+    t.equal((await stores.sessions.bySub('https://imp', 'shared-sub')).length, 2);
   });
 
   t.test('an identical registration returns the existing session', async (t) => {
