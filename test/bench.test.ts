@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 const root = new URL('..', import.meta.url).pathname;
 
 t.test('npm run bench -- --dry-run --json runs end to end and reports its fields', async (t) => {
-  const { stdout } = await promisify(execFile)('npm', ['run', '--silent', 'bench', '--', '--dry-run', '--json'], { cwd: root, timeout: 170_000 });
+  const { stdout } = await promisify(execFile)('npm', ['run', '--silent', 'bench', '--', '--dry-run', '--json'], { cwd: root, timeout: 240_000 });
   const result = JSON.parse(stdout.trim().split('\n').at(-1)!) as Record<string, any>;
   t.ok(result.verifyCeiling.rps > 0, 'verifyCeiling');
   t.ok(result.joseVerifiesPerSecond64InFlight > 0, 'jose verifies per second');
@@ -17,6 +17,7 @@ t.test('npm run bench -- --dry-run --json runs end to end and reports its fields
   t.ok(result.peer.ratio > 0);
   t.ok(result.backchannelSweep.rps > 0, 'backchannelSweep');
   t.equal(result.backchannelSweep.non2xx, 0, 'every sweep logout answered 200');
+  t.type(result.backchannelSweep.pendingFirstAttempts, 'number', 'how many sweep logouts the worker finished');
   t.equal(result.backchannelSweep.leftBehind, 0, 'no session or cache entry of a logged-out user is left');
   t.ok(result.sweepHalfRate.p99Ms > 0);
   t.ok(result.scale.small.p99Ms > 0 && result.scale.large.p99Ms > 0, 'scale p99 with few and many sessions');
