@@ -95,7 +95,8 @@ export class TokenCacheSweeper {
 
   /** Joins the next round on this store's key; the first caller starts the rounds one event-loop turn later. */
   private removeFrom(store: TokenCacheStore, key: string, homeAccountId: string): Promise<PartitionOutcome> {
-    if (homeAccountId === '') return Promise.resolve({ outcome: 'failed', detail: 'cannot remove: the homeAccountId is empty' });
+    // The batch removal refuses an empty id; refused here, it cannot fail the other callers of its round.
+    if (homeAccountId === '') return Promise.resolve({ outcome: 'failed', detail: 'cannot remove: msal-cache-partition: homeAccountId is empty' });
     let lanes = this.lanes.get(store);
     if (!lanes) this.lanes.set(store, (lanes = new Map()));
     let lane = lanes.get(key);
