@@ -54,23 +54,27 @@ interface Entry {
 
 /**
  * The entries of each wanted account, found in one pass over the blob: those whose owner field is the
- * account and those whose key starts with `<account>-`. A homeAccountId may contain dashes itself, so
- * every dash of a key ends a candidate prefix. Entries stay in blob order (section, then key).
+ * account and those whose key starts with `<account>-` (any letter case). Only the prefixes as long as
+ * a wanted account are looked up. Entries stay in blob order (section, then key).
  */
 function entriesByAccount(blob: Blob, accounts: Set<string>): Map<string, Entry[]> {
   const groups = new Map<string, Entry[]>([...accounts].map((account) => [account, []]));
-  for (const section of ACCOUNT_SECTIONS)
-    for (const [key, value] of Object.entries(sectionOf(blob, section))) {
+  const lengths = [...new Set([...accounts].map((account) => account.length))];
+  for (const section of ACCOUNT_SECTIONS) {
+    const entries = sectionOf(blob, section);
+    for (const key of Object.keys(entries)) {
+      const value = entries[key];
       const owner = ownerOf(value);
       const lower = key.toLowerCase();
       const keyedBy = new Set<string>();
-      for (let dash = lower.indexOf('-'); dash !== -1; dash = lower.indexOf('-', dash + 1)) {
-        const prefix = lower.slice(0, dash);
-        if (accounts.has(prefix)) keyedBy.add(prefix);
+      for (const length of lengths) {
+        const prefix = lower[length] === '-' ? lower.slice(0, length) : undefined;
+        if (prefix !== undefined && accounts.has(prefix)) keyedBy.add(prefix);
       }
       const named = owner !== undefined && accounts.has(owner) ? new Set([owner, ...keyedBy]) : keyedBy;
       for (const account of named) groups.get(account)!.push({ section, key, value, owner, keyed: keyedBy.has(account) });
     }
+  }
   return groups;
 }
 
