@@ -11,6 +11,17 @@ export interface PartitionRemoval {
   detail?: string;
 }
 
+/** One account's part of a batch removal: what {@link removeAccountFromPartition} reports, less the blob. */
+export type AccountPartitionRemoval = Omit<PartitionRemoval, 'next'>;
+
+/** What removing several accounts from one partition comes to: each account's result and one blob to write. */
+export interface PartitionBatchRemoval {
+  /** One per homeAccountId given, in the same order. */
+  accounts: AccountPartitionRemoval[];
+  /** As {@link PartitionRemoval.next}: undefined when no account was removed. */
+  next?: string | null;
+}
+
 const ACCOUNT_SECTIONS = ['Account', 'IdToken', 'AccessToken', 'RefreshToken'] as const;
 /** Sections that must be objects for the blob to count as an msal-node cache. */
 const CACHE_SECTIONS = [...ACCOUNT_SECTIONS, 'AppMetadata'] as const;
@@ -29,20 +40,54 @@ function msalTokenCache(): TokenCache {
   }).getTokenCache();
 }
 
+
+/** An entry of the blob that names one of the accounts being removed, by its owner field or its key. */
+interface Entry {
+  section: (typeof ACCOUNT_SECTIONS)[number];
+  key: string;
+  value: unknown;
+  /** The entry's own `home_account_id`, lower-cased. */
+  owner: string | undefined;
+  /** The lower-cased key starts with `<account>-` (MSAL's key format is `homeAccountId-environment-…`). */
+  keyed: boolean;
+}
+
 /**
- * What MSAL needs to see to judge one account: the well-formed entries whose key or owner names it.
- * Loading the whole partition instead costs MSAL time that grows faster than the partition (seconds for
- * a thousand accounts), and one malformed entry elsewhere (a `null` entry makes msal-node's
- * deserialize throw) could stop it loading at all. MSAL's removeAccount only ever removes keys that
- * contain the homeAccountId, so nothing it would remove is left out of the slice.
+ * The entries of each wanted account, found in one pass over the blob: those whose owner field is the
+ * account and those whose key starts with `<account>-` (any letter case). Only the prefixes as long as
+ * a wanted account are looked up. Entries stay in blob order (section, then key).
  */
-function sliceFor(blob: Blob, account: string): string {
-  const slice: Blob = {};
-  for (const name of ACCOUNT_SECTIONS) {
-    slice[name] = Object.fromEntries(
-      Object.entries(sectionOf(blob, name)).filter(([key, entry]) => isObject(entry) && (key.toLowerCase().includes(account) || ownerOf(entry) === account)),
-    );
+function entriesByAccount(blob: Blob, accounts: Set<string>): Map<string, Entry[]> {
+  const groups = new Map<string, Entry[]>([...accounts].map((account) => [account, []]));
+  const lengths = [...new Set([...accounts].map((account) => account.length))];
+  for (const section of ACCOUNT_SECTIONS) {
+    const entries = sectionOf(blob, section);
+    for (const key of Object.keys(entries)) {
+      const value = entries[key];
+      const owner = ownerOf(value);
+      const lower = key.toLowerCase();
+      const keyedBy = new Set<string>();
+      for (const length of lengths) {
+        const prefix = lower[length] === '-' ? lower.slice(0, length) : undefined;
+        if (prefix !== undefined && accounts.has(prefix)) keyedBy.add(prefix);
+      }
+      const named = owner !== undefined && accounts.has(owner) ? new Set([owner, ...keyedBy]) : keyedBy;
+      for (const account of named) groups.get(account)!.push({ section, key, value, owner, keyed: keyedBy.has(account) });
+    }
   }
+  return groups;
+}
+
+/**
+ * What MSAL needs to see to judge one account: its well-formed entries. Loading the whole partition
+ * instead costs MSAL time that grows faster than the partition (seconds for a thousand accounts), and
+ * one malformed entry elsewhere (a `null` entry makes msal-node's deserialize throw) could stop it
+ * loading at all. MSAL's removeAccount only ever removes keys that contain the homeAccountId, and only
+ * those that start with it are taken from its result, so nothing it would remove is left out.
+ */
+function sliceFor(entries: Entry[]): string {
+  const slice: Record<string, Section> = Object.fromEntries(ACCOUNT_SECTIONS.map((name) => [name, {}]));
+  for (const { section, key, value } of entries) if (isObject(value)) slice[section]![key] = value;
   return JSON.stringify(slice);
 }
 
@@ -50,25 +95,22 @@ function sliceFor(blob: Blob, account: string): string {
  * The account's entries by their own `home_account_id` (any letter case), and entries without a usable
  * owner field whose key is the account's (MSAL keys start with the lower-cased `homeAccountId-`).
  */
-function directMatches(blob: Blob, account: string): Set<string> {
-  const keys = new Set<string>();
-  for (const name of ACCOUNT_SECTIONS)
-    for (const [key, entry] of Object.entries(sectionOf(blob, name))) {
-      const owner = ownerOf(entry);
-      if (owner === account || (owner === undefined && key.toLowerCase().startsWith(`${account}-`))) keys.add(key);
-    }
-  return keys;
+function directMatches(entries: Entry[], account: string): Set<string> {
+  return new Set(entries.filter((e) => e.owner === account || (e.owner === undefined && e.keyed)).map((e) => e.key));
 }
 
 /** The environment aliases the given entries are stored under, as written and lower-cased (keys are lower-case). */
 function environmentsOf(blob: Blob, keys: Set<string>): Set<string> {
   const environments = new Set<string>();
-  for (const name of ACCOUNT_SECTIONS)
-    for (const [key, entry] of Object.entries(sectionOf(blob, name)))
-      if (keys.has(key) && isObject(entry) && typeof entry.environment === 'string' && entry.environment !== '') {
+  for (const key of keys)
+    for (const name of ACCOUNT_SECTIONS) {
+      const section = sectionOf(blob, name);
+      const entry = Object.hasOwn(section, key) ? section[key] : undefined;
+      if (isObject(entry) && typeof entry.environment === 'string' && entry.environment !== '') {
         environments.add(entry.environment);
         environments.add(entry.environment.toLowerCase());
       }
+    }
   return environments;
 }
 
@@ -82,9 +124,9 @@ const kvKeys = (cache: TokenCache): Set<string> => new Set(Object.keys(cache.get
  * It is therefore called for every environment the account's entries have in the blob, with the
  * homeAccountId both as reported and lower-cased.
  */
-async function removedByMsal(blob: Blob, account: string, environments: Set<string>): Promise<Set<string>> {
+async function removedByMsal(entries: Entry[], account: string, environments: Set<string>): Promise<Set<string>> {
   const cache = msalTokenCache();
-  cache.deserialize(sliceFor(blob, account));
+  cache.deserialize(sliceFor(entries));
   const before = kvKeys(cache);
   const mine = (await cache.getAllAccounts()).filter((info) => info.homeAccountId.toLowerCase() === account);
   const calls = new Map<string, AccountInfo>();
@@ -98,13 +140,13 @@ async function removedByMsal(blob: Blob, account: string, environments: Set<stri
   return new Set([...before].filter((key) => !after.has(key) && key.toLowerCase().startsWith(`${account}-`)));
 }
 
-/** Re-reads the result, directly and with MSAL, and checks the account left no trace; a failure here is a bug. */
-async function confirmGone(next: Blob, account: string): Promise<void> {
-  if (directMatches(next, account).size > 0) throw new Error('msal-cache-partition: account entries remain after removal');
+/** Checks the account's entries left in the result, directly and with MSAL; a failure here is a bug. */
+async function confirmGone(left: Entry[], account: string): Promise<void> {
+  if (directMatches(left, account).size > 0) throw new Error('msal-cache-partition: account entries remain after removal');
   let accounts: AccountInfo[];
   try {
     const cache = msalTokenCache();
-    cache.deserialize(sliceFor(next, account));
+    cache.deserialize(sliceFor(left));
     accounts = await cache.getAllAccounts();
   } catch {
     return; // MSAL cannot read what is left of the account's entries; the direct check above stands.
@@ -114,51 +156,75 @@ async function confirmGone(next: Blob, account: string): Promise<void> {
 }
 
 /**
+ * Removes accounts (homeAccountIds, any letter case) and their id, access and refresh tokens from a
+ * serialized msal-node token cache, in every environment alias: the same as removing them one after
+ * the other with {@link removeAccountFromPartition}, with the blob parsed, indexed and serialized once.
+ * Every other entry is kept as it was, byte for byte; a partition left with no account is to be
+ * deleted; data that is not an msal-node cache is never rewritten. Pure: no I/O.
+ */
+export async function removeAccountsFromPartition(blob: string, homeAccountIds: readonly string[]): Promise<PartitionBatchRemoval> {
+  const accounts = homeAccountIds.map((id) => id.toLowerCase());
+  if (accounts.includes('')) throw new TypeError('msal-cache-partition: homeAccountId is empty');
+  const skipped = (detail: string): PartitionBatchRemoval => ({ accounts: accounts.map(() => ({ outcome: 'skipped', removedKeys: [], detail })) });
+
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(blob);
+  } catch {
+    return skipped('the partition is not JSON');
+  }
+  if (!isObject(parsed)) return skipped('the partition is not a JSON object');
+  for (const name of CACHE_SECTIONS)
+    if (parsed[name] !== undefined && !isObject(parsed[name])) return skipped(`the partition's ${name} section is not an object`);
+
+  const groups = entriesByAccount(parsed, new Set(accounts));
+  /** Removed key → the position of the account it was removed for. */
+  const removedBy = new Map<string, number>();
+  /** An account's entries still in the partition (earlier accounts of the batch removed theirs). */
+  const left = (account: string): Entry[] => groups.get(account)!.filter((e) => !removedBy.has(e.key));
+  const results: AccountPartitionRemoval[] = [];
+  for (const [i, account] of accounts.entries()) {
+    const entries = left(account);
+    const keys = directMatches(entries, account);
+    let detail: string | undefined;
+    try {
+      for (const key of await removedByMsal(entries, account, environmentsOf(parsed, keys))) keys.add(key);
+    } catch {
+      // MSAL could not load or remove the account's entries (malformed); the direct match still removes them.
+      detail = "msal-node could not read the account's entries; removed by direct match";
+    }
+    for (const key of keys) removedBy.set(key, i);
+    results.push(keys.size === 0 ? { outcome: 'not_present', removedKeys: [] } : { outcome: 'removed', removedKeys: [], ...(detail ? { detail } : {}) });
+  }
+  if (removedBy.size === 0) return { accounts: results };
+
+  // Start from the original parse: only the removed keys go, every other entry stays as it was.
+  const next: Blob = { ...parsed };
+  for (const name of ACCOUNT_SECTIONS) {
+    const section = parsed[name];
+    if (!isObject(section)) continue;
+    next[name] = Object.fromEntries(
+      Object.entries(section).filter(([key]) => {
+        const by = removedBy.get(key);
+        if (by === undefined) return true;
+        results[by]!.removedKeys.push(key);
+        return false;
+      }),
+    );
+  }
+  for (const account of new Set(accounts)) await confirmGone(left(account), account);
+  const accountsLeft = Object.keys(sectionOf(next, 'Account')).length;
+  return { accounts: results, next: accountsLeft === 0 ? null : JSON.stringify(next) };
+}
+
+/**
  * Removes an account (homeAccountId, any letter case) and its id, access and refresh tokens from a
  * serialized msal-node token cache, in every environment alias. Every other entry is kept as it was,
  * byte for byte; a partition left with no account is to be deleted; data that is not an msal-node
  * cache is never rewritten. Pure: no I/O.
  */
 export async function removeAccountFromPartition(blob: string, homeAccountId: string): Promise<PartitionRemoval> {
-  const account = homeAccountId.toLowerCase();
-  if (account === '') throw new TypeError('msal-cache-partition: homeAccountId is empty');
-
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(blob);
-  } catch {
-    return { outcome: 'skipped', removedKeys: [], detail: 'the partition is not JSON' };
-  }
-  if (!isObject(parsed)) return { outcome: 'skipped', removedKeys: [], detail: 'the partition is not a JSON object' };
-  for (const name of CACHE_SECTIONS)
-    if (parsed[name] !== undefined && !isObject(parsed[name]))
-      return { outcome: 'skipped', removedKeys: [], detail: `the partition's ${name} section is not an object` };
-
-  const keys = directMatches(parsed, account);
-  let detail: string | undefined;
-  try {
-    for (const key of await removedByMsal(parsed, account, environmentsOf(parsed, keys))) keys.add(key);
-  } catch {
-    // MSAL could not load or remove the account's entries (malformed); the direct match still removes them.
-    detail = "msal-node could not read the account's entries; removed by direct match";
-  }
-  if (keys.size === 0) return { outcome: 'not_present', removedKeys: [] };
-
-  // Start from the original parse: only the removed keys go, every other entry stays as it was.
-  const next: Blob = { ...parsed };
-  const removedKeys: string[] = [];
-  for (const name of ACCOUNT_SECTIONS) {
-    const section = parsed[name];
-    if (!isObject(section)) continue;
-    next[name] = Object.fromEntries(
-      Object.entries(section).filter(([key]) => {
-        if (!keys.has(key)) return true;
-        removedKeys.push(key);
-        return false;
-      }),
-    );
-  }
-  await confirmGone(next, account);
-  const accountsLeft = Object.keys(sectionOf(next, 'Account')).length;
-  return { outcome: 'removed', next: accountsLeft === 0 ? null : JSON.stringify(next), removedKeys, ...(detail ? { detail } : {}) };
+  const { accounts, next } = await removeAccountsFromPartition(blob, [homeAccountId]);
+  const result = accounts[0]!;
+  return result.outcome === 'removed' ? { ...result, next } : result;
 }

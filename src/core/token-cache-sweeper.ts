@@ -1,7 +1,7 @@
 import type { AppConfig } from '../config/load.js';
 import { ForeignPartitionError, type TokenCacheStore } from '../token-caches/types.js';
 import type { AccountRemoval } from './model.js';
-import { removeAccountFromPartition } from './msal-cache-partition.js';
+import { removeAccountsFromPartition } from './msal-cache-partition.js';
 
 /** One registered app and the store its MSAL cache partitions live in. */
 export interface AppTokenCache {
@@ -37,9 +37,30 @@ export function partitionKey(template: string, clientId: string, homeAccountId: 
 
 const safeMessage = (err: unknown): string => (err instanceof Error ? err.message : String(err)).slice(0, 200);
 
-/** Removes accounts from the MSAL token caches of every registered app. */
+type PartitionOutcome = Pick<AccountRemoval, 'outcome' | 'detail' | 'removedEntries' | 'partitionDeleted'>;
+
+/** A caller waiting for one account's removal from one partition. */
+interface Waiter {
+  homeAccountId: string;
+  settle(result: PartitionOutcome): void;
+}
+
+/** One partition key of one store while removals from it are pending: the callers of the next round. */
+interface Lane {
+  queued: Waiter[];
+}
+
+/**
+ * Removes accounts from the MSAL token caches of every registered app.
+ *
+ * Removals from the same partition key of the same store are coalesced: those asked while a round on
+ * that key is pending or running join the next round, and a round is one read, one batch removal and
+ * one compare-and-set for all of them. Shared partitions (every account in one key) are large, and
+ * rewriting one per account made concurrent logouts conflict with each other.
+ */
 export class TokenCacheSweeper {
   private readonly maxConflicts: number;
+  private readonly lanes = new Map<TokenCacheStore, Map<string, Lane>>();
 
   constructor(
     readonly caches: AppTokenCache[],
@@ -48,20 +69,21 @@ export class TokenCacheSweeper {
     this.maxConflicts = options.maxConflicts ?? 10;
   }
 
+  /** Every app at once; the removals in app order, then account order, then partition-key order. */
   async sweep(accounts: AccountToSweep[]): Promise<AccountRemoval[]> {
-    const removals: AccountRemoval[] = [];
-    for (const { app, store } of this.caches) {
-      for (const account of accounts) {
-        const base = { clientId: app.clientId, app: app.name, homeAccountId: account.homeAccountId };
-        const keys = this.keysFor(app, account);
-        if (keys.length === 0) {
-          removals.push({ ...base, outcome: 'skipped', detail: 'the cache key needs a {cacheKey} this app did not register' });
-          continue;
-        }
-        for (const key of keys) removals.push({ ...base, partitionKey: key, ...(await this.removeFrom(store, key, account.homeAccountId)) });
-      }
-    }
-    return removals;
+    const perApp = await Promise.all(
+      this.caches.map(({ app, store }) =>
+        Promise.all(
+          accounts.flatMap((account): Promise<AccountRemoval>[] => {
+            const base = { clientId: app.clientId, app: app.name, homeAccountId: account.homeAccountId };
+            const keys = this.keysFor(app, account);
+            if (keys.length === 0) return [Promise.resolve({ ...base, outcome: 'skipped', detail: 'the cache key needs a {cacheKey} this app did not register' })];
+            return keys.map(async (key) => ({ ...base, partitionKey: key, ...(await this.removeFrom(store, key, account.homeAccountId)) }));
+          }),
+        ),
+      ),
+    );
+    return perApp.flat();
   }
 
   private keysFor(app: AppConfig, account: AccountToSweep): string[] {
@@ -71,26 +93,61 @@ export class TokenCacheSweeper {
     return [...new Set(keys.filter((k): k is string => k !== undefined))];
   }
 
-  /** Read, remove, compare-and-set; an app's concurrent write makes us start over on its blob. */
-  private async removeFrom(
-    store: TokenCacheStore,
-    key: string,
-    homeAccountId: string,
-  ): Promise<Pick<AccountRemoval, 'outcome' | 'detail' | 'removedEntries' | 'partitionDeleted'>> {
+  /** Joins the next round on this store's key; the first caller starts the rounds one event-loop turn later. */
+  private removeFrom(store: TokenCacheStore, key: string, homeAccountId: string): Promise<PartitionOutcome> {
+    // The batch removal refuses an empty id; refused here, it cannot fail the other callers of its round.
+    if (homeAccountId === '') return Promise.resolve({ outcome: 'failed', detail: 'cannot remove: msal-cache-partition: homeAccountId is empty' });
+    let lanes = this.lanes.get(store);
+    if (!lanes) this.lanes.set(store, (lanes = new Map()));
+    let lane = lanes.get(key);
+    if (!lane) {
+      const started: Lane = { queued: [] };
+      lanes.set(key, (lane = started));
+      setImmediate(() => void this.drain(store, key, started));
+    }
+    const queue = lane.queued;
+    return new Promise((settle) => queue.push({ homeAccountId, settle }));
+  }
+
+  /** Runs rounds until no caller waits, then forgets the key. */
+  private async drain(store: TokenCacheStore, key: string, lane: Lane): Promise<void> {
+    while (lane.queued.length > 0) await this.round(store, key, lane.queued.splice(0));
+    const lanes = this.lanes.get(store)!;
+    lanes.delete(key);
+    if (lanes.size === 0) this.lanes.delete(store);
+  }
+
+  /**
+   * Read, remove every waiting account, compare-and-set; an app's concurrent write makes us start over
+   * on its blob with the accounts still to remove. Settles every waiter; never throws.
+   */
+  private async round(store: TokenCacheStore, key: string, waiters: Waiter[]): Promise<void> {
+    let waiting = waiters;
+    const settleAll = (result: PartitionOutcome) => {
+      for (const w of waiting) w.settle(result);
+    };
     try {
       for (let attempt = 1; attempt <= this.maxConflicts; attempt++) {
         const blob = await store.get(key);
-        if (blob === null) return { outcome: 'not_present', detail: 'no such partition' };
-        const result = await removeAccountFromPartition(blob, homeAccountId);
-        if (result.outcome !== 'removed' || result.next === undefined)
-          return { outcome: result.outcome, ...(result.detail ? { detail: result.detail } : {}) };
-        if (await store.compareAndSet(key, blob, result.next))
-          return { outcome: 'removed', removedEntries: result.removedKeys.length, partitionDeleted: result.next === null };
+        if (blob === null) return settleAll({ outcome: 'not_present', detail: 'no such partition' });
+        const { accounts, next } = await removeAccountsFromPartition(blob, waiting.map((w) => w.homeAccountId));
+        const removing: [Waiter, number][] = [];
+        waiting.forEach((w, i) => {
+          const result = accounts[i]!;
+          if (result.outcome !== 'removed' || next === undefined) w.settle({ outcome: result.outcome, ...(result.detail ? { detail: result.detail } : {}) });
+          else removing.push([w, result.removedKeys.length]);
+        });
+        waiting = removing.map(([w]) => w);
+        if (waiting.length === 0) return;
+        if (await store.compareAndSet(key, blob, next!)) {
+          for (const [w, removedEntries] of removing) w.settle({ outcome: 'removed', removedEntries, partitionDeleted: next === null });
+          return;
+        }
       }
-      return { outcome: 'failed', detail: `the partition kept changing (${this.maxConflicts} attempts)` };
+      settleAll({ outcome: 'failed', detail: `the partition kept changing (${this.maxConflicts} attempts)` });
     } catch (err) {
-      if (err instanceof ForeignPartitionError) return { outcome: 'skipped', detail: err.message };
-      return { outcome: 'failed', detail: `cannot remove: ${safeMessage(err)}` };
+      if (err instanceof ForeignPartitionError) settleAll({ outcome: 'skipped', detail: err.message });
+      else settleAll({ outcome: 'failed', detail: `cannot remove: ${safeMessage(err)}` });
     }
   }
 }
