@@ -1,6 +1,5 @@
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import formbody from '@fastify/formbody';
-import helmet from '@fastify/helmet';
 import rateLimit, { type RateLimitOptions } from '@fastify/rate-limit';
 import type { Redis, Cluster } from 'ioredis';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -16,6 +15,7 @@ import { ApiKeys, bearerKey } from './api-keys.js';
 import { registerErrorHandling } from './errors.js';
 import { loggerOptions } from './logging.js';
 import { ServiceMetrics } from './metrics.js';
+import { registerSecurityHeaders } from './security-headers.js';
 import { apiRoutes } from './routes/api.js';
 import { backchannelRoutes } from './routes/backchannel.js';
 import { frontchannelRoutes } from './routes/frontchannel.js';
@@ -176,7 +176,7 @@ export async function buildApp(input: AppDependencies): Promise<FastifyInstance>
     services.metrics.httpDuration.observe({ method: request.method, route }, reply.elapsedTime / 1000);
     request.log.info({ req: request, res: reply, responseTime: Math.round(reply.elapsedTime * 10) / 10 }, 'request completed');
   });
-  await app.register(helmet, { global: true, hsts: false });
+  registerSecurityHeaders(app);
   await app.register(formbody);
   await app.register(rateLimit, {
     global: false,
