@@ -86,9 +86,7 @@ export function createServices(deps: AppDependencies): Services {
     now,
     retry: { ...config.retry, ...deps.retry },
     onAttempt: (report, seconds) => {
-      if (report.attempts === 1) metrics.received.inc({ channel: report.channel });
-      metrics.sweepDuration.observe({ channel: report.channel, state: report.state }, seconds);
-      if (report.state !== 'pending') metrics.recordLogout(report);
+      metrics.logoutAttempt(report, seconds);
       deps.onLogoutAttempt?.(report);
     },
     onError: (err, context) => {
@@ -172,8 +170,7 @@ export async function buildApp(input: AppDependencies): Promise<FastifyInstance>
   });
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
-    services.metrics.httpRequests.inc({ method: request.method, route, status: String(reply.statusCode) });
-    services.metrics.httpDuration.observe({ method: request.method, route }, reply.elapsedTime / 1000);
+    services.metrics.httpRequest(request.method, route, reply.statusCode, reply.elapsedTime / 1000);
     request.log.info({ req: request, res: reply, responseTime: Math.round(reply.elapsedTime * 10) / 10 }, 'request completed');
   });
   registerSecurityHeaders(app);
