@@ -168,10 +168,12 @@ export async function buildApp(input: AppDependencies): Promise<FastifyInstance>
   app.addHook('onRoute', (route) => {
     for (const method of [route.method].flat()) if (method !== 'HEAD') routes.push({ method, url: route.url });
   });
-  app.addHook('onResponse', async (request, reply) => {
+  // The per-request hooks take a callback rather than being async: no promise per request.
+  app.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url ?? 'unmatched';
     services.metrics.httpRequest(request.method, route, reply.statusCode, reply.elapsedTime / 1000);
     request.log.info({ req: request, res: reply, responseTime: Math.round(reply.elapsedTime * 10) / 10 }, 'request completed');
+    done();
   });
   registerSecurityHeaders(app);
   await app.register(formbody);
@@ -196,9 +198,9 @@ export async function buildApp(input: AppDependencies): Promise<FastifyInstance>
   app.addHook('preClose', async () => {
     closing = true;
   });
-  app.addHook('onSend', async (_request, reply, payload) => {
+  app.addHook('onSend', (_request, reply, payload, done) => {
     if (closing) reply.header('connection', 'close');
-    return payload;
+    done(null, payload);
   });
   const interval = deps.workerIntervalMs ?? 1_000;
   app.addHook('onReady', async () => {
