@@ -1,6 +1,5 @@
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import formbody from '@fastify/formbody';
-import helmet from '@fastify/helmet';
 import rateLimit, { type RateLimitOptions } from '@fastify/rate-limit';
 import type { Redis, Cluster } from 'ioredis';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -16,6 +15,7 @@ import { ApiKeys, bearerKey } from './api-keys.js';
 import { registerErrorHandling } from './errors.js';
 import { loggerOptions } from './logging.js';
 import { ServiceMetrics } from './metrics.js';
+import { registerSecurityHeaders } from './security-headers.js';
 import { apiRoutes } from './routes/api.js';
 import { backchannelRoutes } from './routes/backchannel.js';
 import { frontchannelRoutes } from './routes/frontchannel.js';
@@ -86,9 +86,7 @@ export function createServices(deps: AppDependencies): Services {
     now,
     retry: { ...config.retry, ...deps.retry },
     onAttempt: (report, seconds) => {
-      if (report.attempts === 1) metrics.received.inc({ channel: report.channel });
-      metrics.sweepDuration.observe({ channel: report.channel, state: report.state }, seconds);
-      if (report.state !== 'pending') metrics.recordLogout(report);
+      metrics.logoutAttempt(report, seconds);
       deps.onLogoutAttempt?.(report);
     },
     onError: (err, context) => {
@@ -170,13 +168,14 @@ export async function buildApp(input: AppDependencies): Promise<FastifyInstance>
   app.addHook('onRoute', (route) => {
     for (const method of [route.method].flat()) if (method !== 'HEAD') routes.push({ method, url: route.url });
   });
-  app.addHook('onResponse', async (request, reply) => {
+  // The per-request hooks take a callback rather than being async: no promise per request.
+  app.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url ?? 'unmatched';
-    services.metrics.httpRequests.inc({ method: request.method, route, status: String(reply.statusCode) });
-    services.metrics.httpDuration.observe({ method: request.method, route }, reply.elapsedTime / 1000);
+    services.metrics.httpRequest(request.method, route, reply.statusCode, reply.elapsedTime / 1000);
     request.log.info({ req: request, res: reply, responseTime: Math.round(reply.elapsedTime * 10) / 10 }, 'request completed');
+    done();
   });
-  await app.register(helmet, { global: true, hsts: false });
+  registerSecurityHeaders(app);
   await app.register(formbody);
   await app.register(rateLimit, {
     global: false,
@@ -199,9 +198,9 @@ export async function buildApp(input: AppDependencies): Promise<FastifyInstance>
   app.addHook('preClose', async () => {
     closing = true;
   });
-  app.addHook('onSend', async (_request, reply, payload) => {
+  app.addHook('onSend', (_request, reply, payload, done) => {
     if (closing) reply.header('connection', 'close');
-    return payload;
+    done(null, payload);
   });
   const interval = deps.workerIntervalMs ?? 1_000;
   app.addHook('onReady', async () => {

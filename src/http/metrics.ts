@@ -1,14 +1,42 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { LogoutReport } from '../core/model.js';
 
+type Labels<L extends string> = Partial<Record<L, string>>;
+type CounterChild = { inc(value?: number): void };
+type HistogramChild = { observe(value: number): void };
+
+/** One HTTP label set: its request count (added to the counter when collected) and its duration histogram child. */
+interface HttpSeries {
+  labels: Labels<'method' | 'route' | 'status'>;
+  count: number;
+  duration: HistogramChild;
+}
+
+/** A value per key, made on first use (prom-client children: their labels are validated once, not per call). */
+function memo<T>(cache: Map<string, T>, key: string, make: () => T): T {
+  let value = cache.get(key);
+  if (value === undefined) cache.set(key, (value = make()));
+  return value;
+}
+
 /** The Prometheus metrics of one service instance (own registry, so several apps can live in one process). */
 export class ServiceMetrics {
   readonly registry = new Registry();
+  /** Per request only a map lookup and an add: the counts reach the counter when it is collected (scraped). */
+  private readonly http = new Map<string, HttpSeries>();
+  private readonly children = new Map<string, CounterChild | HistogramChild>();
   readonly httpRequests = new Counter({
     name: 'logout_receiver_http_requests_total',
     help: 'HTTP requests answered, by route and status code',
     labelNames: ['method', 'route', 'status'] as const,
     registers: [this.registry],
+    collect: () => {
+      for (const series of this.http.values())
+        if (series.count > 0) {
+          this.httpRequests.inc(series.labels, series.count);
+          series.count = 0;
+        }
+    },
   });
   readonly httpDuration = new Histogram({
     name: 'logout_receiver_http_request_duration_seconds',
@@ -83,8 +111,28 @@ export class ServiceMetrics {
     };
   }
 
+  /** An answered request: counted and timed by method, route pattern and status. */
+  httpRequest(method: string, route: string, status: number, seconds: number): void {
+    const series = memo(this.http, `${method} ${status} ${route}`, () => ({
+      labels: { method, route, status: String(status) },
+      count: 0,
+      duration: this.httpDuration.labels({ method, route }),
+    }));
+    series.count += 1;
+    series.duration.observe(seconds);
+  }
+
+  /** One attempt at a logout, `seconds` long: received (first attempt), its duration, and its outcome once final. */
+  logoutAttempt(report: LogoutReport, seconds: number): void {
+    const { channel, state } = report;
+    if (report.attempts === 1) (memo(this.children, `received ${channel}`, () => this.received.labels({ channel })) as CounterChild).inc();
+    (memo(this.children, `sweep ${channel} ${state}`, () => this.sweepDuration.labels({ channel, state })) as HistogramChild).observe(seconds);
+    if (state !== 'pending') this.recordLogout(report);
+  }
+
   recordLogout(report: LogoutReport): void {
-    this.logouts.inc({ channel: report.channel, state: report.state });
+    const { channel, state } = report;
+    (memo(this.children, `logouts ${channel} ${state}`, () => this.logouts.labels({ channel, state })) as CounterChild).inc();
     for (const r of report.removals) this.removals.inc({ app: r.app, outcome: r.outcome });
   }
 }

@@ -147,8 +147,9 @@ class MemoryLoggedOutMarkers implements LoggedOutMarkers {
   }
 }
 
+/** Reports are kept as JSON text (as the Redis store keeps them): one string per report instead of an object graph. */
 class MemoryLogoutJournal implements LogoutJournal {
-  readonly reports: ExpiringMap<LogoutReport>;
+  readonly reports: ExpiringMap<string>;
   constructor(
     private readonly now: Clock,
     private readonly retentionMs: number,
@@ -157,7 +158,7 @@ class MemoryLogoutJournal implements LogoutJournal {
   }
   private readonly queue = new Map<string, number>();
   async save(report: LogoutReport, dueAt?: number): Promise<void> {
-    this.reports.set(report.id, structuredClone(report), this.now() + this.retentionMs);
+    this.reports.set(report.id, JSON.stringify(report), this.now() + this.retentionMs);
     if (dueAt === undefined) this.queue.delete(report.id);
     else this.queue.set(report.id, dueAt);
   }
@@ -178,7 +179,7 @@ class MemoryLogoutJournal implements LogoutJournal {
   }
   async get(id: string): Promise<LogoutReport | null> {
     const report = this.reports.get(id);
-    return report ? structuredClone(report) : null;
+    return report === undefined ? null : (JSON.parse(report) as LogoutReport);
   }
 }
 

@@ -8,8 +8,9 @@ const FORM = /^application\/x-www-form-urlencoded\s*(;|$)/i;
 /** OpenID Connect Back-Channel Logout 1.0: the provider POSTs a signed logout_token. */
 export const backchannelRoutes: FastifyPluginAsync<{ services: Services }> = async (app, { services }) => {
   // Set before anything can fail, so error answers carry it too.
-  app.addHook('onRequest', async (_request, reply) => {
+  app.addHook('onRequest', (_request, reply, done) => {
     reply.header('cache-control', 'no-store');
+    done();
   });
 
   app.post('/logout/backchannel', { bodyLimit: 64 * 1024, ...services.rateLimits.public }, async (request, reply) => {
