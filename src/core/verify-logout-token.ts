@@ -1,4 +1,4 @@
-import { base64url, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
+import { decodeJwt, decodeProtectedHeader, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
 import type { AppConfig } from '../config/load.js';
 import { InvalidLogoutToken } from './errors.js';
 import type { IssuerRegistry, ResolvedIssuer } from './issuers.js';
@@ -44,34 +44,15 @@ function checkTyp(typ: unknown, requireTyp: boolean): void {
   fail('typ', `a token of type "${typ.slice(0, 40)}" is not a logout token`);
 }
 
-const BASE64URL = /^[A-Za-z0-9_-]+$/;
-/** As jose decodes: invalid UTF-8 is an error, not replacement characters. */
-const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
-
-/** A JSON object from a base64url segment; undefined when it is not one. */
-function decodeSegment(segment: string): Record<string, unknown> | undefined {
-  // Buffer decodes what jose's decoder accepts the same way; anything else (padding, whitespace) goes to jose.
-  const decoded: unknown =
-    BASE64URL.test(segment) && segment.length % 4 !== 1
-      ? JSON.parse(STRICT_UTF8.decode(Buffer.from(segment, 'base64url')))
-      : JSON.parse(STRICT_UTF8.decode(base64url.decode(segment)));
-  return isObject(decoded) ? decoded : undefined;
-}
-
-/** The header and claims before verification, to find the issuer and refuse early (jwtVerify decodes them again). */
 function decodeUnverified(token: string): { header: Record<string, unknown>; payload: JWTPayload } {
   const segments = token.split('.');
   if (segments.length === 5) fail('jws', 'an encrypted (JWE) logout token is not accepted');
   if (segments.length !== 3) fail('jws', 'the logout token is not a compact JWS');
-  let header, payload;
   try {
-    header = decodeSegment(segments[0]!);
-    payload = decodeSegment(segments[1]!);
+    return { header: decodeProtectedHeader(token) as Record<string, unknown>, payload: decodeJwt(token) };
   } catch {
-    // not base64url or not JSON
+    return fail('jws', 'the logout token cannot be decoded');
   }
-  if (!header || !payload) return fail('jws', 'the logout token cannot be decoded');
-  return { header, payload: payload as JWTPayload };
 }
 
 async function verifySignature(token: string, issuer: ResolvedIssuer, options: VerifyLogoutTokenOptions): Promise<JWTPayload> {
