@@ -4,7 +4,8 @@ import { ISSUER, ORDERS, postLogoutToken, startService } from '../helpers/servic
 
 /**
  * What @fastify/helmet 13 (helmet 8) set with `{ global: true, hsts: false }`, dumped from the service
- * while it still registered helmet. The service now sets precomputed headers; they must stay these.
+ * while it still registered that plugin. The service now takes helmet's headers once at start; a helmet
+ * upgrade that changes them fails here, to be reviewed.
  */
 const HELMET = {
   'content-security-policy':
