@@ -200,16 +200,24 @@ async function drained(keyPrefix: string, users: BenchUser[]): Promise<{ leftBeh
   return { leftBehind: left, drainSeconds: Number(((performance.now() - from) / 1000).toFixed(1)) };
 }
 
+/** CPU time the bench's Redis has used so far (sessions, journal and the apps' caches all live there). */
+async function redisCpuSeconds(): Promise<number> {
+  const info = await redis.info('cpu');
+  return Number(/used_cpu_sys:([\d.]+)/.exec(info)?.[1] ?? 0) + Number(/used_cpu_user:([\d.]+)/.exec(info)?.[1] ?? 0);
+}
+
 /** A sweep run: its users' sessions and caches preloaded, their tokens sent, then what was left and how long it took to go. */
 async function sweepRun(url: string, users: BenchUser[], name: string, overallRate?: number) {
   const { sharedBytes } = await preload('sweep:', users, users.length);
   const before = await attempts(url);
+  const redisCpuBefore = await redisCpuSeconds();
   const result = await load(url, BACKCHANNEL, await provider.tokens(APPS.a, users.map((u) => u.sid)), name, overallRate);
   const after = await attempts(url);
+  const redisCpuPerLogoutMs = Number((((await redisCpuSeconds()) - redisCpuBefore) * 1000 / users.length).toFixed(2));
   const pendingFirstAttempts = (after.pending ?? 0) - (before.pending ?? 0);
   const drain = await drained('sweep:', users);
-  log(`${name}: ${pendingFirstAttempts} first attempts ended pending; ${drain.leftBehind} entries left after ${drain.drainSeconds} s`);
-  return { result, sharedBytes, pendingFirstAttempts, ...drain };
+  log(`${name}: ${pendingFirstAttempts} first attempts ended pending; ${drain.leftBehind} entries left after ${drain.drainSeconds} s; Redis CPU ${redisCpuPerLogoutMs} ms per logout`);
+  return { result, sharedBytes, pendingFirstAttempts, redisCpuPerLogoutMs, ...drain };
 }
 
 const sweepUsers = Array.from({ length: SIZES.sweep }, (_, n) => benchUser(1, n));
@@ -265,6 +273,7 @@ const result = {
     sharedPartitionAccounts: sweepUsers.length,
     sharedPartitionBytes: sweepRunResult.sharedBytes,
     pendingFirstAttempts: sweepRunResult.pendingFirstAttempts,
+    redisCpuPerLogoutMs: sweepRunResult.redisCpuPerLogoutMs,
     drainSeconds: sweepRunResult.drainSeconds,
     leftBehind: sweepRunResult.leftBehind + halfRateRun.leftBehind,
   },

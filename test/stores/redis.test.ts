@@ -97,6 +97,19 @@ if (ctx) {
     t.ok((await redis.ttl(key)) > 3500, 'KEEPTTL: the app’s expiry is kept');
     t.equal(await caches.compareAndSet(key, 'v2', null), true, 'null deletes');
     t.equal(await redis.exists(key), 0);
+    t.equal(await caches.compareAndSet(key, 'v2', 'v3'), false, 'refused over a key that is gone');
+    t.equal(await redis.exists(key), 0, 'and it is not created');
+  });
+
+  t.test('token cache: compare-and-set tells values of the same length apart, and counts UTF-8 bytes', async (t) => {
+    const caches = new RedisTokenCacheStore(redis, false);
+    const key = `${prefix}cache:2`;
+    await redis.set(key, '{"name":"Zoë Ünal"}');
+    t.equal(await caches.compareAndSet(key, '{"name":"Zoe Unal"}', 'x'), false, 'same length in characters, other bytes: refused');
+    t.equal(await caches.compareAndSet(key, '{"name":"Zoë Ünaj"}', 'x'), false, 'same length in bytes, other content: refused');
+    t.equal(await redis.get(key), '{"name":"Zoë Ünal"}', 'unchanged');
+    t.equal(await caches.compareAndSet(key, '{"name":"Zoë Ünal"}', '{"name":"Zoë"}'), true, 'the value it read, non-ASCII: written');
+    t.equal(await redis.get(key), '{"name":"Zoë"}');
   });
 
   t.test('token cache: a key of another Redis type is foreign data', async (t) => {
