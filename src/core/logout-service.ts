@@ -29,6 +29,11 @@ export interface LogoutServiceOptions {
   onAttempt?: (report: LogoutReport, seconds: number) => void;
   /** Told of errors the worker swallows so it keeps going. */
   onError?: (err: unknown, context: string) => void;
+  /**
+   * Back-channel logouts carried out after their answer, at most at once (1,000 by default); beyond
+   * that, an answer waits for its own logout's first attempt, which slows the provider down.
+   */
+  maxInBackground?: number;
 }
 
 const message = (err: unknown): string => (err instanceof Error ? err.message : String(err)).replace(/\/\/[^@/\s]*@/g, '//***@').slice(0, 200);
@@ -42,12 +47,16 @@ const removalKey = (r: AccountRemoval): string => JSON.stringify([r.clientId, r.
 export class LogoutService {
   private readonly now: () => number;
   private readonly retry: RetryPolicy;
+  private readonly maxInBackground: number;
   private worker?: NodeJS.Timeout;
   private running?: Promise<number>;
+  /** First attempts of back-channel logouts already answered. */
+  private readonly inBackground = new Set<Promise<LogoutReport>>();
 
   constructor(private readonly options: LogoutServiceOptions) {
     this.now = options.now ?? Date.now;
     this.retry = { ...DEFAULT_RETRY, ...options.retry };
+    this.maxInBackground = options.maxInBackground ?? 1_000;
   }
 
   /** Registers a session unless its `(issuer, sid)` was already logged out. */
@@ -64,7 +73,12 @@ export class LogoutService {
     return added;
   }
 
-  /** The replay rule, last of the token's rules, then the logout itself. */
+  /**
+   * The replay rule, last of the token's rules, then the logout: journaled and its `sid` marked logged
+   * out before this returns, carried out after (the provider is not kept waiting on the token caches;
+   * `settled()` waits for it). The report comes back `pending`, or as its first attempt left it when
+   * `maxInBackground` logouts are already under way.
+   */
   async logoutWithToken(token: VerifiedLogoutToken): Promise<LogoutReport> {
     const replayKey = JSON.stringify([token.iss, token.jti]);
     const until = Math.max((token.exp + this.options.clockSkewSeconds) * 1000, this.now() + 1000);
@@ -77,13 +91,27 @@ export class LogoutService {
     if (!fresh) throw new InvalidLogoutToken('jti', 'this logout token was already received (replay)');
     const target =
       token.sid !== undefined ? { kind: 'sid' as const, issuer: token.iss, sid: token.sid } : { kind: 'sub' as const, issuer: token.iss, sub: token.sub as string };
+    let report: LogoutReport;
     try {
-      return await this.logout({ channel: 'backchannel', target });
+      report = await this.record({ channel: 'backchannel', target });
     } catch (err) {
       // Not recorded, so not answered 200: let the provider's retry of the same token through.
       await this.options.stores.replay.forget(replayKey).catch(() => {});
       throw err;
     }
+    // A session registered once this has answered is refused (409). Journaled already, so a store
+    // failure here is the attempt's to retry, not a reason to refuse the logout.
+    await this.markLoggedOut(report, []).catch((err: unknown) => this.options.onError?.(err, 'marker'));
+    if (this.inBackground.size >= this.maxInBackground) return this.attempt(report);
+    const answered = structuredClone(report);
+    const attempt = this.attempt(report).finally(() => this.inBackground.delete(attempt));
+    this.inBackground.add(attempt);
+    return answered;
+  }
+
+  /** Resolves once no answered back-channel logout is still on its first attempt (shutdown, tests). */
+  async settled(): Promise<void> {
+    while (this.inBackground.size > 0) await Promise.allSettled([...this.inBackground]);
   }
 
   async report(id: string): Promise<LogoutReport> {
@@ -97,6 +125,11 @@ export class LogoutService {
    * The report comes back `completed`, or `pending` when a store failed and a retry is queued.
    */
   async logout(event: LogoutEvent): Promise<LogoutReport> {
+    return this.attempt(await this.record(event));
+  }
+
+  /** The logout's report, journaled `pending` and queued for a worker (StoreUnavailable when it cannot be). */
+  private async record(event: LogoutEvent): Promise<LogoutReport> {
     const report: LogoutReport = {
       id: randomUUID(),
       state: 'pending',
@@ -115,7 +148,7 @@ export class LogoutService {
     } catch (err) {
       throw new StoreUnavailable(`the logout could not be recorded: ${message(err)}`);
     }
-    return this.attempt(report);
+    return report;
   }
 
   /**
@@ -140,8 +173,10 @@ export class LogoutService {
     const started = performance.now();
     report.attempts += 1;
     try {
+      // The target first: a registration that lands after the lookup then sees the marker and undoes itself.
+      await this.markLoggedOut(report, []);
       const sessions = await this.findSessions(report);
-      await this.markLoggedOut(report, sessions);
+      await this.markLoggedOut(report, sessions, { targetDone: true });
       const accounts = accountsOf(sessions, report);
       report.accounts = [...new Set([...report.accounts, ...accounts.map((a) => a.homeAccountId)])];
       report.removals = mergeRemovals(report.removals, await this.options.sweeper.sweep(accounts));
@@ -199,11 +234,12 @@ export class LogoutService {
     }, intervalMs).unref();
   }
 
-  /** Stops the worker and waits for the round in progress. */
+  /** Stops the worker and waits for the round in progress and for the logouts answered before. */
   async stopWorker(): Promise<void> {
     if (this.worker) clearInterval(this.worker);
     this.worker = undefined;
     await this.running;
+    await this.settled();
   }
 
   private findSessions(report: LogoutReport): Promise<Session[]> {
@@ -214,11 +250,13 @@ export class LogoutService {
     return sessions.byHomeAccountId(target.homeAccountId);
   }
 
-  private async markLoggedOut(report: LogoutReport, sessions: Session[]): Promise<void> {
+  /** Marks the target's `(issuer, sid)` (unless `targetDone`) and those of the sessions found. */
+  private async markLoggedOut(report: LogoutReport, sessions: Session[], { targetDone = false } = {}): Promise<void> {
     const until = Date.parse(report.receivedAt) + this.options.markerTtlMs;
     const sids = new Map<string, [string, string]>();
-    if (report.target.kind === 'sid') sids.set(JSON.stringify([report.target.issuer, report.target.sid]), [report.target.issuer, report.target.sid]);
-    for (const s of sessions) if (s.sid !== undefined) sids.set(JSON.stringify([s.issuer, s.sid]), [s.issuer, s.sid]);
+    const target = report.target.kind === 'sid' ? JSON.stringify([report.target.issuer, report.target.sid]) : undefined;
+    if (report.target.kind === 'sid' && !targetDone) sids.set(target!, [report.target.issuer, report.target.sid]);
+    for (const s of sessions) if (s.sid !== undefined && JSON.stringify([s.issuer, s.sid]) !== target) sids.set(JSON.stringify([s.issuer, s.sid]), [s.issuer, s.sid]);
     for (const [issuer, sid] of sids.values()) await this.options.stores.markers.mark(issuer, sid, until);
   }
 }

@@ -26,6 +26,8 @@ declare module 'fastify' {
     registeredRoutes: { method: string; url: string }[];
     /** The instance's metrics, for what happens outside a request (store connections). */
     serviceMetrics: ServiceMetrics;
+    /** The logout core, for waiting on logouts answered before they were carried out (`settled()`). */
+    logouts: LogoutService;
   }
 }
 
@@ -165,6 +167,7 @@ export async function buildApp(input: AppDependencies): Promise<FastifyInstance>
   const routes: { method: string; url: string }[] = [];
   app.decorate('registeredRoutes', routes);
   app.decorate('serviceMetrics', services.metrics);
+  app.decorate('logouts', services.logouts);
   app.addHook('onRoute', (route) => {
     for (const method of [route.method].flat()) if (method !== 'HEAD') routes.push({ method, url: route.url });
   });

@@ -1,6 +1,7 @@
 import t from 'tap';
 import { resolveConfig } from '../../src/config/load.js';
-import { Conflict } from '../../src/core/errors.js';
+import { Conflict, StoreUnavailable } from '../../src/core/errors.js';
+import type { VerifiedLogoutToken } from '../../src/core/verify-logout-token.js';
 import { LogoutService } from '../../src/core/logout-service.js';
 import type { LogoutReport } from '../../src/core/model.js';
 import { TokenCacheSweeper } from '../../src/core/token-cache-sweeper.js';
@@ -90,4 +91,93 @@ t.test('a logout that lands between the marker check and the write of a registra
   };
   await t.rejects(service.register({ clientId: ORDERS, issuer: ISSUER, sid: 'racing', sub: 'u', homeAccountId: 'h.t', expiresAt: new Date(Date.now() + 60_000).toISOString() }), Conflict);
   t.same(await stores.sessions.bySid(ISSUER, 'racing'), [], 'no session left behind');
+});
+
+/** A token-cache store whose reads wait until `open()`: a first attempt held in the middle of its sweep. */
+function gated(store: MemoryTokenCacheStore): MemoryTokenCacheStore & { open(): void } {
+  let open!: () => void;
+  const gate = new Promise<void>((resolve) => (open = resolve));
+  return Object.assign(Object.create(store) as MemoryTokenCacheStore, {
+    open,
+    async get(key: string) {
+      await gate;
+      return store.get(key);
+    },
+  });
+}
+
+async function backchannelSetup(maxInBackground?: number) {
+  const stores = createMemoryStores({ reportRetentionMs: 60_000, pruneIntervalMs: 0 });
+  const cache = new MemoryTokenCacheStore();
+  const web = new MsalWebApp(ORDERS, app.tokenCache.key, cache, new FakeEntra());
+  const account = await web.signIn({ oid: 'aaaaaaaa-0000-4000-8000-000000000002', homeTenant: TENANT_A, name: 'B', sid: 'bc' });
+  const store = gated(cache);
+  const service = new LogoutService({
+    stores,
+    sweeper: new TokenCacheSweeper([{ app, store }]),
+    markerTtlMs: 60_000,
+    clockSkewSeconds: 120,
+    ...(maxInBackground === undefined ? {} : { maxInBackground }),
+  });
+  const expiresAt = new Date(Date.now() + 60_000).toISOString();
+  await service.register({ clientId: ORDERS, issuer: ISSUER, sid: 'bc', sub: 'u', homeAccountId: account.homeAccountId, expiresAt });
+  const token = (jti: string) => ({ iss: ISSUER, sid: 'bc', jti, exp: Math.floor(Date.now() / 1000) + 60, aud: [ORDERS] }) as unknown as VerifiedLogoutToken;
+  return { stores, web, account, store, service, token, expiresAt };
+}
+
+t.test('a back-channel logout is answered once it is journaled and its sid marked, and carried out after', async (t) => {
+  const { stores, web, account, store, service, token, expiresAt } = await backchannelSetup();
+  const answered = await service.logoutWithToken(token('j1'));
+  t.equal(answered.state, 'pending', 'answered before its first attempt finished');
+  t.equal((await stores.journal.get(answered.id))?.state, 'pending', 'journaled');
+  t.equal(await stores.journal.backlog(), 1, 'queued for a worker should this process die');
+  await t.rejects(
+    service.register({ clientId: ORDERS, issuer: ISSUER, sid: 'bc', sub: 'u', homeAccountId: account.homeAccountId, expiresAt }),
+    Conflict,
+    'a registration after the answer is refused',
+  );
+  t.equal((await web.accounts(account.homeAccountId)).length, 1, 'the sweep is held at the gate');
+  store.open();
+  await service.settled();
+  const done = (await stores.journal.get(answered.id))!;
+  t.equal(done.state, 'completed');
+  t.equal(done.sessionsEnded, 1);
+  t.equal(await stores.journal.backlog(), 0);
+  t.same(await web.accounts(account.homeAccountId), []);
+});
+
+t.test('beyond maxInBackground logouts under way, a back-channel answer waits for its own first attempt', async (t) => {
+  const { store, service, token } = await backchannelSetup(1);
+  t.equal((await service.logoutWithToken(token('j1'))).state, 'pending');
+  let second: string | undefined;
+  const waiting = service.logoutWithToken(token('j2')).then((r) => (second = r.state));
+  await new Promise((resolve) => setImmediate(resolve));
+  await new Promise((resolve) => setImmediate(resolve));
+  t.equal(second, undefined, 'not answered while the first is still under way');
+  store.open();
+  await waiting;
+  t.equal(second, 'completed');
+});
+
+t.test('stopping waits for the back-channel logouts answered before (graceful shutdown)', async (t) => {
+  const { stores, store, service, token } = await backchannelSetup();
+  const answered = await service.logoutWithToken(token('j1'));
+  let stopped = false;
+  const stopping = service.stopWorker().then(() => (stopped = true));
+  await new Promise((resolve) => setImmediate(resolve));
+  t.equal(stopped, false, 'still carrying out the answered logout');
+  store.open();
+  await stopping;
+  t.equal((await stores.journal.get(answered.id))?.state, 'completed');
+});
+
+t.test('a back-channel logout that cannot be journaled is refused and its jti forgotten, so the provider may retry', async (t) => {
+  const { stores, service, token } = await backchannelSetup();
+  const save = stores.journal.save.bind(stores.journal);
+  stores.journal.save = async () => {
+    throw new Error('ECONNREFUSED');
+  };
+  await t.rejects(service.logoutWithToken(token('j1')), StoreUnavailable);
+  stores.journal.save = save;
+  t.equal((await service.logoutWithToken(token('j1'))).state, 'pending', 'the same jti is taken once the store is back');
 });

@@ -124,12 +124,17 @@ export async function startService(edit: (file: ConfigFile) => void = () => {}):
   };
 }
 
-/** POSTs a logout token as the provider does. */
-export function postLogoutToken(app: FastifyInstance, token: string, extra = ''): Promise<LightMyRequestResponse> {
-  return app.inject({
+/**
+ * POSTs a logout token as the provider does, then waits until the logout it answered has had its first
+ * attempt (the back-channel answers once the logout is journaled, and carries it out after).
+ */
+export async function postLogoutToken(app: FastifyInstance, token: string, extra = ''): Promise<LightMyRequestResponse> {
+  const response = await app.inject({
     method: 'POST',
     url: '/logout/backchannel',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
     payload: `logout_token=${encodeURIComponent(token)}${extra}`,
   });
+  await app.logouts.settled();
+  return response;
 }
