@@ -1,3 +1,4 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { ConfidentialClientApplication, type AccountInfo, type TokenCache } from '@azure/msal-node';
 
 /** What removing one account from one serialized msal-node cache partition comes to. */
@@ -184,6 +185,9 @@ export async function removeAccountsFromPartition(blob: string, homeAccountIds: 
   const left = (account: string): Entry[] => groups.get(account)!.filter((e) => !removedBy.has(e.key));
   const results: AccountPartitionRemoval[] = [];
   for (const [i, account] of accounts.entries()) {
+    // MSAL's promises settle at once, so a batch would hold the event loop for its whole length
+    // (hundreds of ms for a large one) and keep the answers to other requests waiting: one account per turn.
+    if (i > 0) await nextTurn();
     const entries = left(account);
     const keys = directMatches(entries, account);
     let detail: string | undefined;
@@ -212,7 +216,10 @@ export async function removeAccountsFromPartition(blob: string, homeAccountIds: 
       }),
     );
   }
-  for (const account of new Set(accounts)) await confirmGone(left(account), account);
+  for (const account of new Set(accounts)) {
+    await nextTurn();
+    await confirmGone(left(account), account);
+  }
   const accountsLeft = Object.keys(sectionOf(next, 'Account')).length;
   return { accounts: results, next: accountsLeft === 0 ? null : JSON.stringify(next) };
 }
