@@ -186,6 +186,15 @@ async function attempts(url: string): Promise<Record<string, number>> {
   return counts;
 }
 
+/** The service's event-loop delay since the last scrape (prom-client resets it on each), and its GC time so far. */
+async function loopAndGc(url: string): Promise<{ loopDelayMaxMs: number; loopDelayP99Ms: number; gcSeconds: Record<string, number> }> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const value = (name: string) => Number(new RegExp(`^logout_receiver_${name} ([\\d.e+-]+)$`, 'm').exec(text)?.[1] ?? 0);
+  const gcSeconds: Record<string, number> = {};
+  for (const m of text.matchAll(/^logout_receiver_nodejs_gc_duration_seconds_sum\{kind="(\w+)"\} ([\d.e+-]+)/gm)) gcSeconds[m[1]!] = Number(m[2]);
+  return { loopDelayMaxMs: Math.round(value('nodejs_eventloop_lag_max_seconds') * 1000), loopDelayP99Ms: Math.round(value('nodejs_eventloop_lag_p99_seconds') * 1000), gcSeconds };
+}
+
 /** Waits (at most 120 s) until the service has ended `count` more back-channel attempts `completed` or `failed` than in `before`. */
 async function attemptsEnded(url: string, before: Record<string, number>, count: number): Promise<void> {
   const ended = (now: Record<string, number>) => (now.completed ?? 0) + (now.failed ?? 0) - (before.completed ?? 0) - (before.failed ?? 0);
@@ -242,8 +251,13 @@ async function sweepRun(url: string, users: BenchUser[], name: string, overallRa
   const before = await attempts(url);
   const redisCpuBefore = await redisCpuSeconds();
   const since = Date.now();
+  const gcBefore = (await loopAndGc(url)).gcSeconds;
   const result = await load(url, BACKCHANNEL, tokens, name, overallRate);
+  // Scraped at once: every scrape resets the event-loop delay histogram, and this one covers the answers.
+  const loop = await loopAndGc(url);
   await attemptsEnded(url, before, users.length);
+  const gcMs = (kind: string) => Math.round(((loop.gcSeconds[kind] ?? 0) - (gcBefore[kind] ?? 0)) * 1000);
+  const service = { loopDelayMaxMs: loop.loopDelayMaxMs, loopDelayP99Ms: loop.loopDelayP99Ms, gcMajorMs: gcMs('major'), gcMinorMs: gcMs('minor'), gcIncrementalMs: gcMs('incremental') };
   const after = await attempts(url);
   const redisCpuPerLogoutMs = Number((((await redisCpuSeconds()) - redisCpuBefore) * 1000 / users.length).toFixed(2));
   const pendingFirstAttempts = (after.pending ?? 0) - (before.pending ?? 0);
@@ -252,9 +266,10 @@ async function sweepRun(url: string, users: BenchUser[], name: string, overallRa
   log(
     `${name}: answered ${Math.round(result.rps)}/s, completed ${completion.completedPerSecond}/s (${completion.completed} of ${users.length}), ` +
       `completion p50 ${completion.completionP50Ms} ms p99 ${completion.completionP99Ms} ms; ${pendingFirstAttempts} first attempts ended pending; ` +
-      `${drain.leftBehind} entries left (waited ${drain.drainSeconds} s more); Redis CPU ${redisCpuPerLogoutMs} ms per logout`,
+      `${drain.leftBehind} entries left (waited ${drain.drainSeconds} s more); Redis CPU ${redisCpuPerLogoutMs} ms per logout; ` +
+      `event loop delay max ${service.loopDelayMaxMs} ms p99 ${service.loopDelayP99Ms} ms; GC major ${service.gcMajorMs} ms, minor ${service.gcMinorMs} ms, incremental ${service.gcIncrementalMs} ms`,
   );
-  return { result, sharedBytes, pendingFirstAttempts, redisCpuPerLogoutMs, ...drain, ...completion };
+  return { result, sharedBytes, pendingFirstAttempts, redisCpuPerLogoutMs, service, ...drain, ...completion };
 }
 
 const sweepUsers = Array.from({ length: SIZES.sweep }, (_, n) => benchUser(1, n));
@@ -314,6 +329,7 @@ const sweepSummary = (run: Awaited<ReturnType<typeof sweepRun>>) => ({
   pendingFirstAttempts: run.pendingFirstAttempts,
   redisCpuPerLogoutMs: run.redisCpuPerLogoutMs,
   drainSeconds: run.drainSeconds,
+  service: run.service,
 });
 const scaleSummary = (run: Awaited<ReturnType<typeof scaleRun>>) => ({
   completionP50Ms: run.completionP50Ms,

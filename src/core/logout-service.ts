@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import pLimit, { type LimitFunction } from 'p-limit';
 import type { ServiceStores } from '../stores/types.js';
 import { Conflict, InvalidLogoutToken, NotFound, StoreUnavailable } from './errors.js';
 import type { AccountRemoval, LogoutChannel, LogoutEvent, LogoutReport, NewSession, Session } from './model.js';
@@ -30,10 +31,12 @@ export interface LogoutServiceOptions {
   /** Told of errors the worker swallows so it keeps going. */
   onError?: (err: unknown, context: string) => void;
   /**
-   * Back-channel logouts carried out after their answer, at most at once (1,000 by default); beyond
-   * that, an answer waits for its own logout's first attempt, which slows the provider down.
+   * Back-channel logouts answered and not yet through their first attempt, at most (1,000 by default);
+   * beyond that, an answer waits for its own logout's first attempt, which slows the provider down.
    */
   maxInBackground?: number;
+  /** How many of those are worked on at once (32 by default); the others wait their turn. */
+  backgroundConcurrency?: number;
 }
 
 const message = (err: unknown): string => (err instanceof Error ? err.message : String(err)).replace(/\/\/[^@/\s]*@/g, '//***@').slice(0, 200);
@@ -50,13 +53,15 @@ export class LogoutService {
   private readonly maxInBackground: number;
   private worker?: NodeJS.Timeout;
   private running?: Promise<number>;
-  /** First attempts of back-channel logouts already answered. */
+  /** First attempts of back-channel logouts already answered, running or waiting their turn. */
   private readonly inBackground = new Set<Promise<LogoutReport>>();
+  private readonly backgroundTurn: LimitFunction;
 
   constructor(private readonly options: LogoutServiceOptions) {
     this.now = options.now ?? Date.now;
     this.retry = { ...DEFAULT_RETRY, ...options.retry };
     this.maxInBackground = options.maxInBackground ?? 1_000;
+    this.backgroundTurn = pLimit(options.backgroundConcurrency ?? 32);
   }
 
   /** Registers a session unless its `(issuer, sid)` was already logged out. */
@@ -91,20 +96,21 @@ export class LogoutService {
     if (!fresh) throw new InvalidLogoutToken('jti', 'this logout token was already received (replay)');
     const target =
       token.sid !== undefined ? { kind: 'sid' as const, issuer: token.iss, sid: token.sid } : { kind: 'sub' as const, issuer: token.iss, sub: token.sub as string };
-    let report: LogoutReport;
-    try {
-      report = await this.record({ channel: 'backchannel', target });
-    } catch (err) {
-      // Not recorded, so not answered 200: let the provider's retry of the same token through.
+    const report = this.newReport({ channel: 'backchannel', target });
+    // Journaled and marked at once (one round trip less before the answer). A session registered once
+    // this has answered is refused (409); a marker that failed is the attempt's to set again, while a
+    // journal that failed refuses the logout: not recorded, so not answered 200, and the provider's
+    // retry of the same token is let through.
+    const [journaled, marked] = await Promise.allSettled([this.record(report), this.markLoggedOut(report, [])]);
+    if (journaled.status === 'rejected') {
       await this.options.stores.replay.forget(replayKey).catch(() => {});
-      throw err;
+      throw journaled.reason;
     }
-    // A session registered once this has answered is refused (409). Journaled already, so a store
-    // failure here is the attempt's to retry, not a reason to refuse the logout.
-    await this.markLoggedOut(report, []).catch((err: unknown) => this.options.onError?.(err, 'marker'));
-    if (this.inBackground.size >= this.maxInBackground) return this.attempt(report);
+    if (marked.status === 'rejected') this.options.onError?.(marked.reason, 'marker');
+    const targetMarked = marked.status === 'fulfilled';
+    if (this.inBackground.size >= this.maxInBackground) return this.attempt(report, targetMarked);
     const answered = structuredClone(report);
-    const attempt = this.attempt(report).finally(() => this.inBackground.delete(attempt));
+    const attempt = this.backgroundTurn(() => this.attempt(report, targetMarked)).finally(() => this.inBackground.delete(attempt));
     this.inBackground.add(attempt);
     return answered;
   }
@@ -125,12 +131,13 @@ export class LogoutService {
    * The report comes back `completed`, or `pending` when a store failed and a retry is queued.
    */
   async logout(event: LogoutEvent): Promise<LogoutReport> {
-    return this.attempt(await this.record(event));
+    const report = this.newReport(event);
+    await this.record(report);
+    return this.attempt(report);
   }
 
-  /** The logout's report, journaled `pending` and queued for a worker (StoreUnavailable when it cannot be). */
-  private async record(event: LogoutEvent): Promise<LogoutReport> {
-    const report: LogoutReport = {
+  private newReport(event: LogoutEvent): LogoutReport {
+    return {
       id: randomUUID(),
       state: 'pending',
       channel: event.channel,
@@ -142,13 +149,16 @@ export class LogoutService {
       accounts: [],
       removals: [],
     };
+  }
+
+  /** Journals the report `pending`, queued for a worker (StoreUnavailable when it cannot be). */
+  private async record(report: LogoutReport): Promise<void> {
     try {
       // Queued for a worker at the end of the lease, in case this process dies during the attempt.
       await this.options.stores.journal.save(report, this.now() + this.retry.leaseMs);
     } catch (err) {
       throw new StoreUnavailable(`the logout could not be recorded: ${message(err)}`);
     }
-    return report;
   }
 
   /**
@@ -168,13 +178,13 @@ export class LogoutService {
   }
 
   /** One attempt: never throws; the report ends `completed`, `pending` (retry queued) or `failed`. */
-  private async attempt(report: LogoutReport): Promise<LogoutReport> {
+  private async attempt(report: LogoutReport, targetMarked = false): Promise<LogoutReport> {
     const { stores } = this.options;
     const started = performance.now();
     report.attempts += 1;
     try {
       // The target first: a registration that lands after the lookup then sees the marker and undoes itself.
-      await this.markLoggedOut(report, []);
+      if (!targetMarked) await this.markLoggedOut(report, []);
       const sessions = await this.findSessions(report);
       await this.markLoggedOut(report, sessions, { targetDone: true });
       const accounts = accountsOf(sessions, report);

@@ -16,17 +16,20 @@ export interface Backends {
   shared?: { redis: Redis | Cluster; keyPrefix: string };
   /** Waits until every Redis connection is up, or `timeoutMs`; false when one is not. */
   connected(timeoutMs: number): Promise<boolean>;
+  /** How many Redis connections were opened (one per location and use). */
+  readonly connectionCount: number;
 }
 
 /**
  * The service's own store and each app's token-cache store, as configured. Apps whose caches share
- * a Redis URL share one connection.
+ * a Redis URL share one connection; the service's own store has one of its own even on the same URL,
+ * so its small commands (replay, journal, markers) never wait behind a megabyte partition in transit.
  */
 export function createBackends(config: Config, onError: (err: Error, where: string) => void): Backends {
   const reportRetentionMs = config.retention.logoutReportSeconds * 1000;
   const connections = new Map<string, Redis | Cluster>();
-  const connection = (location: RedisLocation, where: string): Redis | Cluster => {
-    const id = JSON.stringify(location);
+  const connection = (location: RedisLocation, where: string, use: 'store' | 'token caches'): Redis | Cluster => {
+    const id = JSON.stringify([use, location]);
     let client = connections.get(id);
     if (!client) connections.set(id, (client = connectRedis(location, (err) => onError(err, where))));
     return client;
@@ -39,7 +42,7 @@ export function createBackends(config: Config, onError: (err: Error, where: stri
     // In a Cluster the service's keys share one hash slot, so its MULTI transactions stay on one node.
     const prefix = cluster && !/\{.+\}/.test(keyPrefix) ? `{${keyPrefix}}` : keyPrefix;
     const location = { ...(url ? { url } : {}), ...(sentinel ? { sentinel } : {}), ...(cluster ? { cluster } : {}) };
-    const redis = connection(location, 'store');
+    const redis = connection(location, 'store', 'store');
     stores = createRedisStores(redis, { keyPrefix: prefix, reportRetentionMs, ownsConnection: false });
     shared = { redis, keyPrefix: prefix };
   } else {
@@ -49,7 +52,7 @@ export function createBackends(config: Config, onError: (err: Error, where: stri
   const tokenCaches = new Map<string, TokenCacheStore>();
   for (const app of config.apps) {
     const { url } = app.tokenCache;
-    tokenCaches.set(app.clientId, url ? new RedisTokenCacheStore(connection({ url }, `token cache of ${app.name}`), false) : new MemoryTokenCacheStore());
+    tokenCaches.set(app.clientId, url ? new RedisTokenCacheStore(connection({ url }, `token cache of ${app.name}`, 'token caches'), false) : new MemoryTokenCacheStore());
   }
 
   // Closing the stores also ends every connection opened here (the token caches only borrow theirs).
@@ -65,6 +68,7 @@ export function createBackends(config: Config, onError: (err: Error, where: stri
     stores: withConnections,
     tokenCaches,
     ...(shared ? { shared } : {}),
+    connectionCount: connections.size,
     connected: async (timeoutMs) => (await Promise.all([...connections.values()].map((c) => connected(c, timeoutMs)))).every(Boolean),
   };
 }

@@ -94,19 +94,23 @@ t.test('a logout that lands between the marker check and the write of a registra
 });
 
 /** A token-cache store whose reads wait until `open()`: a first attempt held in the middle of its sweep. */
-function gated(store: MemoryTokenCacheStore): MemoryTokenCacheStore & { open(): void } {
+function gated(store: MemoryTokenCacheStore): MemoryTokenCacheStore & { open(): void; waiting: number } {
   let open!: () => void;
   const gate = new Promise<void>((resolve) => (open = resolve));
-  return Object.assign(Object.create(store) as MemoryTokenCacheStore, {
+  const wrapper = Object.assign(Object.create(store) as MemoryTokenCacheStore, {
     open,
+    waiting: 0,
     async get(key: string) {
+      wrapper.waiting++;
       await gate;
+      wrapper.waiting--;
       return store.get(key);
     },
   });
+  return wrapper;
 }
 
-async function backchannelSetup(maxInBackground?: number) {
+async function backchannelSetup(maxInBackground?: number, backgroundConcurrency?: number) {
   const stores = createMemoryStores({ reportRetentionMs: 60_000, pruneIntervalMs: 0 });
   const cache = new MemoryTokenCacheStore();
   const web = new MsalWebApp(ORDERS, app.tokenCache.key, cache, new FakeEntra());
@@ -118,10 +122,11 @@ async function backchannelSetup(maxInBackground?: number) {
     markerTtlMs: 60_000,
     clockSkewSeconds: 120,
     ...(maxInBackground === undefined ? {} : { maxInBackground }),
+    ...(backgroundConcurrency === undefined ? {} : { backgroundConcurrency }),
   });
   const expiresAt = new Date(Date.now() + 60_000).toISOString();
   await service.register({ clientId: ORDERS, issuer: ISSUER, sid: 'bc', sub: 'u', homeAccountId: account.homeAccountId, expiresAt });
-  const token = (jti: string) => ({ iss: ISSUER, sid: 'bc', jti, exp: Math.floor(Date.now() / 1000) + 60, aud: [ORDERS] }) as unknown as VerifiedLogoutToken;
+  const token = (jti: string, sid = 'bc') => ({ iss: ISSUER, sid, jti, exp: Math.floor(Date.now() / 1000) + 60, aud: [ORDERS] }) as unknown as VerifiedLogoutToken;
   return { stores, web, account, store, service, token, expiresAt };
 }
 
@@ -180,4 +185,21 @@ t.test('a back-channel logout that cannot be journaled is refused and its jti fo
   await t.rejects(service.logoutWithToken(token('j1')), StoreUnavailable);
   stores.journal.save = save;
   t.equal((await service.logoutWithToken(token('j1'))).state, 'pending', 'the same jti is taken once the store is back');
+});
+
+t.test('answered back-channel logouts are worked on backgroundConcurrency at a time; the others wait their turn, answered all the same', async (t) => {
+  const { stores, web, store, service, token, expiresAt } = await backchannelSetup(undefined, 1);
+  // A second user in a partition of their own, so the two removals are not coalesced into one round.
+  const other = await web.signIn({ oid: 'aaaaaaaa-0000-4000-8000-000000000003', homeTenant: TENANT_A, name: 'C', sid: 'bc2' });
+  await service.register({ clientId: ORDERS, issuer: ISSUER, sid: 'bc2', sub: 'u2', homeAccountId: other.homeAccountId, expiresAt });
+  const first = await service.logoutWithToken(token('j1'));
+  const second = await service.logoutWithToken(token('j2', 'bc2'));
+  t.same([first.state, second.state], ['pending', 'pending'], 'both answered');
+  // Memory stores only: every step settles within a few turns of the event loop; give it plenty.
+  for (let turn = 0; turn < 50; turn++) await new Promise((resolve) => setImmediate(resolve));
+  t.equal(store.waiting, 1, 'one first attempt at the token cache, the other waiting its turn');
+  store.open();
+  await service.settled();
+  t.same([(await stores.journal.get(first.id))?.state, (await stores.journal.get(second.id))?.state], ['completed', 'completed']);
+  t.same(await web.accounts(other.homeAccountId), []);
 });

@@ -2,8 +2,10 @@ import t from 'tap';
 import { createRedisStores, importSessions } from '../../src/stores/redis.js';
 import { RedisTokenCacheStore } from '../../src/token-caches/redis.js';
 import { ForeignPartitionError } from '../../src/token-caches/types.js';
-import { redisForTest } from '../helpers/redis.js';
-import { until } from '../helpers/service.js';
+import { resolveConfig } from '../../src/config/load.js';
+import { createBackends } from '../../src/stores/create.js';
+import { REDIS_URL, redisForTest } from '../helpers/redis.js';
+import { testConfigFile, until } from '../helpers/service.js';
 
 const ctx = await redisForTest(t);
 if (ctx) {
@@ -171,5 +173,20 @@ if (ctx) {
     const key = `${prefix}cache:hash`;
     await redis.hset(key, 'a', '1');
     await t.rejects(caches.get(key), ForeignPartitionError);
+  });
+
+  t.test('the service store has a Redis connection of its own; apps whose caches share a URL share one', async (t) => {
+    const count = async (cacheUrls: string[], storeOnRedis = true) => {
+      const file = testConfigFile('https://idp.example.test/jwks');
+      if (storeOnRedis) file.store = { kind: 'redis', url: REDIS_URL, keyPrefix: prefix };
+      cacheUrls.forEach((url, i) => (file.apps[i]!.tokenCache = { url, key: 'msal:{clientId}:{homeAccountId}' }));
+      const backends = createBackends(resolveConfig(file), () => {});
+      t.ok(await backends.connected(5_000), 'connected');
+      await backends.stores.close();
+      return backends.connectionCount;
+    };
+    t.equal(await count([REDIS_URL, REDIS_URL]), 2, 'store and both apps on one URL: the store’s, and the apps’ shared one');
+    t.equal(await count([REDIS_URL, `${REDIS_URL}/1`]), 3, 'apps on different URLs: one each');
+    t.equal(await count([REDIS_URL, REDIS_URL], false), 1, 'memory store: only the apps’ connection');
   });
 }
