@@ -217,7 +217,7 @@ export async function removeAccountsFromPartition(blob: string, homeAccountIds: 
     );
   }
   for (const account of new Set(accounts)) {
-    await nextTurn();
+    if (accounts.length > 1) await nextTurn();
     await confirmGone(left(account), account);
   }
   const accountsLeft = Object.keys(sectionOf(next, 'Account')).length;
