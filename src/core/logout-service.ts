@@ -35,7 +35,11 @@ export interface LogoutServiceOptions {
    * beyond that, an answer waits for its own logout's first attempt, which slows the provider down.
    */
   maxInBackground?: number;
-  /** How many of those are worked on at once (32 by default); the others wait their turn. */
+  /**
+   * How many of those are worked on at once (256 by default); the others wait their turn. Removals from
+   * one partition are batched only among the logouts being worked on, so a low number makes many small
+   * rounds on a shared partition.
+   */
   backgroundConcurrency?: number;
 }
 
@@ -61,7 +65,7 @@ export class LogoutService {
     this.now = options.now ?? Date.now;
     this.retry = { ...DEFAULT_RETRY, ...options.retry };
     this.maxInBackground = options.maxInBackground ?? 1_000;
-    this.backgroundTurn = pLimit(options.backgroundConcurrency ?? 32);
+    this.backgroundTurn = pLimit(options.backgroundConcurrency ?? 256);
   }
 
   /** Registers a session unless its `(issuer, sid)` was already logged out. */
