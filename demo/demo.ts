@@ -88,6 +88,8 @@ async function main(): Promise<void> {
   await endSession(op, users.get('alice')!.browser);
   for (const event of await op.backchannelEvents(2))
     say(`   provider → POST /logout/backchannel for ${event.clientId}: ${event.ok ? 'accepted (200)' : `refused: ${event.error}`}`);
+  // The back-channel answers once a logout is journaled and carries it out right after.
+  await service.logouts.settled();
 
   step(6, "What each app's msal-node token cache holds now");
   await showCaches('after:');

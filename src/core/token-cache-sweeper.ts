@@ -118,7 +118,7 @@ export class TokenCacheSweeper {
   }
 
   /**
-   * Read, remove every waiting account, compare-and-set; an app's concurrent write makes us start over
+   * Read for update, remove every waiting account, write back; an app's concurrent write makes us start over
    * on its blob with the accounts still to remove. Settles every waiter; never throws.
    */
   private async round(store: TokenCacheStore, key: string, waiters: Waiter[]): Promise<void> {
@@ -128,20 +128,25 @@ export class TokenCacheSweeper {
     };
     try {
       for (let attempt = 1; attempt <= this.maxConflicts; attempt++) {
-        const blob = await store.get(key);
-        if (blob === null) return settleAll({ outcome: 'not_present', detail: 'no such partition' });
-        const { accounts, next } = await removeAccountsFromPartition(blob, waiting.map((w) => w.homeAccountId));
-        const removing: [Waiter, number][] = [];
-        waiting.forEach((w, i) => {
-          const result = accounts[i]!;
-          if (result.outcome !== 'removed' || next === undefined) w.settle({ outcome: result.outcome, ...(result.detail ? { detail: result.detail } : {}) });
-          else removing.push([w, result.removedKeys.length]);
-        });
-        waiting = removing.map(([w]) => w);
-        if (waiting.length === 0) return;
-        if (await store.compareAndSet(key, blob, next!)) {
-          for (const [w, removedEntries] of removing) w.settle({ outcome: 'removed', removedEntries, partitionDeleted: next === null });
-          return;
+        const update = await store.readForUpdate(key);
+        try {
+          const blob = update.value;
+          if (blob === null) return settleAll({ outcome: 'not_present', detail: 'no such partition' });
+          const { accounts, next } = await removeAccountsFromPartition(blob, waiting.map((w) => w.homeAccountId));
+          const removing: [Waiter, number][] = [];
+          waiting.forEach((w, i) => {
+            const result = accounts[i]!;
+            if (result.outcome !== 'removed' || next === undefined) w.settle({ outcome: result.outcome, ...(result.detail ? { detail: result.detail } : {}) });
+            else removing.push([w, result.removedKeys.length]);
+          });
+          waiting = removing.map(([w]) => w);
+          if (waiting.length === 0) return;
+          if (await update.write(next!)) {
+            for (const [w, removedEntries] of removing) w.settle({ outcome: 'removed', removedEntries, partitionDeleted: next === null });
+            return;
+          }
+        } finally {
+          update.release();
         }
       }
       settleAll({ outcome: 'failed', detail: `the partition kept changing (${this.maxConflicts} attempts)` });

@@ -1,4 +1,4 @@
-import type { TokenCacheStore } from './types.js';
+import { updateByCompareAndSet, type PartitionUpdate, type TokenCacheStore } from './types.js';
 
 /** Token-cache partitions held in this process (for trying the service out and for tests). */
 export class MemoryTokenCacheStore implements TokenCacheStore {
@@ -17,6 +17,10 @@ export class MemoryTokenCacheStore implements TokenCacheStore {
     if (next === null) this.partitions.delete(key);
     else this.partitions.set(key, next);
     return true;
+  }
+
+  readForUpdate(key: string): Promise<PartitionUpdate> {
+    return updateByCompareAndSet(this, key);
   }
 
   async ping(): Promise<void> {}

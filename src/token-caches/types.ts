@@ -10,9 +10,31 @@ export interface TokenCacheStore {
    * still holds `expected`; keeps the key's TTL. Returns false when someone else changed it first.
    */
   compareAndSet(key: string, expected: string, next: string | null): Promise<boolean>;
+  /**
+   * Reads the blob at `key` for one update: `write(next)` replaces it (null deletes the key; the TTL is
+   * kept) only if nothing has written the key since this read, and says whether it did. `release()`
+   * must follow, written or not.
+   */
+  readForUpdate(key: string): Promise<PartitionUpdate>;
   /** Throws when the store cannot be reached. */
   ping(): Promise<void>;
   close(): Promise<void>;
+}
+
+export interface PartitionUpdate {
+  value: string | null;
+  write(next: string | null): Promise<boolean>;
+  release(): void;
+}
+
+/** An update as a read and a compare-and-set against what was read (for stores with nothing better). */
+export async function updateByCompareAndSet(store: Pick<TokenCacheStore, 'get' | 'compareAndSet'>, key: string): Promise<PartitionUpdate> {
+  const value = await store.get(key);
+  return {
+    value,
+    write: async (next) => value !== null && store.compareAndSet(key, value, next),
+    release: () => {},
+  };
 }
 
 /** The key holds something that is not a token-cache blob (another Redis type): never retried, never written. */

@@ -4,14 +4,14 @@ import { resolveConfig } from '../../src/config/load.js';
 import { TokenCacheSweeper } from '../../src/core/token-cache-sweeper.js';
 import { MemoryTokenCacheStore } from '../../src/token-caches/memory.js';
 import { RedisTokenCacheStore } from '../../src/token-caches/redis.js';
-import type { TokenCacheStore } from '../../src/token-caches/types.js';
+import { updateByCompareAndSet, type PartitionUpdate, type TokenCacheStore } from '../../src/token-caches/types.js';
 import { FakeEntra, MsalWebApp } from '../helpers/msal-app.js';
 import { REDIS_URL, redisForTest } from '../helpers/redis.js';
 import { ORDERS, TENANT_A, testConfigFile } from '../helpers/service.js';
 
 type Backing = TokenCacheStore & { set(key: string, value: string): Promise<void> };
 
-/** The real store, counting the sweeper's reads and compare-and-sets; hooks let a test act around them. */
+/** The real store, counting the sweeper's reads and writes (an update is a read and a compare-and-set here); hooks let a test act around them. */
 class CountingStore implements TokenCacheStore {
   gets = 0;
   writes = 0;
@@ -27,6 +27,9 @@ class CountingStore implements TokenCacheStore {
     this.writes++;
     await this.beforeWrite?.(this.writes);
     return this.inner.compareAndSet(key, expected, next);
+  }
+  readForUpdate(key: string): Promise<PartitionUpdate> {
+    return updateByCompareAndSet(this, key);
   }
   async ping(): Promise<void> {}
   async close(): Promise<void> {}

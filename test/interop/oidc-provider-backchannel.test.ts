@@ -72,6 +72,8 @@ if (ctx) {
     t.ok(ended.status < 400, `the provider's logout page answered ${ended.status}`);
     const events = await op.backchannelEvents(2);
     t.same(events.map((e) => [e.clientId, e.ok, e.error]).sort(), [['billing-web', true, undefined], ['orders-web', true, undefined]], "the provider's own backchannel.success for both clients");
+    // Answered once journaled, carried out right after.
+    await service.logouts.settled();
 
     for (const app of msalApps) {
       t.notOk((await app.accounts(alice.homeAccountId)).some((a) => a.homeAccountId === alice.homeAccountId), `${app.clientId}: alice is gone`);

@@ -123,6 +123,79 @@ if (ctx) {
     t.same(await redis.lrange(key, 0, -1), ['a']);
   });
 
+  t.test('token cache: an update writes only if nothing wrote the key since its read, keeps the TTL, and null deletes', async (t) => {
+    const caches = new RedisTokenCacheStore(redis, false, { updateConnections: 2 });
+    t.teardown(() => caches.close());
+    const key = `${prefix}cache:update:1`;
+    await redis.set(key, 'v1', 'EX', 3600);
+    const first = await caches.readForUpdate(key);
+    t.equal(first.value, 'v1');
+    t.equal(await first.write('v2'), true);
+    first.release();
+    t.equal(await redis.get(key), 'v2');
+    t.ok((await redis.ttl(key)) > 3500, 'KEEPTTL: the app’s expiry is kept');
+
+    const raced = await caches.readForUpdate(key);
+    await redis.set(key, 'the app wrote this', 'KEEPTTL'); // between the read and the write
+    t.equal(await raced.write('v3'), false, 'refused: the key was written since the read');
+    raced.release();
+    t.equal(await redis.get(key), 'the app wrote this', 'the app’s write is kept');
+
+    const last = await caches.readForUpdate(key);
+    t.equal(await last.write(null), true, 'null deletes');
+    last.release();
+    t.equal(await redis.exists(key), 0);
+    const gone = await caches.readForUpdate(key);
+    t.equal(gone.value, null, 'a key that is not there reads as null');
+    gone.release();
+  });
+
+  t.test('token cache: an update released without a write leaves no WATCH behind for the next one', async (t) => {
+    const caches = new RedisTokenCacheStore(redis, false, { updateConnections: 1 });
+    t.teardown(() => caches.close());
+    const key = `${prefix}cache:update:2`;
+    await redis.set(key, 'v1');
+    (await caches.readForUpdate(key)).release(); // nothing to write
+    await redis.set(key, 'v2'); // would abort the next write if the first WATCH were still on
+    const next = await caches.readForUpdate(key);
+    t.equal(next.value, 'v2');
+    t.equal(await next.write('v3'), true);
+    next.release();
+    t.equal(await redis.get(key), 'v3');
+  });
+
+  t.test('token cache: an update whose connection dropped writes nothing, and the next update opens another', async (t) => {
+    const name = `lr-test-update-${prefix.replace(/[^a-z0-9]/gi, '')}`;
+    const caches = new RedisTokenCacheStore(redis, false, { updateConnections: 1, updateConnectionName: name });
+    t.teardown(() => caches.close());
+    const key = `${prefix}cache:update:3`;
+    await redis.set(key, 'v1');
+    const update = await caches.readForUpdate(key);
+    const ids = ((await redis.client('LIST')) as string).split('\n').filter((line) => line.includes(` name=${name} `)).map((line) => /\bid=(\d+)/.exec(line)![1]!);
+    t.equal(ids.length, 1, 'one update connection');
+    await redis.client('KILL', 'ID', ids[0]!);
+    await t.rejects(update.write('v2'), 'the write fails: no reconnect, no resend on another connection');
+    update.release();
+    t.equal(await redis.get(key), 'v1', 'nothing written');
+    const again = await caches.readForUpdate(key);
+    t.equal(await again.write('v2'), true, 'a new connection takes over');
+    again.release();
+    t.equal(await redis.get(key), 'v2');
+  });
+
+  t.test('token cache: an update of a key of another Redis type is foreign data', async (t) => {
+    const caches = new RedisTokenCacheStore(redis, false, { updateConnections: 1 });
+    t.teardown(() => caches.close());
+    const key = `${prefix}cache:update:hash`;
+    await redis.hset(key, 'a', '1');
+    await t.rejects(caches.readForUpdate(key), ForeignPartitionError);
+    const other = `${prefix}cache:update:4`;
+    await redis.set(other, 'v1');
+    const update = await caches.readForUpdate(other);
+    t.equal(update.value, 'v1', 'the slot is free again');
+    update.release();
+  });
+
   t.test('token cache: a key of another Redis type is foreign data', async (t) => {
     const caches = new RedisTokenCacheStore(redis, false);
     const key = `${prefix}cache:hash`;
