@@ -49,8 +49,8 @@ export interface CacheLayout {
   shared: { clientId: string; key: string };
 }
 
-/** Writes each user's partitions in the per-account apps and all users into the shared partition. */
-export async function preloadCaches(redis: Redis, layout: CacheLayout, users: BenchUser[]): Promise<{ sharedBytes: number }> {
+/** Writes each user's partitions in the per-account apps and, unless `withShared` is false, all users into the shared partition. */
+export async function preloadCaches(redis: Redis, layout: CacheLayout, users: BenchUser[], withShared = true): Promise<{ sharedBytes: number }> {
   for (const clientId of layout.perAccount) {
     const template = await templateFor(clientId);
     for (let i = 0; i < users.length; i += 1_000) {
@@ -59,6 +59,7 @@ export async function preloadCaches(redis: Redis, layout: CacheLayout, users: Be
       await pipeline.exec();
     }
   }
+  if (!withShared) return { sharedBytes: 0 };
   const template = await templateFor(layout.shared.clientId);
   const shared = JSON.parse(template) as Blob;
   for (const section of SECTIONS) shared[section] = {};

@@ -164,10 +164,10 @@ const redisApps = Object.values(APPS).map((clientId) => ({
 const sessionOf = (u: BenchUser) => ({ clientId: APPS.a, issuer: provider.issuer, sid: u.sid, sub: `sub-${u.oid}`, homeAccountId: u.homeAccountId });
 
 /** Preloads `sessions` sessions of which the first `swept.length` belong to `swept`, and the swept users' caches. */
-async function preload(keyPrefix: string, swept: BenchUser[], sessions: number): Promise<{ sharedBytes: number }> {
+async function preload(keyPrefix: string, swept: BenchUser[], sessions: number, withShared = true): Promise<{ sharedBytes: number }> {
   const fillers = (n: number) => sessionOf(benchUser(9, n));
   await preloadSessions(redisServer.url, keyPrefix, sessions, (n) => (n < swept.length ? sessionOf(swept[n]!) : fillers(n)));
-  return preloadCaches(redis, LAYOUT, swept);
+  return preloadCaches(redis, LAYOUT, swept, withShared);
 }
 
 /** How many sessions are left under the prefix, and per-account partitions or shared-partition entries of these users. */
@@ -287,13 +287,15 @@ const rssMb = await peakRssMb(sweepService.child.pid!);
 await stop(sweepService.child);
 
 // ---- Scale: the same sweep at the same fixed rate with few and with many sessions stored; the session
-// lookup happens after the answer, so what counts is the time from receipt to completion.
+// lookup happens after the answer, so what counts is the time from receipt to completion. The shared
+// partition is left out here: its rounds' ups and downs (hundreds of ms) would drown what the number
+// of stored sessions costs, which is what this compares.
 const scaleRate = Math.max(1, Math.round(sweepRunResult.completedPerSecond / 2));
 async function scaleRun(sessions: number) {
   await redis.flushall();
   const users = Array.from({ length: SIZES.scaleTokens }, (_, n) => benchUser(3, n));
   log(`scale: preloading ${sessions.toLocaleString('en')} sessions…`);
-  await preload('scale:', users, sessions);
+  await preload('scale:', users, sessions, false);
   const tokens = await provider.tokens(APPS.a, users.map((u) => u.sid));
   const service = await startService(`scale-${sessions}`, { store: { kind: 'redis', url: redisServer.url, keyPrefix: 'scale:' }, issuers, apps: redisApps });
   await load(service.url, BACKCHANNEL, warmUp.slice(0, 500), `scale-${sessions}-warm-up`);
@@ -359,6 +361,7 @@ const result = {
   sweepHalfRate: { rate: Math.round(sweepRunResult.completedPerSecond / 2), ...sweepSummary(halfRateRun) },
   scale: {
     rate: scaleRate,
+    caches: '3 apps, per-account partitions only (the shared app has none)',
     small: { sessions: SIZES.scaleSmall, ...scaleSummary(scaleSmall) },
     large: { sessions: SIZES.scaleLarge, ...scaleSummary(scaleLarge) },
     p50Ratio: ratio(scaleLarge.completionP50Ms, scaleSmall.completionP50Ms),
@@ -382,8 +385,8 @@ const rows: [string, string, string][] = [
   ['  ratio to ceiling (target ≥ 0.3)', `${result.ratioSweepToCeiling}`, check(result.ratioSweepToCeiling >= 0.3)],
   [`  at half that rate (${result.sweepHalfRate.rate}/s): answer p99 (target ≤ 20 ms)`, `${halfRate.p99Ms} ms`, check(halfRate.p99Ms <= 20)],
   [`  at half that rate: completion p50 / p99`, `${halfRateRun.completionP50Ms} ms`, `${halfRateRun.completionP99Ms} ms`],
-  [`scale at ${scaleRate}/s: ${SIZES.scaleSmall.toLocaleString('en')} sessions, completion`, `p99 ${scaleSmall.completionP99Ms} ms`, `p50 ${scaleSmall.completionP50Ms} ms`],
-  [`scale at ${scaleRate}/s: ${SIZES.scaleLarge.toLocaleString('en')} sessions, completion`, `p99 ${scaleLarge.completionP99Ms} ms`, `p50 ${scaleLarge.completionP50Ms} ms`],
+  [`scale at ${scaleRate}/s (per-account partitions): ${SIZES.scaleSmall.toLocaleString('en')} sessions, completion`, `p99 ${scaleSmall.completionP99Ms} ms`, `p50 ${scaleSmall.completionP50Ms} ms`],
+  [`scale at ${scaleRate}/s (per-account partitions): ${SIZES.scaleLarge.toLocaleString('en')} sessions, completion`, `p99 ${scaleLarge.completionP99Ms} ms`, `p50 ${scaleLarge.completionP50Ms} ms`],
   ['  p99 ratio (target ≤ 1.2)', `${result.scale.ratio}`, check(result.scale.ratio <= 1.2)],
   ['service peak RSS in the sweep (target ≤ 150 MB)', `${rssMb} MB`, check(rssMb <= 150)],
 ];
