@@ -178,28 +178,27 @@ async function leftBehind(keyPrefix: string, users: BenchUser[]): Promise<number
   return partitions + inShared + (await redis.keys(`${keyPrefix}session:*`)).length;
 }
 
-/** The service's back-channel logout attempts so far, by the state each attempt ended in (from /metrics). */
-async function attempts(url: string): Promise<Record<string, number>> {
+/**
+ * One scrape of the service's /metrics: its back-channel logout attempts so far by the state each ended
+ * in, its GC time so far, and its event-loop delay since the previous scrape (prom-client resets it on each).
+ */
+async function scrape(url: string): Promise<{ attempts: Record<string, number>; gcSeconds: Record<string, number>; loopDelayMaxMs: number; loopDelayP99Ms: number }> {
   const text = await (await fetch(`${url}/metrics`)).text();
-  const counts: Record<string, number> = {};
-  for (const m of text.matchAll(/^logout_receiver_logout_attempt_duration_seconds_count\{channel="backchannel",state="(\w+)"\} (\d+)/gm)) counts[m[1]!] = Number(m[2]);
-  return counts;
-}
-
-/** The service's event-loop delay since the last scrape (prom-client resets it on each), and its GC time so far. */
-async function loopAndGc(url: string): Promise<{ loopDelayMaxMs: number; loopDelayP99Ms: number; gcSeconds: Record<string, number> }> {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  const value = (name: string) => Number(new RegExp(`^logout_receiver_${name} ([\\d.e+-]+)$`, 'm').exec(text)?.[1] ?? 0);
-  const gcSeconds: Record<string, number> = {};
-  for (const m of text.matchAll(/^logout_receiver_nodejs_gc_duration_seconds_sum\{kind="(\w+)"\} ([\d.e+-]+)/gm)) gcSeconds[m[1]!] = Number(m[2]);
-  return { loopDelayMaxMs: Math.round(value('nodejs_eventloop_lag_max_seconds') * 1000), loopDelayP99Ms: Math.round(value('nodejs_eventloop_lag_p99_seconds') * 1000), gcSeconds };
+  const byLabel = (pattern: RegExp) => Object.fromEntries([...text.matchAll(pattern)].map((m) => [m[1]!, Number(m[2])]));
+  const ms = (name: string) => Math.round(Number(new RegExp(`^logout_receiver_${name} ([\\d.e+-]+)$`, 'm').exec(text)?.[1] ?? 0) * 1000);
+  return {
+    attempts: byLabel(/^logout_receiver_logout_attempt_duration_seconds_count\{channel="backchannel",state="(\w+)"\} (\d+)/gm),
+    gcSeconds: byLabel(/^logout_receiver_nodejs_gc_duration_seconds_sum\{kind="(\w+)"\} ([\d.e+-]+)/gm),
+    loopDelayMaxMs: ms('nodejs_eventloop_lag_max_seconds'),
+    loopDelayP99Ms: ms('nodejs_eventloop_lag_p99_seconds'),
+  };
 }
 
 /** Waits (at most 120 s) until the service has ended `count` more back-channel attempts `completed` or `failed` than in `before`. */
 async function attemptsEnded(url: string, before: Record<string, number>, count: number): Promise<void> {
   const ended = (now: Record<string, number>) => (now.completed ?? 0) + (now.failed ?? 0) - (before.completed ?? 0) - (before.failed ?? 0);
   const from = performance.now();
-  while (ended(await attempts(url)) < count && performance.now() - from < 120_000) await new Promise((resolve) => setTimeout(resolve, 50)); // the service sends no event
+  while (ended((await scrape(url)).attempts) < count && performance.now() - from < 120_000) await new Promise((resolve) => setTimeout(resolve, 50)); // the service sends no event
 }
 
 /**
@@ -248,19 +247,18 @@ async function redisCpuSeconds(): Promise<number> {
 async function sweepRun(url: string, users: BenchUser[], name: string, overallRate?: number) {
   const { sharedBytes } = await preload('sweep:', users, users.length);
   const tokens = await provider.tokens(APPS.a, users.map((u) => u.sid));
-  const before = await attempts(url);
+  const before = await scrape(url);
   const redisCpuBefore = await redisCpuSeconds();
   const since = Date.now();
-  const gcBefore = (await loopAndGc(url)).gcSeconds;
   const result = await load(url, BACKCHANNEL, tokens, name, overallRate);
   // Scraped at once: every scrape resets the event-loop delay histogram, and this one covers the answers.
-  const loop = await loopAndGc(url);
-  await attemptsEnded(url, before, users.length);
-  const gcMs = (kind: string) => Math.round(((loop.gcSeconds[kind] ?? 0) - (gcBefore[kind] ?? 0)) * 1000);
+  const loop = await scrape(url);
+  await attemptsEnded(url, before.attempts, users.length);
+  const gcMs = (kind: string) => Math.round(((loop.gcSeconds[kind] ?? 0) - (before.gcSeconds[kind] ?? 0)) * 1000);
   const service = { loopDelayMaxMs: loop.loopDelayMaxMs, loopDelayP99Ms: loop.loopDelayP99Ms, gcMajorMs: gcMs('major'), gcMinorMs: gcMs('minor'), gcIncrementalMs: gcMs('incremental') };
-  const after = await attempts(url);
+  const after = (await scrape(url)).attempts;
   const redisCpuPerLogoutMs = Number((((await redisCpuSeconds()) - redisCpuBefore) * 1000 / users.length).toFixed(2));
-  const pendingFirstAttempts = (after.pending ?? 0) - (before.pending ?? 0);
+  const pendingFirstAttempts = (after.pending ?? 0) - (before.attempts.pending ?? 0);
   const drain = await drained('sweep:', users);
   const completion = await journaled('sweep:', since);
   log(
@@ -299,7 +297,7 @@ async function scaleRun(sessions: number) {
   const tokens = await provider.tokens(APPS.a, users.map((u) => u.sid));
   const service = await startService(`scale-${sessions}`, { store: { kind: 'redis', url: redisServer.url, keyPrefix: 'scale:' }, issuers, apps: redisApps });
   await load(service.url, BACKCHANNEL, warmUp.slice(0, 500), `scale-${sessions}-warm-up`);
-  const before = await attempts(service.url);
+  const before = (await scrape(service.url)).attempts;
   const since = Date.now();
   const result = await load(service.url, BACKCHANNEL, tokens, `scale-${sessions}`, scaleRate);
   await attemptsEnded(service.url, before, tokens.length);

@@ -268,9 +268,10 @@ export class LogoutService {
   private async markLoggedOut(report: LogoutReport, sessions: Session[], { targetDone = false } = {}): Promise<void> {
     const until = Date.parse(report.receivedAt) + this.options.markerTtlMs;
     const sids = new Map<string, [string, string]>();
-    const target = report.target.kind === 'sid' ? JSON.stringify([report.target.issuer, report.target.sid]) : undefined;
-    if (report.target.kind === 'sid' && !targetDone) sids.set(target!, [report.target.issuer, report.target.sid]);
-    for (const s of sessions) if (s.sid !== undefined && JSON.stringify([s.issuer, s.sid]) !== target) sids.set(JSON.stringify([s.issuer, s.sid]), [s.issuer, s.sid]);
+    const { target } = report;
+    if (target.kind === 'sid') sids.set(JSON.stringify([target.issuer, target.sid]), [target.issuer, target.sid]);
+    for (const s of sessions) if (s.sid !== undefined) sids.set(JSON.stringify([s.issuer, s.sid]), [s.issuer, s.sid]);
+    if (targetDone && target.kind === 'sid') sids.delete(JSON.stringify([target.issuer, target.sid]));
     for (const [issuer, sid] of sids.values()) await this.options.stores.markers.mark(issuer, sid, until);
   }
 }

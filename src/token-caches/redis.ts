@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Redis, Cluster } from 'ioredis';
 import { ForeignPartitionError, updateByCompareAndSet, type PartitionUpdate, type TokenCacheStore } from './types.js';
 
@@ -139,9 +140,7 @@ export class RedisTokenCacheStore implements TokenCacheStore {
   }
 }
 
-/** A key's slot: a string hash (FNV-1a) of the key. */
+/** A key's slot, from a hash of the key. */
 function slotOf(key: string, slots: number): number {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < key.length; i++) hash = Math.imul(hash ^ key.charCodeAt(i), 0x01000193);
-  return (hash >>> 0) % slots;
+  return createHash('sha1').update(key).digest().readUInt32BE(0) % slots;
 }
