@@ -1,11 +1,12 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { ConfidentialClientApplication, type AccountInfo, type TokenCache } from '@azure/msal-node';
+import { layoutOf, type LaidOutEntry, type PartitionLayout } from './partition-layout.js';
 
 /** What removing one account from one serialized msal-node cache partition comes to. */
-export interface PartitionRemoval {
+export interface PartitionRemoval<B extends string | Buffer = string> {
   outcome: 'removed' | 'not_present' | 'skipped';
-  /** The blob to write back: a string, or null meaning "delete the partition key"; undefined when nothing changes. */
-  next?: string | null;
+  /** The blob to write back, as the blob was given (text or bytes), or null meaning "delete the partition key"; undefined when nothing changes. */
+  next?: B | null;
   /** Cache keys of the entries that were removed (account, id-token, access-token, refresh-token entries). */
   removedKeys: string[];
   /** Short human reason (never token values), e.g. why skipped. */
@@ -16,11 +17,19 @@ export interface PartitionRemoval {
 export type AccountPartitionRemoval = Omit<PartitionRemoval, 'next'>;
 
 /** What removing several accounts from one partition comes to: each account's result and one blob to write. */
-export interface PartitionBatchRemoval {
+export interface PartitionBatchRemoval<B extends string | Buffer = string> {
   /** One per homeAccountId given, in the same order. */
   accounts: AccountPartitionRemoval[];
   /** As {@link PartitionRemoval.next}: undefined when no account was removed. */
-  next?: string | null;
+  next?: B | null;
+}
+
+export interface PartitionRemovalOptions {
+  /**
+   * Partitions of this many bytes or more are laid out ({@link layoutOf}) instead of parsed whole, and
+   * written back by cutting the removed entries out of their bytes. 64 KiB by default.
+   */
+  layoutFrom?: number;
 }
 
 const ACCOUNT_SECTIONS = ['Account', 'IdToken', 'AccessToken', 'RefreshToken'] as const;
@@ -53,29 +62,29 @@ interface Entry {
   keyed: boolean;
 }
 
+/** Calls `each` for every entry of the account sections, in section order then blob order. */
+type EntryWalk = (each: (section: Entry['section'], key: string, owner: string | undefined, read: () => unknown) => void) => void;
+
 /**
  * The entries of each wanted account, found in one pass over the blob: those whose owner field is the
  * account and those whose key starts with `<account>-` (any letter case). Only the prefixes as long as
- * a wanted account are looked up. Entries stay in blob order (section, then key).
+ * a wanted account are looked up, and only their values are read. Entries stay in blob order.
  */
-function entriesByAccount(blob: Blob, accounts: Set<string>): Map<string, Entry[]> {
+function entriesByAccount(walk: EntryWalk, accounts: Set<string>): Map<string, Entry[]> {
   const groups = new Map<string, Entry[]>([...accounts].map((account) => [account, []]));
   const lengths = [...new Set([...accounts].map((account) => account.length))];
-  for (const section of ACCOUNT_SECTIONS) {
-    const entries = sectionOf(blob, section);
-    for (const key of Object.keys(entries)) {
-      const value = entries[key];
-      const owner = ownerOf(value);
-      const lower = key.toLowerCase();
-      const keyedBy = new Set<string>();
-      for (const length of lengths) {
-        const prefix = lower[length] === '-' ? lower.slice(0, length) : undefined;
-        if (prefix !== undefined && accounts.has(prefix)) keyedBy.add(prefix);
-      }
-      const named = owner !== undefined && accounts.has(owner) ? new Set([owner, ...keyedBy]) : keyedBy;
-      for (const account of named) groups.get(account)!.push({ section, key, value, owner, keyed: keyedBy.has(account) });
+  walk((section, key, owner, read) => {
+    const lower = key.toLowerCase();
+    const keyedBy = new Set<string>();
+    for (const length of lengths) {
+      const prefix = lower[length] === '-' ? lower.slice(0, length) : undefined;
+      if (prefix !== undefined && accounts.has(prefix)) keyedBy.add(prefix);
     }
-  }
+    const named = owner !== undefined && accounts.has(owner) ? new Set([owner, ...keyedBy]) : keyedBy;
+    if (named.size === 0) return;
+    const value = read();
+    for (const account of named) groups.get(account)!.push({ section, key, value, owner, keyed: keyedBy.has(account) });
+  });
   return groups;
 }
 
@@ -101,12 +110,11 @@ function directMatches(entries: Entry[], account: string): Set<string> {
 }
 
 /** The environment aliases the given entries are stored under, as written and lower-cased (keys are lower-case). */
-function environmentsOf(blob: Blob, keys: Set<string>): Set<string> {
+function environmentsOf(lookup: PartitionView['lookup'], keys: Set<string>): Set<string> {
   const environments = new Set<string>();
   for (const key of keys)
     for (const name of ACCOUNT_SECTIONS) {
-      const section = sectionOf(blob, name);
-      const entry = Object.hasOwn(section, key) ? section[key] : undefined;
+      const entry = lookup(name, key);
       if (isObject(entry) && typeof entry.environment === 'string' && entry.environment !== '') {
         environments.add(entry.environment);
         environments.add(entry.environment.toLowerCase());
@@ -156,29 +164,145 @@ async function confirmGone(left: Entry[], account: string): Promise<void> {
     throw new Error('msal-cache-partition: msal-node still finds the account after removal');
 }
 
-/**
- * Removes accounts (homeAccountIds, any letter case) and their id, access and refresh tokens from a
- * serialized msal-node token cache, in every environment alias: the same as removing them one after
- * the other with {@link removeAccountFromPartition}, with the blob parsed, indexed and serialized once.
- * Every other entry is kept as it was, byte for byte; a partition left with no account is to be
- * deleted; data that is not an msal-node cache is never rewritten. Pure: no I/O.
- */
-export async function removeAccountsFromPartition(blob: string, homeAccountIds: readonly string[]): Promise<PartitionBatchRemoval> {
-  const accounts = homeAccountIds.map((id) => id.toLowerCase());
-  if (accounts.includes('')) throw new TypeError('msal-cache-partition: homeAccountId is empty');
-  const skipped = (detail: string): PartitionBatchRemoval => ({ accounts: accounts.map(() => ({ outcome: 'skipped', removedKeys: [], detail })) });
+/** A partition as read for one batch removal: parsed whole, or laid out in its bytes. */
+interface PartitionView {
+  walk: EntryWalk;
+  /** The entry under `key` in `section`, if there is one. */
+  lookup(section: string, key: string): unknown;
+  /**
+   * The partition without the entries `drop` says go (asked once per entry, in section order then blob
+   * order), and how many accounts it keeps.
+   */
+  without(drop: (key: string) => boolean): { next: string | Buffer; accountsLeft: number };
+}
 
+/** The partition parsed whole; written back with JSON.stringify. */
+function parsedView(parsed: Blob): PartitionView {
+  return {
+    walk: (each) => {
+      for (const section of ACCOUNT_SECTIONS) {
+        const entries = sectionOf(parsed, section);
+        for (const key of Object.keys(entries)) each(section, key, ownerOf(entries[key]), () => entries[key]);
+      }
+    },
+    lookup: (name, key) => {
+      const section = sectionOf(parsed, name);
+      return Object.hasOwn(section, key) ? section[key] : undefined;
+    },
+    without: (drop) => {
+      // Start from the original parse: only the removed keys go, every other entry stays as it was.
+      const next: Blob = { ...parsed };
+      for (const name of ACCOUNT_SECTIONS) {
+        const section = parsed[name];
+        if (isObject(section)) next[name] = Object.fromEntries(Object.entries(section).filter(([key]) => !drop(key)));
+      }
+      return { next: JSON.stringify(next), accountsLeft: Object.keys(sectionOf(next, 'Account')).length };
+    },
+  };
+}
+
+const [OPEN, COMMA, CLOSE] = ['{', ',', '}'].map((c) => Buffer.from(c)) as [Buffer, Buffer, Buffer];
+
+/** The partition laid out in its bytes: entries read one by one when needed; written back by cutting. */
+function laidOutView(bytes: Buffer, layout: PartitionLayout): PartitionView {
+  const sections = [...layout.sections].sort((x, y) => ACCOUNT_SECTIONS.indexOf(x.name as Entry['section']) - ACCOUNT_SECTIONS.indexOf(y.name as Entry['section']));
+  const read = (entry: LaidOutEntry): unknown => JSON.parse(bytes.toString('utf8', entry.valueStart, entry.end));
+  let byKey: Map<string, Map<string, LaidOutEntry>> | undefined;
+  return {
+    walk: (each) => {
+      for (const { name, entries } of sections)
+        for (const entry of entries) each(name as Entry['section'], entry.key, entry.owner?.toLowerCase(), () => read(entry));
+    },
+    lookup: (name, key) => {
+      byKey ??= new Map(layout.sections.map((section) => [section.name, new Map(section.entries.map((entry) => [entry.key, entry]))]));
+      const entry = byKey.get(name)?.get(key);
+      return entry && read(entry);
+    },
+    without: (drop) => {
+      const dropped = new Set<LaidOutEntry>();
+      for (const { entries } of sections) for (const entry of entries) if (drop(entry.key)) dropped.add(entry);
+      // Every entry kept is copied as it was, with the separators between neighbours kept together.
+      const pieces: Buffer[] = [];
+      let at = 0;
+      for (const section of layout.sections) {
+        if (!section.entries.some((entry) => dropped.has(entry))) continue;
+        pieces.push(bytes.subarray(at, section.start), OPEN);
+        let run: LaidOutEntry | undefined;
+        let last: LaidOutEntry | undefined;
+        let first = true;
+        const close = () => {
+          if (!run) return;
+          if (!first) pieces.push(COMMA);
+          pieces.push(bytes.subarray(run.start, last!.end));
+          first = false;
+          run = undefined;
+        };
+        for (const entry of section.entries) {
+          if (dropped.has(entry)) close();
+          else {
+            run ??= entry;
+            last = entry;
+          }
+        }
+        close();
+        pieces.push(CLOSE);
+        at = section.end;
+      }
+      pieces.push(bytes.subarray(at));
+      const accounts = layout.sections.find((section) => section.name === 'Account')?.entries ?? [];
+      return { next: Buffer.concat(pieces), accountsLeft: accounts.filter((entry) => !dropped.has(entry)).length };
+    },
+  };
+}
+
+/** The partition parsed whole, or why it is not an msal-node cache. */
+function parse(blob: string): Blob | string {
   let parsed: unknown;
   try {
     parsed = JSON.parse(blob);
   } catch {
-    return skipped('the partition is not JSON');
+    return 'the partition is not JSON';
   }
-  if (!isObject(parsed)) return skipped('the partition is not a JSON object');
-  for (const name of CACHE_SECTIONS)
-    if (parsed[name] !== undefined && !isObject(parsed[name])) return skipped(`the partition's ${name} section is not an object`);
+  if (!isObject(parsed)) return 'the partition is not a JSON object';
+  for (const name of CACHE_SECTIONS) if (parsed[name] !== undefined && !isObject(parsed[name])) return `the partition's ${name} section is not an object`;
+  return parsed;
+}
 
-  const groups = entriesByAccount(parsed, new Set(accounts));
+/**
+ * Removes accounts (homeAccountIds, any letter case) and their id, access and refresh tokens from a
+ * serialized msal-node token cache, in every environment alias: the same as removing them one after
+ * the other with {@link removeAccountFromPartition}, with the blob read and written once. Every other
+ * entry is kept as it was, byte for byte; a partition left with no account is to be deleted; data that
+ * is not an msal-node cache is never rewritten. Pure: no I/O.
+ *
+ * A large partition (`layoutFrom`) is laid out rather than parsed: only the removed accounts' entries
+ * are read as objects, and what is written back is the original bytes less those entries. A partition
+ * the layout leaves to JSON.parse (see {@link layoutOf}) is parsed whole, as a small one is.
+ */
+export async function removeAccountsFromPartition<B extends string | Buffer>(
+  blob: B,
+  homeAccountIds: readonly string[],
+  options: PartitionRemovalOptions = {},
+): Promise<PartitionBatchRemoval<B>> {
+  const accounts = homeAccountIds.map((id) => id.toLowerCase());
+  if (accounts.includes('')) throw new TypeError('msal-cache-partition: homeAccountId is empty');
+  const skipped = (detail: string): PartitionBatchRemoval<B> => ({ accounts: accounts.map(() => ({ outcome: 'skipped', removedKeys: [], detail })) });
+
+  let view: PartitionView | undefined;
+  const given: string | Buffer = blob;
+  const size = typeof given === 'string' ? given.length : given.byteLength;
+  if (size >= (options.layoutFrom ?? 64 * 1024)) {
+    const bytes = typeof given === 'string' ? Buffer.from(given) : given;
+    const layout = await layoutOf(bytes);
+    if (layout) view = laidOutView(bytes, layout);
+  }
+  if (!view) {
+    const parsed = parse(typeof given === 'string' ? given : given.toString('utf8'));
+    if (typeof parsed === 'string') return skipped(parsed);
+    view = parsedView(parsed);
+  }
+
+  const groups = entriesByAccount(view.walk, new Set(accounts));
   /** Removed key → the position of the account it was removed for. */
   const removedBy = new Map<string, number>();
   /** An account's entries still in the partition (earlier accounts of the batch removed theirs). */
@@ -192,7 +316,7 @@ export async function removeAccountsFromPartition(blob: string, homeAccountIds: 
     const keys = directMatches(entries, account);
     let detail: string | undefined;
     try {
-      for (const key of await removedByMsal(entries, account, environmentsOf(parsed, keys))) keys.add(key);
+      for (const key of await removedByMsal(entries, account, environmentsOf(view.lookup, keys))) keys.add(key);
     } catch {
       // MSAL could not load or remove the account's entries (malformed); the direct match still removes them.
       detail = "msal-node could not read the account's entries; removed by direct match";
@@ -202,26 +326,19 @@ export async function removeAccountsFromPartition(blob: string, homeAccountIds: 
   }
   if (removedBy.size === 0) return { accounts: results };
 
-  // Start from the original parse: only the removed keys go, every other entry stays as it was.
-  const next: Blob = { ...parsed };
-  for (const name of ACCOUNT_SECTIONS) {
-    const section = parsed[name];
-    if (!isObject(section)) continue;
-    next[name] = Object.fromEntries(
-      Object.entries(section).filter(([key]) => {
-        const by = removedBy.get(key);
-        if (by === undefined) return true;
-        results[by]!.removedKeys.push(key);
-        return false;
-      }),
-    );
-  }
+  const { next, accountsLeft } = view.without((key) => {
+    const by = removedBy.get(key);
+    if (by === undefined) return false;
+    results[by]!.removedKeys.push(key);
+    return true;
+  });
   for (const account of new Set(accounts)) {
     if (accounts.length > 1) await nextTurn();
     await confirmGone(left(account), account);
   }
-  const accountsLeft = Object.keys(sectionOf(next, 'Account')).length;
-  return { accounts: results, next: accountsLeft === 0 ? null : JSON.stringify(next) };
+  if (accountsLeft === 0) return { accounts: results, next: null };
+  if (typeof blob === 'string') return { accounts: results, next: (typeof next === 'string' ? next : next.toString('utf8')) as B };
+  return { accounts: results, next: (typeof next === 'string' ? Buffer.from(next) : next) as B };
 }
 
 /**
@@ -230,8 +347,8 @@ export async function removeAccountsFromPartition(blob: string, homeAccountIds: 
  * byte for byte; a partition left with no account is to be deleted; data that is not an msal-node
  * cache is never rewritten. Pure: no I/O.
  */
-export async function removeAccountFromPartition(blob: string, homeAccountId: string): Promise<PartitionRemoval> {
-  const { accounts, next } = await removeAccountsFromPartition(blob, [homeAccountId]);
+export async function removeAccountFromPartition<B extends string | Buffer>(blob: B, homeAccountId: string, options: PartitionRemovalOptions = {}): Promise<PartitionRemoval<B>> {
+  const { accounts, next } = await removeAccountsFromPartition(blob, [homeAccountId], options);
   const result = accounts[0]!;
   return result.outcome === 'removed' ? { ...result, next } : result;
 }

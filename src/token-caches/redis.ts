@@ -42,7 +42,7 @@ interface UpdateSlot {
  * Lua strings: on a shared partition of 13 MB that held Redis, and every client of it, for 110 ms of
  * CPU per write, against 20 ms. Those connections never reconnect nor resend: a write can only go out
  * on the connection whose WATCH guards it, and one that dropped fails the update, which is retried.
- * On a Cluster, updates use the Lua compare-and-set.
+ * Updates read and write the partition as bytes. On a Cluster, updates use the Lua compare-and-set, on text.
  */
 export class RedisTokenCacheStore implements TokenCacheStore {
   private readonly slots: UpdateSlot[];
@@ -68,10 +68,11 @@ export class RedisTokenCacheStore implements TokenCacheStore {
     slot.free = new Promise((resolve) => (release = resolve));
     await previous;
     let connection: Redis | undefined;
-    let value: string | null;
+    let value: Buffer | null;
     try {
       connection = await this.updateConnection(slot);
-      [, value] = await Promise.all([connection.watch(key), connection.get(key).catch(foreign)]);
+      // As bytes: a shared partition of megabytes is then never decoded into a string (see msal-cache-partition).
+      [, value] = await Promise.all([connection.watch(key), connection.getBuffer(key).catch(foreign)]);
     } catch (err) {
       if (connection?.status === 'ready') void connection.unwatch().catch(() => {});
       release();

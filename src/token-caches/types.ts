@@ -22,8 +22,10 @@ export interface TokenCacheStore {
 }
 
 export interface PartitionUpdate {
-  value: string | null;
-  write(next: string | null): Promise<boolean>;
+  /** As text, or as bytes where the store reads them so (a large partition is then never a string). */
+  value: string | Buffer | null;
+  /** `next` as text or bytes, whichever `value` was. */
+  write(next: string | Buffer | null): Promise<boolean>;
   release(): void;
 }
 
@@ -32,7 +34,7 @@ export async function updateByCompareAndSet(store: Pick<TokenCacheStore, 'get' |
   const value = await store.get(key);
   return {
     value,
-    write: async (next) => value !== null && store.compareAndSet(key, value, next),
+    write: async (next) => value !== null && store.compareAndSet(key, value, Buffer.isBuffer(next) ? next.toString('utf8') : next),
     release: () => {},
   };
 }

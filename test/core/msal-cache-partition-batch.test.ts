@@ -1,5 +1,5 @@
 import t from 'tap';
-import { removeAccountFromPartition, removeAccountsFromPartition } from '../../src/core/msal-cache-partition.js';
+import { removeAccountFromPartition, removeAccountsFromPartition, type PartitionRemoval } from '../../src/core/msal-cache-partition.js';
 import { MemoryTokenCacheStore } from '../../src/token-caches/memory.js';
 import { FakeEntra, MsalWebApp, type EntraUser } from '../helpers/msal-app.js';
 import { ORDERS, TENANT_A } from '../helpers/service.js';
@@ -36,7 +36,7 @@ async function oneByOne(blob: string, ids: string[]) {
   const results = [];
   let current: string | null = blob;
   for (const id of ids) {
-    const { next, ...result } = await removeAccountFromPartition(current!, id);
+    const { next, ...result }: PartitionRemoval = await removeAccountFromPartition(current!, id);
     results.push(result);
     if (next !== undefined) current = next;
   }

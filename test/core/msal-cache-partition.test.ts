@@ -1,6 +1,6 @@
 import t from 'tap';
 import { ConfidentialClientApplication, type INetworkModule, type NetworkResponse } from '@azure/msal-node';
-import { removeAccountFromPartition } from '../../src/core/msal-cache-partition.js';
+import { removeAccountFromPartition as removeFrom } from '../../src/core/msal-cache-partition.js';
 
 /*
  * Every blob here is written by msal-node itself: a real ConfidentialClientApplication redeems an
@@ -8,6 +8,13 @@ import { removeAccountFromPartition } from '../../src/core/msal-cache-partition.
  * instance-discovery answer is given as configuration, with Entra's real alias list, which makes msal-node
  * cache under `login.windows.net` — as real Entra caches do.
  */
+
+/**
+ * Partitions from this size on are laid out in their bytes rather than parsed whole: none here by default;
+ * msal-cache-partition-laid-out.test.ts runs every case again with all of them laid out.
+ */
+const layoutFrom = Number(process.env.LR_TEST_LAYOUT_FROM ?? Infinity);
+const removeAccountFromPartition = (blob: string, homeAccountId: string) => removeFrom(blob, homeAccountId, { layoutFrom });
 
 const CLIENT_ID = '6731de76-14a6-49ae-97bc-6eba6914391e';
 const TENANT = '72f988bf-86f1-41af-91ab-2d7cd011db47';

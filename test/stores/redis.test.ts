@@ -129,8 +129,9 @@ if (ctx) {
     const key = `${prefix}cache:update:1`;
     await redis.set(key, 'v1', 'EX', 3600);
     const first = await caches.readForUpdate(key);
-    t.equal(first.value, 'v1');
-    t.equal(await first.write('v2'), true);
+    t.ok(Buffer.isBuffer(first.value), 'read as bytes');
+    t.equal(first.value?.toString(), 'v1');
+    t.equal(await first.write(Buffer.from('v2')), true, 'bytes written');
     first.release();
     t.equal(await redis.get(key), 'v2');
     t.ok((await redis.ttl(key)) > 3500, 'KEEPTTL: the app’s expiry is kept');
@@ -158,7 +159,7 @@ if (ctx) {
     (await caches.readForUpdate(key)).release(); // nothing to write
     await redis.set(key, 'v2'); // would abort the next write if the first WATCH were still on
     const next = await caches.readForUpdate(key);
-    t.equal(next.value, 'v2');
+    t.equal(next.value?.toString(), 'v2');
     t.equal(await next.write('v3'), true);
     next.release();
     t.equal(await redis.get(key), 'v3');
@@ -192,7 +193,7 @@ if (ctx) {
     const other = `${prefix}cache:update:4`;
     await redis.set(other, 'v1');
     const update = await caches.readForUpdate(other);
-    t.equal(update.value, 'v1', 'the slot is free again');
+    t.equal(update.value?.toString(), 'v1', 'the slot is free again');
     update.release();
   });
 

@@ -1,0 +1,289 @@
+import { isUtf8 } from 'node:buffer';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+
+/** One entry of an account section: its key and where it sits in the partition's bytes. */
+export interface LaidOutEntry {
+  key: string;
+  /** The member from its key's opening quote to the end of its value. */
+  start: number;
+  end: number;
+  /** Where its value (an object) starts. */
+  valueStart: number;
+  /** The entry's `home_account_id` when that is a string, as JSON.parse would read it. */
+  owner: string | undefined;
+}
+
+/** One account section (`Account`, `IdToken`, …): its object's bytes and its entries in order. */
+export interface LaidOutSection {
+  name: string;
+  /** From the section's `{` to just after its `}`. */
+  start: number;
+  end: number;
+  entries: LaidOutEntry[];
+}
+
+/** The account sections of a serialized msal-node cache, in the order they appear. */
+export interface PartitionLayout {
+  sections: LaidOutSection[];
+}
+
+/** Sections whose entries are laid out one by one. */
+const ACCOUNT_SECTIONS = new Set(['Account', 'IdToken', 'AccessToken', 'RefreshToken']);
+/** Top-level members that must each appear once, as an object, for a layout (otherwise JSON.parse decides). */
+const CACHE_SECTIONS = new Set([...ACCOUNT_SECTIONS, 'AppMetadata']);
+/** Nesting deeper than this is left to JSON.parse (no recursion limit to meet here). */
+const MAX_DEPTH = 64;
+/** Bytes read between two turns of the event loop (about 4 ms on the 2-core bench machine). */
+const PAUSE_EVERY = 1 << 20;
+
+/** Thrown inside the scanner: the bytes are not laid out, the caller parses them whole instead. */
+const NOT_LAID_OUT = Symbol('not laid out');
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const HOME_ACCOUNT_ID = 'home_account_id';
+/** The characters that may follow a backslash in a JSON string, `u` aside. */
+const SIMPLE_ESCAPES = new Set([...'"\\/bfnrt'].map((c) => c.charCodeAt(0)));
+const isHex = (c: number | undefined): boolean => c !== undefined && ((c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66));
+const isDigit = (c: number | undefined): boolean => c !== undefined && c >= 0x30 && c <= 0x39;
+
+/** A member's key: from its opening quote to just after its closing one. */
+interface Key {
+  start: number;
+  end: number;
+  escaped: boolean;
+}
+
+/** A strict RFC 8259 reader of one JSON text that notes where the account sections' entries are. */
+class Scanner {
+  private i = 0;
+  /** Where the scanner last let the event loop run. */
+  private paused = 0;
+  /** Whether the last string read had an escape sequence. */
+  private escaped = false;
+  readonly sections: LaidOutSection[] = [];
+
+  constructor(private readonly b: Buffer) {}
+
+  async read(): Promise<void> {
+    this.space();
+    if (this.b[this.i] !== 0x7b) this.fail(); // a partition that is not an object is JSON.parse's to judge
+    await this.topLevel();
+    this.space();
+    if (this.i !== this.b.length) this.fail();
+  }
+
+  private fail(): never {
+    throw NOT_LAID_OUT;
+  }
+
+  private space(): void {
+    const b = this.b;
+    let i = this.i;
+    for (let c = b[i]; c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09; c = b[++i]);
+    this.i = i;
+  }
+
+  private expect(c: number): void {
+    if (this.b[this.i] !== c) this.fail();
+    this.i++;
+  }
+
+  /** A string, from its opening quote; leaves `i` after the closing one and sets `escaped`. */
+  private string(): void {
+    const b = this.b;
+    let i = this.i + 1;
+    let escaped = false;
+    for (;;) {
+      // The next quote ends the string unless a backslash comes first; nothing before it may be a control character.
+      const quote = b.indexOf(QUOTE, i);
+      if (quote < 0) this.fail();
+      let c = 0;
+      while (i < quote && (c = b[i]!) >= 0x20 && c !== BACKSLASH) i++;
+      if (i === quote) break;
+      if (c < 0x20) this.fail();
+      escaped = true;
+      const e = b[i + 1];
+      if (e === 0x75) {
+        if (!isHex(b[i + 2]) || !isHex(b[i + 3]) || !isHex(b[i + 4]) || !isHex(b[i + 5])) this.fail();
+        i += 6;
+      } else if (e !== undefined && SIMPLE_ESCAPES.has(e)) i += 2;
+      else this.fail();
+    }
+    this.i = i + 1;
+    this.escaped = escaped;
+  }
+
+  /** A member's key, as its text when it has no escape sequence (where keys matter, an escaped one fails). */
+  private keyText(key: Key): string | undefined {
+    return key.escaped ? undefined : this.b.toString('utf8', key.start + 1, key.end - 1);
+  }
+
+  private number(): void {
+    const b = this.b;
+    let i = this.i;
+    if (b[i] === 0x2d) i++;
+    if (b[i] === 0x30) i++;
+    else if (isDigit(b[i])) while (isDigit(b[i])) i++;
+    else this.fail();
+    if (b[i] === 0x2e) {
+      i++;
+      if (!isDigit(b[i])) this.fail();
+      while (isDigit(b[i])) i++;
+    }
+    if (b[i] === 0x65 || b[i] === 0x45) {
+      i++;
+      if (b[i] === 0x2b || b[i] === 0x2d) i++;
+      if (!isDigit(b[i])) this.fail();
+      while (isDigit(b[i])) i++;
+    }
+    this.i = i;
+  }
+
+  private literal(word: string): void {
+    for (let k = 0; k < word.length; k++) if (this.b[this.i + k] !== word.charCodeAt(k)) this.fail();
+    this.i += word.length;
+  }
+
+  /** Any value, checked and skipped. */
+  private value(depth: number): void {
+    if (depth > MAX_DEPTH) this.fail();
+    const c = this.b[this.i];
+    if (c === QUOTE) this.string();
+    else if (c === 0x7b) this.members(() => this.value(depth + 1));
+    else if (c === 0x5b) this.elements(depth);
+    else if (c === 0x74) this.literal('true');
+    else if (c === 0x66) this.literal('false');
+    else if (c === 0x6e) this.literal('null');
+    else this.number();
+  }
+
+  private elements(depth: number): void {
+    this.expect(0x5b);
+    this.space();
+    if (this.b[this.i] === 0x5d) return void this.i++;
+    for (;;) {
+      this.space();
+      this.value(depth + 1);
+      this.space();
+      if (this.b[this.i] === 0x2c) this.i++;
+      else return this.expect(0x5d);
+    }
+  }
+
+  /** An object's `{`; false when the object is empty (its `}` read too). */
+  private open(): boolean {
+    this.expect(0x7b);
+    this.space();
+    if (this.b[this.i] !== 0x7d) return true;
+    this.i++;
+    return false;
+  }
+
+  /** A member's key and colon, leaving `i` at its value. */
+  private memberKey(): Key {
+    this.space();
+    const start = this.i;
+    if (this.b[start] !== QUOTE) this.fail();
+    this.string();
+    const key = { start, end: this.i, escaped: this.escaped };
+    this.space();
+    this.expect(0x3a);
+    this.space();
+    return key;
+  }
+
+  /** After a member's value: true when another member follows, false at the object's `}`. */
+  private more(): boolean {
+    this.space();
+    if (this.b[this.i] === 0x2c) {
+      this.i++;
+      return true;
+    }
+    this.expect(0x7d);
+    return false;
+  }
+
+  /** An object, from its `{`: `member(key)` reads each member's value. */
+  private members(member: (key: Key) => void): void {
+    if (!this.open()) return;
+    do member(this.memberKey());
+    while (this.more());
+  }
+
+  /** Lets the event loop run once per mebibyte read. */
+  private async pause(): Promise<void> {
+    if (this.i - this.paused < PAUSE_EVERY) return;
+    this.paused = this.i;
+    await nextTurn();
+  }
+
+  private async topLevel(): Promise<void> {
+    const seen = new Set<string>();
+    if (!this.open()) return;
+    do {
+      const text = this.keyText(this.memberKey());
+      // An escaped key could spell a section's name: JSON.parse decides.
+      if (text === undefined) this.fail();
+      if (!CACHE_SECTIONS.has(text)) this.value(1);
+      else {
+        if (seen.has(text) || this.b[this.i] !== 0x7b) this.fail();
+        seen.add(text);
+        if (ACCOUNT_SECTIONS.has(text)) await this.section(text);
+        else this.value(1);
+      }
+    } while (this.more());
+  }
+
+  private async section(name: string): Promise<void> {
+    const start = this.i;
+    const entries: LaidOutEntry[] = [];
+    const keys = new Set<string>();
+    if (this.open())
+      do {
+        const key = this.memberKey();
+        const text = this.keyText(key);
+        // Escaped or repeated keys, and entries that are not objects, are left to JSON.parse.
+        if (text === undefined || keys.has(text) || this.b[this.i] !== 0x7b) this.fail();
+        keys.add(text);
+        const valueStart = this.i;
+        const owner = this.entry();
+        entries.push({ key: text, start: key.start, end: this.i, valueStart, owner });
+        await this.pause();
+      } while (this.more());
+    this.sections.push({ name, start, end: this.i, entries });
+  }
+
+  /** An entry object; its `home_account_id` (the last one, as JSON.parse keeps) when that is a string. */
+  private entry(): string | undefined {
+    let owner: string | undefined;
+    this.members((key) => {
+      if (key.escaped) this.fail(); // it could spell home_account_id
+      const isOwner = key.end - key.start === HOME_ACCOUNT_ID.length + 2 && this.b.toString('latin1', key.start + 1, key.end - 1) === HOME_ACCOUNT_ID;
+      const valueStart = this.i;
+      this.value(3);
+      if (isOwner) owner = this.b[valueStart] === QUOTE ? (JSON.parse(this.b.toString('utf8', valueStart, this.i)) as string) : undefined;
+    });
+    return owner;
+  }
+}
+
+/**
+ * Where the entries of a serialized msal-node cache's account sections sit, read without building the
+ * partition as objects: a shared partition holds megabytes, and JSON.parse then JSON.stringify of all of
+ * it, for a few accounts, was most of a removal's time and memory. Undefined when the bytes are not
+ * valid UTF-8 and valid JSON, or have a shape better judged by JSON.parse (not an object at the top, a
+ * repeated or escaped key among the sections or their entries, an entry that is not an object, a cache
+ * section that is not an object, nesting deeper than 64). Lets the event loop run once per mebibyte.
+ */
+export async function layoutOf(bytes: Buffer): Promise<PartitionLayout | undefined> {
+  if (!isUtf8(bytes)) return undefined;
+  const scanner = new Scanner(bytes);
+  try {
+    await scanner.read();
+  } catch (err) {
+    if (err === NOT_LAID_OUT) return undefined;
+    throw err;
+  }
+  return { sections: scanner.sections };
+}
