@@ -1,5 +1,5 @@
-import { setImmediate as nextTurn } from 'node:timers/promises';
 import { ConfidentialClientApplication, type AccountInfo, type TokenCache } from '@azure/msal-node';
+import { cpuTurn } from './cpu-turns.js';
 import { layoutOf, type LaidOutEntry, type PartitionLayout } from './partition-layout.js';
 
 /** What removing one account from one serialized msal-node cache partition comes to. */
@@ -288,6 +288,7 @@ export async function removeAccountsFromPartition<B extends string | Buffer>(
   if (accounts.includes('')) throw new TypeError('msal-cache-partition: homeAccountId is empty');
   const skipped = (detail: string): PartitionBatchRemoval<B> => ({ accounts: accounts.map(() => ({ outcome: 'skipped', removedKeys: [], detail })) });
 
+  await cpuTurn(); // the removal is CPU work from here: it starts in a turn of its own (cpu-turns.ts)
   let view: PartitionView | undefined;
   const given: string | Buffer = blob;
   const size = typeof given === 'string' ? given.length : given.byteLength;
@@ -310,8 +311,9 @@ export async function removeAccountsFromPartition<B extends string | Buffer>(
   const results: AccountPartitionRemoval[] = [];
   for (const [i, account] of accounts.entries()) {
     // MSAL's promises settle at once, so a batch would hold the event loop for its whole length
-    // (hundreds of ms for a large one) and keep the answers to other requests waiting: one account per turn.
-    if (i > 0) await nextTurn();
+    // (hundreds of ms for a large one) and keep the answers to other requests waiting: one account per turn,
+    // and a turn of its own (cpu-turns.ts), so concurrent removals do not fill one turn either.
+    if (i > 0) await cpuTurn();
     const entries = left(account);
     const keys = directMatches(entries, account);
     let detail: string | undefined;
@@ -333,7 +335,7 @@ export async function removeAccountsFromPartition<B extends string | Buffer>(
     return true;
   });
   for (const account of new Set(accounts)) {
-    if (accounts.length > 1) await nextTurn();
+    if (accounts.length > 1) await cpuTurn();
     await confirmGone(left(account), account);
   }
   if (accountsLeft === 0) return { accounts: results, next: null };

@@ -1,5 +1,5 @@
 import { isUtf8 } from 'node:buffer';
-import { setImmediate as nextTurn } from 'node:timers/promises';
+import { cpuTurn } from './cpu-turns.js';
 
 /** One entry of an account section: its key and where it sits in the partition's bytes. */
 export interface LaidOutEntry {
@@ -211,11 +211,11 @@ class Scanner {
     while (this.more());
   }
 
-  /** Lets the event loop run once per mebibyte read. */
+  /** Lets the event loop run, in a turn of its own, once per mebibyte read. */
   private async pause(): Promise<void> {
     if (this.i - this.paused < PAUSE_EVERY) return;
     this.paused = this.i;
-    await nextTurn();
+    await cpuTurn();
   }
 
   private async topLevel(): Promise<void> {
