@@ -180,15 +180,16 @@ async function leftBehind(keyPrefix: string, users: BenchUser[]): Promise<number
 
 /**
  * One scrape of the service's /metrics: its back-channel logout attempts so far by the state each ended
- * in, its GC time so far, and its event-loop delay since the previous scrape (prom-client resets it on each).
+ * in, its GC and CPU time so far, and its event-loop delay since the previous scrape (prom-client resets it on each).
  */
-async function scrape(url: string): Promise<{ attempts: Record<string, number>; gcSeconds: Record<string, number>; loopDelayMaxMs: number; loopDelayP99Ms: number }> {
+async function scrape(url: string): Promise<{ attempts: Record<string, number>; gcSeconds: Record<string, number>; cpuSeconds: number; loopDelayMaxMs: number; loopDelayP99Ms: number }> {
   const text = await (await fetch(`${url}/metrics`)).text();
   const byLabel = (pattern: RegExp) => Object.fromEntries([...text.matchAll(pattern)].map((m) => [m[1]!, Number(m[2])]));
   const ms = (name: string) => Math.round(Number(new RegExp(`^logout_receiver_${name} ([\\d.e+-]+)$`, 'm').exec(text)?.[1] ?? 0) * 1000);
   return {
     attempts: byLabel(/^logout_receiver_logout_attempt_duration_seconds_count\{channel="backchannel",state="(\w+)"\} (\d+)/gm),
     gcSeconds: byLabel(/^logout_receiver_nodejs_gc_duration_seconds_sum\{kind="(\w+)"\} ([\d.e+-]+)/gm),
+    cpuSeconds: ms('process_cpu_seconds_total') / 1000,
     loopDelayMaxMs: ms('nodejs_eventloop_lag_max_seconds'),
     loopDelayP99Ms: ms('nodejs_eventloop_lag_p99_seconds'),
   };
@@ -243,21 +244,41 @@ async function redisCpuSeconds(): Promise<number> {
   return Number(/used_cpu_sys:([\d.]+)/.exec(info)?.[1] ?? 0) + Number(/used_cpu_user:([\d.]+)/.exec(info)?.[1] ?? 0);
 }
 
+/** Calls so far per Redis command, from the bench Redis's INFO commandstats. */
+async function redisCalls(): Promise<Record<string, number>> {
+  const info = await redis.info('commandstats');
+  return Object.fromEntries([...info.matchAll(/^cmdstat_([\w|]+):calls=(\d+)/gm)].map((m) => [m[1]!, Number(m[2])]));
+}
+
 /** A sweep run: its users' sessions and caches preloaded, their tokens sent, then what was left and how long it took to go. */
 async function sweepRun(url: string, users: BenchUser[], name: string, overallRate?: number) {
   const { sharedBytes } = await preload('sweep:', users, users.length);
   const tokens = await provider.tokens(APPS.a, users.map((u) => u.sid));
   const before = await scrape(url);
   const redisCpuBefore = await redisCpuSeconds();
+  const callsBefore = await redisCalls();
   const since = Date.now();
   const result = await load(url, BACKCHANNEL, tokens, name, overallRate);
   // Scraped at once: every scrape resets the event-loop delay histogram, and this one covers the answers.
   const loop = await scrape(url);
   await attemptsEnded(url, before.attempts, users.length);
   const gcMs = (kind: string) => Math.round(((loop.gcSeconds[kind] ?? 0) - (before.gcSeconds[kind] ?? 0)) * 1000);
-  const service = { loopDelayMaxMs: loop.loopDelayMaxMs, loopDelayP99Ms: loop.loopDelayP99Ms, gcMajorMs: gcMs('major'), gcMinorMs: gcMs('minor'), gcIncrementalMs: gcMs('incremental') };
-  const after = (await scrape(url)).attempts;
+  const { attempts: after, cpuSeconds } = await scrape(url);
+  const service = {
+    cpuPerLogoutMs: Number((((cpuSeconds - before.cpuSeconds) * 1000) / users.length).toFixed(2)),
+    loopDelayMaxMs: loop.loopDelayMaxMs,
+    loopDelayP99Ms: loop.loopDelayP99Ms,
+    gcMajorMs: gcMs('major'),
+    gcMinorMs: gcMs('minor'),
+    gcIncrementalMs: gcMs('incremental'),
+  };
   const redisCpuPerLogoutMs = Number((((await redisCpuSeconds()) - redisCpuBefore) * 1000 / users.length).toFixed(2));
+  const callsAfter = await redisCalls();
+  const redisCallsPerLogout = Object.fromEntries(
+    Object.entries(callsAfter)
+      .map(([command, calls]) => [command, Number(((calls - (callsBefore[command] ?? 0)) / users.length).toFixed(2))] as const)
+      .filter(([, perLogout]) => perLogout >= 0.01),
+  );
   const pendingFirstAttempts = (after.pending ?? 0) - (before.attempts.pending ?? 0);
   const drain = await drained('sweep:', users);
   const completion = await journaled('sweep:', since);
@@ -265,9 +286,10 @@ async function sweepRun(url: string, users: BenchUser[], name: string, overallRa
     `${name}: answered ${Math.round(result.rps)}/s, completed ${completion.completedPerSecond}/s (${completion.completed} of ${users.length}), ` +
       `completion p50 ${completion.completionP50Ms} ms p99 ${completion.completionP99Ms} ms; ${pendingFirstAttempts} first attempts ended pending; ` +
       `${drain.leftBehind} entries left (waited ${drain.drainSeconds} s more); Redis CPU ${redisCpuPerLogoutMs} ms per logout; ` +
-      `event loop delay max ${service.loopDelayMaxMs} ms p99 ${service.loopDelayP99Ms} ms; GC major ${service.gcMajorMs} ms, minor ${service.gcMinorMs} ms, incremental ${service.gcIncrementalMs} ms`,
+      `service CPU ${service.cpuPerLogoutMs} ms per logout; event loop delay max ${service.loopDelayMaxMs} ms p99 ${service.loopDelayP99Ms} ms; GC major ${service.gcMajorMs} ms, minor ${service.gcMinorMs} ms, incremental ${service.gcIncrementalMs} ms`,
   );
-  return { result, sharedBytes, pendingFirstAttempts, redisCpuPerLogoutMs, service, ...drain, ...completion };
+  log(`${name}: Redis commands per logout ${JSON.stringify(redisCallsPerLogout)}`);
+  return { result, sharedBytes, pendingFirstAttempts, redisCpuPerLogoutMs, redisCallsPerLogout, service, ...drain, ...completion };
 }
 
 const sweepUsers = Array.from({ length: SIZES.sweep }, (_, n) => benchUser(1, n));

@@ -29,6 +29,11 @@ if (ctx) {
     await writeFile(config, stringify(file));
     const instances: RunningService[] = await Promise.all([0, 1].map(() => startProcess('node', ['dist/main.js', '--config', config], { cwd: root, env: { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info' } })));
     t.teardown(() => Promise.all(instances.map((i) => i.stop('SIGKILL'))));
+    // An instance that died says why (its last lines), rather than only the client's ECONNRESET.
+    for (const [k, i] of instances.entries())
+      i.child.once('exit', (code, signal) => {
+        if (Date.now() < deadline) t.fail(`instance ${k} exited (${code ?? signal}) during the run:\n${i.lines.filter((l) => !/"level":30/.test(l)).slice(-20).join('\n')}`);
+      });
 
     const statuses = new Map<string, number>();
     const count = (kind: string, status: number) => statuses.set(`${kind} ${status}`, (statuses.get(`${kind} ${status}`) ?? 0) + 1);
