@@ -1,6 +1,6 @@
 import { ConfidentialClientApplication, type AccountInfo, type TokenCache } from '@azure/msal-node';
 import { cpuTurn } from './cpu-turns.js';
-import { layoutOf, type LaidOutEntry, type PartitionLayout } from './partition-layout.js';
+import { ACCOUNT_SECTIONS, CACHE_SECTIONS, layoutOf, type AccountSection, type LaidOutEntry, type PartitionLayout } from './partition-layout.js';
 
 /** What removing one account from one serialized msal-node cache partition comes to. */
 export interface PartitionRemoval<B extends string | Buffer = string> {
@@ -32,9 +32,6 @@ export interface PartitionRemovalOptions {
   layoutFrom?: number;
 }
 
-const ACCOUNT_SECTIONS = ['Account', 'IdToken', 'AccessToken', 'RefreshToken'] as const;
-/** Sections that must be objects for the blob to count as an msal-node cache. */
-const CACHE_SECTIONS = [...ACCOUNT_SECTIONS, 'AppMetadata'] as const;
 type Blob = Record<string, unknown>;
 type Section = Record<string, unknown>;
 
@@ -53,7 +50,7 @@ function msalTokenCache(): TokenCache {
 
 /** An entry of the blob that names one of the accounts being removed, by its owner field or its key. */
 interface Entry {
-  section: (typeof ACCOUNT_SECTIONS)[number];
+  section: AccountSection;
   key: string;
   value: unknown;
   /** The entry's own `home_account_id`, lower-cased. */
@@ -205,13 +202,13 @@ const [OPEN, COMMA, CLOSE] = ['{', ',', '}'].map((c) => Buffer.from(c)) as [Buff
 
 /** The partition laid out in its bytes: entries read one by one when needed; written back by cutting. */
 function laidOutView(bytes: Buffer, layout: PartitionLayout): PartitionView {
-  const sections = [...layout.sections].sort((x, y) => ACCOUNT_SECTIONS.indexOf(x.name as Entry['section']) - ACCOUNT_SECTIONS.indexOf(y.name as Entry['section']));
+  const sections = [...layout.sections].sort((x, y) => ACCOUNT_SECTIONS.indexOf(x.name) - ACCOUNT_SECTIONS.indexOf(y.name));
   const read = (entry: LaidOutEntry): unknown => JSON.parse(bytes.toString('utf8', entry.valueStart, entry.end));
   let byKey: Map<string, Map<string, LaidOutEntry>> | undefined;
   return {
     walk: (each) => {
       for (const { name, entries } of sections)
-        for (const entry of entries) each(name as Entry['section'], entry.key, entry.owner?.toLowerCase(), () => read(entry));
+        for (const entry of entries) each(name, entry.key, entry.owner?.toLowerCase(), () => read(entry));
     },
     lookup: (name, key) => {
       byKey ??= new Map(layout.sections.map((section) => [section.name, new Map(section.entries.map((entry) => [entry.key, entry]))]));

@@ -15,7 +15,7 @@ export interface LaidOutEntry {
 
 /** One account section (`Account`, `IdToken`, …): its object's bytes and its entries in order. */
 export interface LaidOutSection {
-  name: string;
+  name: AccountSection;
   /** From the section's `{` to just after its `}`. */
   start: number;
   end: number;
@@ -27,10 +27,13 @@ export interface PartitionLayout {
   sections: LaidOutSection[];
 }
 
-/** Sections whose entries are laid out one by one. */
-const ACCOUNT_SECTIONS = new Set(['Account', 'IdToken', 'AccessToken', 'RefreshToken']);
-/** Top-level members that must each appear once, as an object, for a layout (otherwise JSON.parse decides). */
-const CACHE_SECTIONS = new Set([...ACCOUNT_SECTIONS, 'AppMetadata']);
+/** The sections of an msal-node cache that hold an account's entries (laid out one by one here). */
+export const ACCOUNT_SECTIONS = ['Account', 'IdToken', 'AccessToken', 'RefreshToken'] as const;
+export type AccountSection = (typeof ACCOUNT_SECTIONS)[number];
+/** Sections that must be objects for the blob to count as an msal-node cache (each once, for a layout). */
+export const CACHE_SECTIONS = [...ACCOUNT_SECTIONS, 'AppMetadata'] as const;
+const isAccountSection = (name: string): name is AccountSection => (ACCOUNT_SECTIONS as readonly string[]).includes(name);
+const isCacheSection = (name: string): boolean => (CACHE_SECTIONS as readonly string[]).includes(name);
 /** Nesting deeper than this is left to JSON.parse (no recursion limit to meet here). */
 const MAX_DEPTH = 64;
 /** Bytes read between two turns of the event loop (about 4 ms on the 2-core bench machine). */
@@ -67,8 +70,8 @@ class Scanner {
 
   async read(): Promise<void> {
     this.space();
-    if (this.b[this.i] !== 0x7b) this.fail(); // a partition that is not an object is JSON.parse's to judge
-    await this.topLevel();
+    await this.topLevel(); // a partition that is not an object is JSON.parse's to judge
+
     this.space();
     if (this.i !== this.b.length) this.fail();
   }
@@ -225,17 +228,17 @@ class Scanner {
       const text = this.keyText(this.memberKey());
       // An escaped key could spell a section's name: JSON.parse decides.
       if (text === undefined) this.fail();
-      if (!CACHE_SECTIONS.has(text)) this.value(1);
+      if (!isCacheSection(text)) this.value(1);
       else {
         if (seen.has(text) || this.b[this.i] !== 0x7b) this.fail();
         seen.add(text);
-        if (ACCOUNT_SECTIONS.has(text)) await this.section(text);
+        if (isAccountSection(text)) await this.section(text);
         else this.value(1);
       }
     } while (this.more());
   }
 
-  private async section(name: string): Promise<void> {
+  private async section(name: AccountSection): Promise<void> {
     const start = this.i;
     const entries: LaidOutEntry[] = [];
     const keys = new Set<string>();
@@ -259,7 +262,8 @@ class Scanner {
     let owner: string | undefined;
     this.members((key) => {
       if (key.escaped) this.fail(); // it could spell home_account_id
-      const isOwner = key.end - key.start === HOME_ACCOUNT_ID.length + 2 && this.b.toString('latin1', key.start + 1, key.end - 1) === HOME_ACCOUNT_ID;
+      // Only keys as long as it are decoded to compare.
+      const isOwner = key.end - key.start === HOME_ACCOUNT_ID.length + 2 && this.keyText(key) === HOME_ACCOUNT_ID;
       const valueStart = this.i;
       this.value(3);
       if (isOwner) owner = this.b[valueStart] === QUOTE ? (JSON.parse(this.b.toString('utf8', valueStart, this.i)) as string) : undefined;

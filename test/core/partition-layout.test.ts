@@ -1,13 +1,12 @@
 import t, { type Test } from 'tap';
 import fc from 'fast-check';
 import { removeAccountsFromPartition } from '../../src/core/msal-cache-partition.js';
-import { layoutOf, type PartitionLayout } from '../../src/core/partition-layout.js';
+import { ACCOUNT_SECTIONS, layoutOf, type PartitionLayout } from '../../src/core/partition-layout.js';
 import { MemoryTokenCacheStore } from '../../src/token-caches/memory.js';
 import { FakeEntra, MsalWebApp } from '../helpers/msal-app.js';
 import { ORDERS, TENANT_A } from '../helpers/service.js';
 
 type Blob = Record<string, unknown>;
-const ACCOUNT_SECTIONS = ['Account', 'IdToken', 'AccessToken', 'RefreshToken'];
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Checks a layout against JSON.parse's reading of the same bytes: same sections, entries, owners and values. */
