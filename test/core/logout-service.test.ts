@@ -149,6 +149,11 @@ t.test('a back-channel logout is answered once it is journaled and its sid marke
   t.equal(done.sessionsEnded, 1);
   t.equal(await stores.journal.backlog(), 0);
   t.same(await web.accounts(account.homeAccountId), []);
+  t.same(
+    [answered.state, answered.attempts, answered.sessionIds, answered.accounts, answered.removals, answered.completedAt],
+    ['pending', 0, [], [], [], undefined],
+    'the answer is a copy: the attempt after it did not change it',
+  );
 });
 
 t.test('beyond maxInBackground logouts under way, a back-channel answer waits for its own first attempt', async (t) => {

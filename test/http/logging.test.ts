@@ -3,7 +3,7 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { resolveConfig } from '../../src/config/load.js';
 import { buildApp } from '../../src/http/app.js';
-import { loggerOptions } from '../../src/http/logging.js';
+import { loggerOptions, REDACTED_PATHS } from '../../src/http/logging.js';
 import { createMemoryStores } from '../../src/stores/memory.js';
 import { MemoryTokenCacheStore } from '../../src/token-caches/memory.js';
 import { FULL_KEY, ISSUER, ORDERS, testConfigFile } from '../helpers/service.js';
@@ -68,4 +68,20 @@ t.test('a partition that is not an MSAL cache is reported in the log as well as 
   t.equal(res.json().removals.find((r: { app: string }) => r.app === 'billing-web').outcome, 'skipped');
   const warning = lines.map((l) => JSON.parse(l)).find((l) => l.msg === 'token-cache partition not swept');
   t.match(warning, { app: 'billing-web', partitionKey: 'h.t', outcome: 'skipped', detail: /not JSON/ });
+});
+
+t.test('every redacted path is censored in a line that carries it', async (t) => {
+  const { lines, sink } = logSink();
+  const log = pino(loggerOptions('info'), sink);
+  for (const path of REDACTED_PATHS) {
+    const line: Record<string, unknown> = {};
+    const parts = path.split('.');
+    let at = line;
+    for (const part of parts.slice(0, -1)) at = (at[part] = {}) as Record<string, unknown>;
+    at[parts.at(-1)!] = 'SECRET-VALUE';
+    log.info(line, path); // a `req` goes through the request serializer, which keeps no headers nor body anyway
+  }
+  t.equal(lines.length, REDACTED_PATHS.length);
+  for (const line of lines) t.notOk(line.includes('SECRET-VALUE'), `censored: ${JSON.parse(line).msg}`);
+  t.ok(lines.some((l) => l.includes('[redacted]')), 'by redaction, not only by the serializers');
 });
