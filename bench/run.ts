@@ -351,6 +351,7 @@ const sweepSummary = (run: Awaited<ReturnType<typeof sweepRun>>) => ({
   errors: run.result.errors,
   pendingFirstAttempts: run.pendingFirstAttempts,
   redisCpuPerLogoutMs: run.redisCpuPerLogoutMs,
+  redisCallsPerLogout: run.redisCallsPerLogout,
   drainSeconds: run.drainSeconds,
   service: run.service,
 });

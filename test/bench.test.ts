@@ -21,6 +21,8 @@ t.test('npm run bench -- --dry-run --json runs end to end and reports its fields
   t.equal(result.backchannelSweep.non2xx, 0, 'every sweep logout answered 200');
   t.type(result.backchannelSweep.pendingFirstAttempts, 'number', 'how many sweep logouts the worker finished');
   t.equal(result.backchannelSweep.leftBehind, 0, 'no session or cache entry of a logged-out user is left');
+  t.ok(result.backchannelSweep.redisCallsPerLogout.smembers >= 1, 'Redis commands per sweep logout, by command (a session lookup each)');
+  t.ok(result.backchannelSweep.service.cpuPerLogoutMs > 0, 'service CPU per sweep logout');
   t.ok(result.sweepHalfRate.p99Ms > 0);
   t.ok(result.scale.small.p99Ms > 0 && result.scale.large.p99Ms > 0, 'scale answer p99 with few and many sessions');
   t.equal(result.scale.small.completed, result.tokensPerRun.scaleTokens, 'every scale logout completed (few sessions)');
