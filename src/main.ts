@@ -29,7 +29,7 @@ async function main(): Promise<void> {
     if (reason !== lastRedisError) logger.error({ where, reason }, 'redis unreachable; retrying');
     lastRedisError = reason;
   });
-  const { stores, tokenCaches, shared } = backends;
+  const { stores, attemptStores, tokenCaches, shared } = backends;
   // Give Redis a moment to connect before taking requests; a Redis that is down does not stop the start.
   await backends.connected(3_000);
   if (config.store.kind === 'memory')
@@ -37,7 +37,7 @@ async function main(): Promise<void> {
   if (config.development)
     logger.warn(`no configuration file (--config FILE or LOGOUT_RECEIVER_CONFIG): running the built-in development configuration on loopback only, with the development API key from the README`);
 
-  app = await buildApp({ config, stores, tokenCaches, logger, ...(shared ? { rateLimitRedis: shared.redis, rateLimitPrefix: shared.keyPrefix } : {}) });
+  app = await buildApp({ config, stores, attemptStores, tokenCaches, logger, ...(shared ? { rateLimitRedis: shared.redis, rateLimitPrefix: shared.keyPrefix } : {}) });
   const service = app;
   for (const [where, count] of earlyErrors) service.serviceMetrics.storeErrors.inc({ where }, count);
   closeWithGrace({ delay: 10_000, logger }, async ({ signal, err }) => {

@@ -20,6 +20,12 @@ export const DEFAULT_RETRY: RetryPolicy = { baseDelayMs: 1_000, maxDelayMs: 60_0
 
 export interface LogoutServiceOptions {
   stores: ServiceStores;
+  /**
+   * The same store, for the attempts (and the worker): what an answer waits on (replay record, journal,
+   * marker) goes through `stores`, the rest through these, so that with Redis the answers' commands do
+   * not queue behind the attempts' on one connection. `stores` by default.
+   */
+  attemptStores?: ServiceStores;
   sweeper: TokenCacheSweeper;
   /** How long a logged-out `(issuer, sid)` refuses late registrations. */
   markerTtlMs: number;
@@ -60,8 +66,11 @@ export class LogoutService {
   /** First attempts of back-channel logouts already answered, running or waiting their turn. */
   private readonly inBackground = new Set<Promise<LogoutReport>>();
   private readonly backgroundTurn: LimitFunction;
+  /** Where attempts read and write (see `attemptStores`). */
+  private readonly work: ServiceStores;
 
   constructor(private readonly options: LogoutServiceOptions) {
+    this.work = options.attemptStores ?? options.stores;
     this.now = options.now ?? Date.now;
     this.retry = { ...DEFAULT_RETRY, ...options.retry };
     this.maxInBackground = options.maxInBackground ?? 1_000;
@@ -105,7 +114,7 @@ export class LogoutService {
     // this has answered is refused (409); a marker that failed is the attempt's to set again, while a
     // journal that failed refuses the logout: not recorded, so not answered 200, and the provider's
     // retry of the same token is let through.
-    const [journaled, marked] = await Promise.allSettled([this.record(report), this.markLoggedOut(report, [])]);
+    const [journaled, marked] = await Promise.allSettled([this.record(report), this.markLoggedOut(this.options.stores, report, [])]);
     if (journaled.status === 'rejected') {
       await this.options.stores.replay.forget(replayKey).catch(() => {});
       throw journaled.reason;
@@ -183,14 +192,14 @@ export class LogoutService {
 
   /** One attempt: never throws; the report ends `completed`, `pending` (retry queued) or `failed`. */
   private async attempt(report: LogoutReport, targetMarked = false): Promise<LogoutReport> {
-    const { stores } = this.options;
+    const stores = this.work;
     const started = performance.now();
     report.attempts += 1;
     try {
       // The target first: a registration that lands after the lookup then sees the marker and undoes itself.
-      if (!targetMarked) await this.markLoggedOut(report, []);
+      if (!targetMarked) await this.markLoggedOut(stores, report, []);
       const sessions = await this.findSessions(report);
-      await this.markLoggedOut(report, sessions, { targetDone: true });
+      await this.markLoggedOut(stores, report, sessions, { targetDone: true });
       const accounts = accountsOf(sessions, report);
       report.accounts = [...new Set([...report.accounts, ...accounts.map((a) => a.homeAccountId)])];
       report.removals = mergeRemovals(report.removals, await this.options.sweeper.sweep(accounts));
@@ -217,7 +226,7 @@ export class LogoutService {
 
   /** Works off the queued logouts that are due; returns how many it attempted. */
   async runDue(limit = 50): Promise<number> {
-    const { journal } = this.options.stores;
+    const { journal } = this.work;
     let attempted = 0;
     for (const id of await journal.due(this.now(), limit)) {
       if (!(await journal.claim(id, this.now(), this.retry.leaseMs))) continue;
@@ -257,7 +266,7 @@ export class LogoutService {
   }
 
   private findSessions(report: LogoutReport): Promise<Session[]> {
-    const { sessions } = this.options.stores;
+    const { sessions } = this.work;
     const { target } = report;
     if (target.kind === 'sid') return sessions.bySid(target.issuer, target.sid);
     if (target.kind === 'sub') return sessions.bySub(target.issuer, target.sub);
@@ -265,14 +274,14 @@ export class LogoutService {
   }
 
   /** Marks the target's `(issuer, sid)` (unless `targetDone`) and those of the sessions found. */
-  private async markLoggedOut(report: LogoutReport, sessions: Session[], { targetDone = false } = {}): Promise<void> {
+  private async markLoggedOut(stores: ServiceStores, report: LogoutReport, sessions: Session[], { targetDone = false } = {}): Promise<void> {
     const until = Date.parse(report.receivedAt) + this.options.markerTtlMs;
     const sids = new Map<string, [string, string]>();
     const { target } = report;
     if (target.kind === 'sid') sids.set(JSON.stringify([target.issuer, target.sid]), [target.issuer, target.sid]);
     for (const s of sessions) if (s.sid !== undefined) sids.set(JSON.stringify([s.issuer, s.sid]), [s.issuer, s.sid]);
     if (targetDone && target.kind === 'sid') sids.delete(JSON.stringify([target.issuer, target.sid]));
-    for (const [issuer, sid] of sids.values()) await this.options.stores.markers.mark(issuer, sid, until);
+    for (const [issuer, sid] of sids.values()) await stores.markers.mark(issuer, sid, until);
   }
 }
 

@@ -34,6 +34,8 @@ declare module 'fastify' {
 export interface AppDependencies {
   config: Config;
   stores: ServiceStores;
+  /** The same store for the logouts' attempts, on a connection of its own (see `createBackends`); `stores` without. */
+  attemptStores?: ServiceStores;
   /** Each registered app's token-cache store, by clientId. */
   tokenCaches: Map<string, TokenCacheStore>;
   /** A pino logger, pino options, or false for none (tests). */
@@ -82,6 +84,7 @@ export function createServices(deps: AppDependencies): Services {
   );
   const logouts = new LogoutService({
     stores,
+    ...(deps.attemptStores ? { attemptStores: deps.attemptStores } : {}),
     sweeper,
     markerTtlMs: config.retention.loggedOutMarkerSeconds * 1000,
     clockSkewSeconds: config.clockSkewSeconds,

@@ -11,6 +11,13 @@ import type { ServiceStores } from './types.js';
 /** What the service keeps and where the apps' caches are, with every connection it opened. */
 export interface Backends {
   stores: ServiceStores;
+  /**
+   * The same store for the logouts' attempts (session lookups and deletions, markers, journal
+   * completions): with Redis, on a connection of its own, so that the few commands an answer waits on
+   * (replay record, journal, marker, rate limit) never queue behind those of hundreds of attempts
+   * under way. With the memory store, `stores` itself.
+   */
+  attemptStores: ServiceStores;
   tokenCaches: Map<string, TokenCacheStore>;
   /** The store's Redis connection and key prefix, for what else instances share (rate-limit counters). */
   shared?: { redis: Redis | Cluster; keyPrefix: string };
@@ -22,13 +29,14 @@ export interface Backends {
 
 /**
  * The service's own store and each app's token-cache store, as configured. Apps whose caches share
- * a Redis URL share one connection; the service's own store has one of its own even on the same URL,
- * so its small commands (replay, journal, markers) never wait behind a megabyte partition in transit.
+ * a Redis URL share one connection; the service's own store has two of its own even on the same URL
+ * (one for the answers, one for the attempts), so its small commands never wait behind a megabyte
+ * partition in transit.
  */
 export function createBackends(config: Config, onError: (err: Error, where: string) => void): Backends {
   const reportRetentionMs = config.retention.logoutReportSeconds * 1000;
   const connections = new Map<string, Redis | Cluster>();
-  const connection = (location: RedisLocation, where: string, use: 'store' | 'token caches'): Redis | Cluster => {
+  const connection = (location: RedisLocation, where: string, use: 'store' | 'store attempts' | 'token caches'): Redis | Cluster => {
     const id = JSON.stringify([use, location]);
     let client = connections.get(id);
     if (!client) connections.set(id, (client = connectRedis(location, (err) => onError(err, where))));
@@ -36,6 +44,7 @@ export function createBackends(config: Config, onError: (err: Error, where: stri
   };
 
   let stores: ServiceStores;
+  let attemptStores: ServiceStores;
   let shared: Backends['shared'];
   if (config.store.kind === 'redis') {
     const { keyPrefix, url, sentinel, cluster } = config.store;
@@ -44,9 +53,10 @@ export function createBackends(config: Config, onError: (err: Error, where: stri
     const location = { ...(url ? { url } : {}), ...(sentinel ? { sentinel } : {}), ...(cluster ? { cluster } : {}) };
     const redis = connection(location, 'store', 'store');
     stores = createRedisStores(redis, { keyPrefix: prefix, reportRetentionMs, ownsConnection: false });
+    attemptStores = createRedisStores(connection(location, 'store', 'store attempts'), { keyPrefix: prefix, reportRetentionMs, ownsConnection: false });
     shared = { redis, keyPrefix: prefix };
   } else {
-    stores = createMemoryStores({ reportRetentionMs });
+    stores = attemptStores = createMemoryStores({ reportRetentionMs });
   }
 
   const tokenCaches = new Map<string, TokenCacheStore>();
@@ -66,6 +76,7 @@ export function createBackends(config: Config, onError: (err: Error, where: stri
   };
   return {
     stores: withConnections,
+    attemptStores: config.store.kind === 'redis' ? attemptStores : withConnections,
     tokenCaches,
     ...(shared ? { shared } : {}),
     connectionCount: connections.size,

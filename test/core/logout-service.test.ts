@@ -6,6 +6,7 @@ import { LogoutService } from '../../src/core/logout-service.js';
 import type { LogoutReport } from '../../src/core/model.js';
 import { TokenCacheSweeper } from '../../src/core/token-cache-sweeper.js';
 import { createMemoryStores } from '../../src/stores/memory.js';
+import type { ServiceStores } from '../../src/stores/types.js';
 import { MemoryTokenCacheStore } from '../../src/token-caches/memory.js';
 import { FakeEntra, MsalWebApp } from '../helpers/msal-app.js';
 import { ISSUER, ORDERS, TENANT_A, testConfigFile } from '../helpers/service.js';
@@ -207,4 +208,55 @@ t.test('answered back-channel logouts are worked on backgroundConcurrency at a t
   await service.settled();
   t.same([(await stores.journal.get(first.id))?.state, (await stores.journal.get(second.id))?.state], ['completed', 'completed']);
   t.same(await web.accounts(other.homeAccountId), []);
+});
+
+/** The same stores, every call told to `calls` as `<label> <store>.<method>`. */
+function recorded(stores: ServiceStores, label: string, calls: string[]): ServiceStores {
+  const wrap = <T extends object>(name: string, store: T): T =>
+    new Proxy(store, {
+      get: (target, method, receiver) => {
+        const value = Reflect.get(target, method, receiver) as unknown;
+        if (typeof value !== 'function') return value;
+        return (...args: unknown[]) => {
+          calls.push(`${label} ${name}.${String(method)}`);
+          return (value as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+  return { ...stores, sessions: wrap('sessions', stores.sessions), replay: wrap('replay', stores.replay), markers: wrap('markers', stores.markers), journal: wrap('journal', stores.journal) };
+}
+
+t.test('an answer waits only on the answers’ stores; the attempt after it and the worker use the attempts’ stores', async (t) => {
+  const shared = createMemoryStores({ reportRetentionMs: 60_000, pruneIntervalMs: 0 });
+  const calls: string[] = [];
+  const cache = new MemoryTokenCacheStore();
+  const web = new MsalWebApp(ORDERS, app.tokenCache.key, cache, new FakeEntra());
+  const account = await web.signIn({ oid: 'aaaaaaaa-0000-4000-8000-000000000003', homeTenant: TENANT_A, name: 'C', sid: 'split' });
+  const store = gated(cache);
+  const service = new LogoutService({
+    stores: recorded(shared, 'answers', calls),
+    attemptStores: recorded(shared, 'attempts', calls),
+    sweeper: new TokenCacheSweeper([{ app, store }]),
+    markerTtlMs: 60_000,
+    clockSkewSeconds: 120,
+    retry: { baseDelayMs: 1, maxDelayMs: 1, maxAttempts: 5, leaseMs: 1 },
+  });
+  const expiresAt = new Date(Date.now() + 60_000).toISOString();
+  await service.register({ clientId: ORDERS, issuer: ISSUER, sid: 'split', sub: 'u', homeAccountId: account.homeAccountId, expiresAt });
+  calls.length = 0;
+
+  const answered = await service.logoutWithToken({ iss: ISSUER, sid: 'split', jti: 'split-1', exp: Math.floor(Date.now() / 1000) + 60, aud: [ORDERS] } as unknown as VerifiedLogoutToken);
+  t.equal(answered.state, 'pending', 'answered before the attempt finished');
+  store.open();
+  await service.settled();
+  const through = (label: string) => calls.filter((c) => c.startsWith(`${label} `)).map((c) => c.slice(label.length + 1));
+  t.same(through('answers'), ['replay.remember', 'journal.save', 'markers.mark'], 'the answer: replay record, journal, marker; nothing else went through the answers’ stores');
+  const attempt = through('attempts');
+  t.ok(['sessions.bySid', 'sessions.remove', 'journal.save'].every((c) => attempt.includes(c)), `the attempt: lookup, deletion and completion through the attempts’ stores (${attempt.join(', ')})`);
+  t.equal((await shared.journal.get(answered.id))?.state, 'completed');
+  t.same(await web.accounts(account.homeAccountId), []);
+
+  calls.length = 0;
+  await service.runDue();
+  t.ok(calls.length > 0 && calls.every((c) => c.startsWith('attempts ')), 'the worker: the attempts’ stores');
 });

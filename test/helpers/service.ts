@@ -65,10 +65,11 @@ export async function startRedisService(
   const config = resolveConfig(file);
   const backends = createBackends(config, () => {});
   await backends.connected(5_000);
-  const { stores, tokenCaches, shared } = backends;
+  const { stores, attemptStores, tokenCaches, shared } = backends;
   const app = await buildApp({
     config,
     stores,
+    attemptStores,
     tokenCaches,
     ...(shared ? { rateLimitRedis: shared.redis, rateLimitPrefix: shared.keyPrefix } : {}),
     logger: false,

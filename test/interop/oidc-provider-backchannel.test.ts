@@ -29,8 +29,8 @@ if (ctx) {
   const config = resolveConfig(file);
   const backends = createBackends(config, () => {});
   await backends.connected(5_000);
-  const { stores, tokenCaches } = backends;
-  const service = await buildApp({ config, stores, tokenCaches, logger: false, workerIntervalMs: 50 });
+  const { stores, attemptStores, tokenCaches } = backends;
+  const service = await buildApp({ config, stores, attemptStores, tokenCaches, logger: false, workerIntervalMs: 50 });
   await service.listen({ host: '127.0.0.1', port: servicePort });
   t.teardown(() => service.close());
 

@@ -5,7 +5,7 @@ import { ForeignPartitionError } from '../../src/token-caches/types.js';
 import { resolveConfig } from '../../src/config/load.js';
 import { createBackends } from '../../src/stores/create.js';
 import { REDIS_URL, redisForTest } from '../helpers/redis.js';
-import { testConfigFile } from '../helpers/service.js';
+import { ISSUER, ORDERS, testConfigFile } from '../helpers/service.js';
 
 const ctx = await redisForTest(t);
 if (ctx) {
@@ -204,18 +204,32 @@ if (ctx) {
     await t.rejects(caches.get(key), ForeignPartitionError);
   });
 
-  t.test('the service store has a Redis connection of its own; apps whose caches share a URL share one', async (t) => {
+  t.test('the service store has two Redis connections of its own (answers, attempts); apps whose caches share a URL share one', async (t) => {
     const count = async (cacheUrls: string[], storeOnRedis = true) => {
       const file = testConfigFile('https://idp.example.test/jwks');
       if (storeOnRedis) file.store = { kind: 'redis', url: REDIS_URL, keyPrefix: prefix };
       cacheUrls.forEach((url, i) => (file.apps[i]!.tokenCache = { url, key: 'msal:{clientId}:{homeAccountId}' }));
       const backends = createBackends(resolveConfig(file), () => {});
       t.ok(await backends.connected(5_000), 'connected');
+      t.equal(backends.attemptStores === backends.stores, !storeOnRedis, storeOnRedis ? 'the attempts have stores of their own' : 'memory: one store for both');
       await backends.stores.close();
       return backends.connectionCount;
     };
-    t.equal(await count([REDIS_URL, REDIS_URL]), 2, 'store and both apps on one URL: the store’s, and the apps’ shared one');
-    t.equal(await count([REDIS_URL, `${REDIS_URL}/1`]), 3, 'apps on different URLs: one each');
+    t.equal(await count([REDIS_URL, REDIS_URL]), 3, 'store and both apps on one URL: the store’s two, and the apps’ shared one');
+    t.equal(await count([REDIS_URL, `${REDIS_URL}/1`]), 4, 'apps on different URLs: one each');
     t.equal(await count([REDIS_URL, REDIS_URL], false), 1, 'memory store: only the apps’ connection');
+  });
+
+  t.test('the attempts’ store sees what the answers’ store wrote, over its own connection', async (t) => {
+    const file = testConfigFile('https://idp.example.test/jwks');
+    file.store = { kind: 'redis', url: REDIS_URL, keyPrefix: `${prefix}split:` };
+    const backends = createBackends(resolveConfig(file), () => {});
+    t.teardown(() => backends.stores.close());
+    t.ok(await backends.connected(5_000));
+    const { stores, attemptStores } = backends;
+    const session = await stores.sessions.add({ clientId: ORDERS, issuer: ISSUER, sid: 'split', sub: 'u', homeAccountId: 'h.t', expiresAt: new Date(Date.now() + 60_000).toISOString() });
+    t.same((await attemptStores.sessions.bySid(ISSUER, 'split')).map((s) => s.id), [session.id]);
+    t.ok(await attemptStores.sessions.remove(session.id));
+    t.same(await stores.sessions.bySid(ISSUER, 'split'), []);
   });
 }
