@@ -206,7 +206,7 @@ export class LogoutService {
       const failed = report.removals.filter((r) => r.outcome === 'failed');
       if (failed.length) throw new Error(`${failed.length} token-cache removal(s) failed: ${failed[0]!.detail ?? ''}`);
       // Sessions go last: a retry after a crash must still find them.
-      for (const s of sessions) if (await stores.sessions.remove(s.id)) report.sessionIds.push(s.id);
+      report.sessionIds.push(...(await stores.sessions.removeFound(sessions)));
       report.sessionsEnded = report.sessionIds.length;
       report.state = 'completed';
       report.completedAt = new Date(this.now()).toISOString();

@@ -114,6 +114,12 @@ class MemorySessionStore implements SessionStore {
     return true;
   }
 
+  async removeFound(sessions: Session[]): Promise<string[]> {
+    const removed: string[] = [];
+    for (const s of sessions) if (await this.remove(s.id)) removed.push(s.id);
+    return removed;
+  }
+
   prune(): void {
     this.sessions.prune();
   }

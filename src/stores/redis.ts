@@ -113,10 +113,26 @@ class RedisSessionStore implements SessionStore {
   async remove(id: string): Promise<boolean> {
     const session = await this.get(id);
     if (!session) return false;
-    const tx = this.redis.multi().del(this.sessionKey(id));
-    for (const key of this.indexKeys(session)) tx.srem(key, id);
+    return (await this.removeFound([session])).length === 1;
+  }
+
+  /** One transaction for all of them: no read first, the lookup's copies name their index keys. */
+  async removeFound(sessions: Session[]): Promise<string[]> {
+    if (sessions.length === 0) return [];
+    const tx = this.redis.multi();
+    const deletes: number[] = []; // where each session's DEL sits among the transaction's replies
+    let at = 0;
+    for (const s of sessions) {
+      const indexes = this.indexKeys(s);
+      deletes.push(at);
+      tx.del(this.sessionKey(s.id));
+      for (const key of indexes) tx.srem(key, s.id);
+      at += 1 + indexes.length;
+    }
     const results = await tx.exec();
-    return results?.[0]?.[1] === 1;
+    if (!results) throw new Error('the session removal was not carried out');
+    for (const [err] of results) if (err) throw err;
+    return sessions.filter((_, i) => results[deletes[i]!]?.[1] === 1).map((s) => s.id);
   }
 }
 

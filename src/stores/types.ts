@@ -10,6 +10,11 @@ export interface SessionStore {
   byHomeAccountId(homeAccountId: string): Promise<Session[]>;
   /** Returns false when no such session exists. */
   remove(id: string): Promise<boolean>;
+  /**
+   * Removes sessions just found by a lookup, from the copies the lookup returned (a session's indexed
+   * fields never change), at once; returns the ids of those that were still there.
+   */
+  removeFound(sessions: Session[]): Promise<string[]>;
 }
 
 /** Seen `jti`s of logout tokens, so a replayed token has no effect. */

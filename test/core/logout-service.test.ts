@@ -252,7 +252,7 @@ t.test('an answer waits only on the answers’ stores; the attempt after it and 
   const through = (label: string) => calls.filter((c) => c.startsWith(`${label} `)).map((c) => c.slice(label.length + 1));
   t.same(through('answers'), ['replay.remember', 'journal.save', 'markers.mark'], 'the answer: replay record, journal, marker; nothing else went through the answers’ stores');
   const attempt = through('attempts');
-  t.ok(['sessions.bySid', 'sessions.remove', 'journal.save'].every((c) => attempt.includes(c)), `the attempt: lookup, deletion and completion through the attempts’ stores (${attempt.join(', ')})`);
+  t.ok(['sessions.bySid', 'sessions.removeFound', 'journal.save'].every((c) => attempt.includes(c)), `the attempt: lookup, deletion and completion through the attempts’ stores (${attempt.join(', ')})`);
   t.equal((await shared.journal.get(answered.id))?.state, 'completed');
   t.same(await web.accounts(account.homeAccountId), []);
 

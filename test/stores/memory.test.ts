@@ -17,6 +17,18 @@ t.test('sessions are found by (issuer, sid), (issuer, sub) and homeAccountId, an
   t.same(await stores.sessions.bySub('i', 'u'), []);
 });
 
+t.test('sessions just found are removed at once; only those still there are reported', async (t) => {
+  const stores = createMemoryStores({ reportRetentionMs: 60_000, pruneIntervalMs: 0 });
+  const expiresAt = new Date(Date.now() + 60_000).toISOString();
+  const a = await stores.sessions.add({ clientId: 'c', issuer: 'https://rf', sid: 'rf-1', sub: 'u', homeAccountId: 'RF.1', expiresAt });
+  const b = await stores.sessions.add({ clientId: 'c', issuer: 'https://rf', sid: 'rf-2', sub: 'u', homeAccountId: 'RF.2', expiresAt });
+  const found = await stores.sessions.bySub('https://rf', 'u');
+  await stores.sessions.remove(b.id);
+  t.same(await stores.sessions.removeFound(found), [a.id]);
+  t.same(await stores.sessions.bySub('https://rf', 'u'), []);
+  t.same(await stores.sessions.bySid('https://rf', 'rf-1'), []);
+});
+
 t.test('an identical registration returns the existing session with the later expiry', async (t) => {
   const input = { clientId: 'c', issuer: 'i', sid: 'y', sub: 'u2', homeAccountId: 'h', expiresAt: expiresIn(1000) };
   const first = await stores.sessions.add(input);

@@ -26,6 +26,22 @@ if (ctx) {
     t.same(await stores.sessions.byHomeAccountId('A.B'), []);
   });
 
+  t.test('sessions just found are removed in one transaction from the lookup’s copies: every index left, only those still there reported', async (t) => {
+    const add = (sid: string, homeAccountId: string) => stores.sessions.add({ clientId: 'c', issuer: 'https://rf', sid, sub: 'rf-user', homeAccountId, expiresAt: inAMinute() });
+    const [a, b, c] = [await add('rf-1', 'RF.1'), await add('rf-2', 'RF.2'), await add('rf-3', 'RF.3')];
+    const found = await stores.sessions.bySub('https://rf', 'rf-user');
+    t.equal(found.length, 3);
+    t.equal(await stores.sessions.remove(b.id), true, 'one of them goes meanwhile');
+    t.same((await stores.sessions.removeFound(found)).sort(), [a.id, c.id].sort(), 'the ids of those that were still there');
+    t.same(await stores.sessions.bySub('https://rf', 'rf-user'), []);
+    for (const [sid, account] of [['rf-1', 'RF.1'], ['rf-3', 'RF.3']]) {
+      t.same(await stores.sessions.bySid('https://rf', sid!), []);
+      t.same(await stores.sessions.byHomeAccountId(account!), []);
+    }
+    t.same(await redis.keys(`${prefix}idx:*`).then((keys) => Promise.all(keys.map((k) => redis.smembers(k)))).then((sets) => sets.flat().filter((id) => [a.id, b.id, c.id].includes(id))), [], 'no index entry of theirs is left');
+    t.same(await stores.sessions.removeFound([]), []);
+  });
+
   t.test('imported sessions are found and removed like added ones, in the same layout', async (t) => {
     const sessions = Array.from({ length: 3 }, (_, n) => ({
       id: `imported-${n}`,
