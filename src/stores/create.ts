@@ -44,7 +44,7 @@ export function createBackends(config: Config, onError: (err: Error, where: stri
   };
 
   let stores: ServiceStores;
-  let attemptStores: ServiceStores;
+  let attemptStores: ServiceStores | undefined; // with the memory store, the same as `stores`
   let shared: Backends['shared'];
   if (config.store.kind === 'redis') {
     const { keyPrefix, url, sentinel, cluster } = config.store;
@@ -56,7 +56,7 @@ export function createBackends(config: Config, onError: (err: Error, where: stri
     attemptStores = createRedisStores(connection(location, 'store', 'store attempts'), { keyPrefix: prefix, reportRetentionMs, ownsConnection: false });
     shared = { redis, keyPrefix: prefix };
   } else {
-    stores = attemptStores = createMemoryStores({ reportRetentionMs });
+    stores = createMemoryStores({ reportRetentionMs });
   }
 
   const tokenCaches = new Map<string, TokenCacheStore>();
@@ -76,7 +76,7 @@ export function createBackends(config: Config, onError: (err: Error, where: stri
   };
   return {
     stores: withConnections,
-    attemptStores: config.store.kind === 'redis' ? attemptStores : withConnections,
+    attemptStores: attemptStores ?? withConnections,
     tokenCaches,
     ...(shared ? { shared } : {}),
     connectionCount: connections.size,
