@@ -104,34 +104,66 @@ async function peakRssMb(pid: number): Promise<number> {
   return Math.round(Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024);
 }
 
+const median = (values: number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : Number(((sorted[mid - 1]! + sorted[mid]!) / 2).toFixed(3));
+};
+
+/** One server's rounds as one result: its rate over all of them, the median p50, the worst p99 and max. */
+function combined(results: LoadResult[]): LoadResult {
+  const sum = (f: (r: LoadResult) => number) => results.reduce((total, r) => total + f(r), 0);
+  const seconds = sum((r) => r.seconds);
+  return {
+    rps: seconds > 0 ? sum((r) => r.requests) / seconds : 0,
+    seconds,
+    requests: sum((r) => r.requests),
+    p50Ms: median(results.map((r) => r.p50Ms)),
+    p99Ms: Math.max(...results.map((r) => r.p99Ms)),
+    maxMs: Math.max(...results.map((r) => r.maxMs)),
+    non2xx: sum((r) => r.non2xx),
+    errors: sum((r) => r.errors),
+    timeouts: sum((r) => r.timeouts),
+    tokensUsed: sum((r) => r.tokensUsed),
+    tokensAvailable: sum((r) => r.tokensAvailable),
+  };
+}
+
 const started = performance.now();
 log(`${mode} run: ${connections} connections, ${cpus().length} cores, service log level ${logLevel}`);
 const provider = await startProvider();
 const distinct = (prefix: string, count: number) => Array.from({ length: count }, (_, i) => `${prefix}-${i}`);
 
-// ---- No session: the ceiling, the service and the peer get the same tokens, each once (warm-up first).
+// ---- No session: the ceiling, the service and the peer get the same tokens, each once (warm-up first),
+// in rounds: each round gives all three the same slice of the tokens in turn, so that the machine's
+// drift during the run reaches the three alike, and a ratio is the median of the rounds' ratios.
 log(`signing ${SIZES.warmUp + SIZES.noSession} RS256 logout tokens…`);
 const warmUp = await provider.tokens(APPS.a, distinct('warm-up', SIZES.warmUp));
 const noSessionTokens = await provider.tokens(APPS.a, distinct('no-session', SIZES.noSession));
 const BACKCHANNEL = '/logout/backchannel';
-
-const verifier = await startServer('bench/verify-server.ts', { BENCH_PUBLIC_JWK: JSON.stringify(provider.jwk), PORT: '0' });
-await load(verifier.url, BACKCHANNEL, warmUp, 'ceiling-warm-up');
-const ceiling = await load(verifier.url, BACKCHANNEL, noSessionTokens, 'ceiling');
-await stop(verifier.child);
+const ROUNDS = mode === 'dry' ? 1 : 3;
 
 const issuers = [{ name: 'bench', issuer: provider.issuer, jwksUri: provider.jwksUri, algorithms: ['RS256'] }];
 const memoryApps = Object.values(APPS).map((clientId) => ({ clientId, name: clientId, issuers: ['bench'], tokenCache: { kind: 'memory' } }));
-const ours = await startService('no-session', { store: { kind: 'memory' }, issuers, apps: memoryApps });
-await load(ours.url, BACKCHANNEL, warmUp, 'no-session-warm-up');
-const noSession = await load(ours.url, BACKCHANNEL, noSessionTokens, 'no-session');
-const noSessionRssMb = await peakRssMb(ours.child.pid!);
-await stop(ours.child);
-
-const peerServer = await startServer('bench/peer-server.ts', { BENCH_ISSUER_URL: provider.issuer, BENCH_CLIENT_ID: APPS.a, PORT: '0' });
-await load(peerServer.url, '/backchannel-logout', warmUp, 'peer-warm-up');
-const peer = await load(peerServer.url, '/backchannel-logout', noSessionTokens, 'peer');
-await stop(peerServer.child);
+const contenders = [
+  { name: 'ceiling', path: BACKCHANNEL, ...(await startServer('bench/verify-server.ts', { BENCH_PUBLIC_JWK: JSON.stringify(provider.jwk), PORT: '0' })) },
+  { name: 'no-session', path: BACKCHANNEL, ...(await startService('no-session', { store: { kind: 'memory' }, issuers, apps: memoryApps })) },
+  { name: 'peer', path: '/backchannel-logout', ...(await startServer('bench/peer-server.ts', { BENCH_ISSUER_URL: provider.issuer, BENCH_CLIENT_ID: APPS.a, PORT: '0' })) },
+];
+for (const c of contenders) await load(c.url, c.path, warmUp, `${c.name}-warm-up`);
+const perRound = Math.floor(noSessionTokens.length / ROUNDS);
+const rounds: LoadResult[][] = [];
+for (let r = 0; r < ROUNDS; r++) {
+  const slice = noSessionTokens.slice(r * perRound, (r + 1) * perRound);
+  const round: LoadResult[] = [];
+  for (const c of contenders) round.push(await load(c.url, c.path, slice, `${c.name}-round-${r + 1}`));
+  rounds.push(round);
+}
+const noSessionRssMb = await peakRssMb(contenders[1]!.child.pid!);
+for (const c of contenders) await stop(c.child);
+const [ceiling, noSession, peer] = contenders.map((_, i) => combined(rounds.map((round) => round[i]!))) as [LoadResult, LoadResult, LoadResult];
+/** The median over the rounds of `a`'s rate over `b`'s (contender indexes). */
+const roundsRatio = (a: number, b: number) => median(rounds.map((round) => ratio(round[a]!.rps, round[b]!.rps)));
 
 const joseVerifies = await (async () => {
   const keys = createLocalJWKSet({ keys: [provider.jwk] });
@@ -370,8 +402,9 @@ const result = {
   verifyCeiling: { ...summary(ceiling) },
   joseVerifiesPerSecond64InFlight: joseVerifies,
   backchannelNoSession: { ...summary(noSession), tokensUsed: noSession.tokensUsed, tokensAvailable: noSession.tokensAvailable, rssMb: noSessionRssMb },
-  ratioNoSessionToCeiling: ratio(noSession.rps, ceiling.rps),
-  peer: { name: 'express-openid-connect 3.x', ...summary(peer), ratio: ratio(noSession.rps, peer.rps) },
+  ratioNoSessionToCeiling: roundsRatio(1, 0),
+  noSessionRounds: rounds.map(([c, o, p]) => ({ ceilingRps: Math.round(c!.rps), noSessionRps: Math.round(o!.rps), peerRps: Math.round(p!.rps) })),
+  peer: { name: 'express-openid-connect 3.x', ...summary(peer), ratio: roundsRatio(1, 2) },
   backchannelSweep: {
     ...sweepSummary(sweepRunResult),
     apps: 3,
