@@ -3,9 +3,9 @@ import type { LoggerOptions } from 'pino';
 
 /**
  * Paths never written to a log. The serializers below already leave headers and bodies out of every
- * line; these catch a field of those names logged by mistake. Explicit paths only: the two wildcard
- * paths there were (`*.logout_token`, `*.apiKey`) doubled the cost of every line (pino 10's redaction
- * walks every top-level object for them), and no line has such a nested field.
+ * line; these catch a field of those names logged by mistake. Explicit paths only: with the two
+ * wildcard paths there were (`*.logout_token`, `*.apiKey`), a logout's two lines cost 8.8 µs instead
+ * of 5.3 µs (measured alone), and no line has such a nested field.
  */
 export const REDACTED_PATHS = [
   'req.headers.authorization',

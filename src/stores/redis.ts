@@ -119,20 +119,14 @@ class RedisSessionStore implements SessionStore {
   /** One transaction for all of them: no read first, the lookup's copies name their index keys. */
   async removeFound(sessions: Session[]): Promise<string[]> {
     if (sessions.length === 0) return [];
+    // The DELs first, so that the i-th reply is the i-th session's.
     const tx = this.redis.multi();
-    const deletes: number[] = []; // where each session's DEL sits among the transaction's replies
-    let at = 0;
-    for (const s of sessions) {
-      const indexes = this.indexKeys(s);
-      deletes.push(at);
-      tx.del(this.sessionKey(s.id));
-      for (const key of indexes) tx.srem(key, s.id);
-      at += 1 + indexes.length;
-    }
+    for (const s of sessions) tx.del(this.sessionKey(s.id));
+    for (const s of sessions) for (const key of this.indexKeys(s)) tx.srem(key, s.id);
     const results = await tx.exec();
     if (!results) throw new Error('the session removal was not carried out');
     for (const [err] of results) if (err) throw err;
-    return sessions.filter((_, i) => results[deletes[i]!]?.[1] === 1).map((s) => s.id);
+    return sessions.filter((_, i) => results[i]?.[1] === 1).map((s) => s.id);
   }
 }
 
