@@ -98,29 +98,30 @@ export class LogoutService {
    * `maxInBackground` logouts are already under way.
    */
   async logoutWithToken(token: VerifiedLogoutToken): Promise<LogoutReport> {
+    const { stores } = this.options;
     const replayKey = JSON.stringify([token.iss, token.jti]);
     const until = Math.max((token.exp + this.options.clockSkewSeconds) * 1000, this.now() + 1000);
-    let fresh: boolean;
-    try {
-      fresh = await this.options.stores.replay.remember(replayKey, until);
-    } catch (err) {
-      throw new StoreUnavailable(`the logout could not be recorded: ${message(err)}`);
-    }
-    if (!fresh) throw new InvalidLogoutToken('jti', 'this logout token was already received (replay)');
     const target =
       token.sid !== undefined ? { kind: 'sid' as const, issuer: token.iss, sid: token.sid } : { kind: 'sub' as const, issuer: token.iss, sub: token.sub as string };
     const report = this.newReport({ channel: 'backchannel', target });
-    // Journaled and marked at once (one round trip less before the answer). A session registered once
-    // this has answered is refused (409); a marker that failed is the attempt's to set again, while a
-    // journal that failed refuses the logout: not recorded, so not answered 200, and the provider's
-    // retry of the same token is let through.
-    const [journaled, marked] = await Promise.allSettled([this.record(report), this.markLoggedOut(this.options.stores, report, [])]);
-    if (journaled.status === 'rejected') {
-      await this.options.stores.replay.forget(replayKey).catch(() => {});
-      throw journaled.reason;
+    // Replay record, journal and marker in one step (one round trip before the answer with Redis). A
+    // session registered once this has answered is refused (409). One that could not be recorded is
+    // not answered 200, and its replay record is dropped so that the provider's retry is let through.
+    let admitted: boolean;
+    try {
+      admitted = await stores.admitLogout({
+        replay: { key: replayKey, expiresAt: until },
+        report,
+        // Queued for a worker at the end of the lease, in case this process dies during the attempt.
+        dueAt: this.now() + this.retry.leaseMs,
+        ...(target.kind === 'sid' ? { marker: { issuer: target.issuer, sid: target.sid, expiresAt: this.markerUntil(report) } } : {}),
+      });
+    } catch (err) {
+      await stores.replay.forget(replayKey).catch(() => {});
+      throw new StoreUnavailable(`the logout could not be recorded: ${message(err)}`);
     }
-    if (marked.status === 'rejected') this.options.onError?.(marked.reason, 'marker');
-    const targetMarked = marked.status === 'fulfilled';
+    if (!admitted) throw new InvalidLogoutToken('jti', 'this logout token was already received (replay)');
+    const targetMarked = true;
     if (this.inBackground.size >= this.maxInBackground) return this.attempt(report, targetMarked);
     const answered = copyOf(report);
     const attempt = this.backgroundTurn(() => this.attempt(report, targetMarked)).finally(() => this.inBackground.delete(attempt));
@@ -273,9 +274,14 @@ export class LogoutService {
     return sessions.byHomeAccountId(target.homeAccountId);
   }
 
+  /** Until when a logout's markers refuse late registrations. */
+  private markerUntil(report: LogoutReport): number {
+    return Date.parse(report.receivedAt) + this.options.markerTtlMs;
+  }
+
   /** Marks the target's `(issuer, sid)` (unless `targetDone`) and those of the sessions found. */
   private async markLoggedOut(stores: ServiceStores, report: LogoutReport, sessions: Session[], { targetDone = false } = {}): Promise<void> {
-    const until = Date.parse(report.receivedAt) + this.options.markerTtlMs;
+    const until = this.markerUntil(report);
     const sids = new Map<string, [string, string]>();
     const { target } = report;
     if (target.kind === 'sid') sids.set(JSON.stringify([target.issuer, target.sid]), [target.issuer, target.sid]);

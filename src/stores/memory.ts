@@ -219,6 +219,12 @@ export function createMemoryStores(options: MemoryStoreOptions): ServiceStores {
     replay,
     markers,
     journal,
+    async admitLogout(admission) {
+      if (!(await replay.remember(admission.replay.key, admission.replay.expiresAt))) return false;
+      await journal.save(admission.report, admission.dueAt);
+      if (admission.marker) await markers.mark(admission.marker.issuer, admission.marker.sid, admission.marker.expiresAt);
+      return true;
+    },
     async ping() {},
     async close() {
       if (timer) clearInterval(timer);

@@ -10,6 +10,10 @@ type Clock = () => number;
 const digest = (...parts: string[]): string => createHash('sha256').update(JSON.stringify(parts)).digest('base64url');
 
 const sessionKey = (prefix: string, id: string): string => `${prefix}session:${id}`;
+const replayKey = (prefix: string, key: string): string => `${prefix}jti:${digest(key)}`;
+const markerKey = (prefix: string, issuer: string, sid: string): string => `${prefix}loggedout:${digest(issuer, sid)}`;
+const reportKey = (prefix: string, id: string): string => `${prefix}logout:${id}`;
+const dueQueue = (prefix: string): string => `${prefix}logouts:due`;
 
 function indexKeys(prefix: string, s: NewSession): string[] {
   const keys = [`${prefix}idx:sub:${digest(s.issuer, s.sub)}`, `${prefix}idx:account:${digest(s.homeAccountId.toLowerCase())}`];
@@ -136,10 +140,10 @@ class RedisReplayStore implements ReplayStore {
     private readonly prefix: string,
   ) {}
   async remember(key: string, expiresAt: number): Promise<boolean> {
-    return (await this.redis.set(`${this.prefix}jti:${digest(key)}`, '1', 'PXAT', expiresAt, 'NX')) === 'OK';
+    return (await this.redis.set(replayKey(this.prefix, key), '1', 'PXAT', expiresAt, 'NX')) === 'OK';
   }
   async forget(key: string): Promise<void> {
-    await this.redis.del(`${this.prefix}jti:${digest(key)}`);
+    await this.redis.del(replayKey(this.prefix, key));
   }
 }
 
@@ -149,10 +153,10 @@ class RedisLoggedOutMarkers implements LoggedOutMarkers {
     private readonly prefix: string,
   ) {}
   async mark(issuer: string, sid: string, expiresAt: number): Promise<void> {
-    await this.redis.set(`${this.prefix}loggedout:${digest(issuer, sid)}`, '1', 'PXAT', expiresAt);
+    await this.redis.set(markerKey(this.prefix, issuer, sid), '1', 'PXAT', expiresAt);
   }
   async isMarked(issuer: string, sid: string): Promise<boolean> {
-    return (await this.redis.exists(`${this.prefix}loggedout:${digest(issuer, sid)}`)) === 1;
+    return (await this.redis.exists(markerKey(this.prefix, issuer, sid))) === 1;
   }
 }
 
@@ -171,11 +175,11 @@ class RedisLogoutJournal implements LogoutJournal {
     private readonly prefix: string,
     private readonly retentionMs: number,
   ) {
-    this.queue = `${prefix}logouts:due`;
+    this.queue = dueQueue(prefix);
     redis.defineCommand('lrClaim', { numberOfKeys: 1, lua: CLAIM });
   }
   private key(id: string): string {
-    return `${this.prefix}logout:${id}`;
+    return reportKey(this.prefix, id);
   }
   async save(report: LogoutReport, dueAt?: number): Promise<void> {
     const tx = this.redis.multi().set(this.key(report.id), JSON.stringify(report), 'PX', this.retentionMs);
@@ -202,6 +206,21 @@ class RedisLogoutJournal implements LogoutJournal {
   }
 }
 
+/**
+ * A back-channel logout taken in: the replay record (refused when it exists: nothing else is written),
+ * the report queued for a worker, the target's marker. KEYS: replay record, report, due queue, marker
+ * (optional); ARGV: replay expiry, report JSON, report retention (ms), due at, report id, marker expiry.
+ */
+const ADMIT_LOGOUT = `
+if not redis.call('SET', KEYS[1], '1', 'PXAT', ARGV[1], 'NX') then return 0 end
+redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
+redis.call('ZADD', KEYS[3], ARGV[4], ARGV[5])
+if #KEYS == 4 then redis.call('SET', KEYS[4], '1', 'PXAT', ARGV[6]) end
+return 1
+`;
+
+type WithAdmitLogout = { lrAdmitLogout(keyCount: number, ...keysAndArgs: (string | number)[]): Promise<number> };
+
 export interface RedisStoreOptions {
   keyPrefix: string;
   reportRetentionMs: number;
@@ -214,11 +233,21 @@ export interface RedisStoreOptions {
 export function createRedisStores(redis: Client, options: RedisStoreOptions): ServiceStores {
   const now = options.now ?? Date.now;
   const prefix = options.keyPrefix;
+  if (!('lrAdmitLogout' in redis)) redis.defineCommand('lrAdmitLogout', { lua: ADMIT_LOGOUT });
   return {
     sessions: new RedisSessionStore(redis, prefix, now),
     replay: new RedisReplayStore(redis, prefix),
     markers: new RedisLoggedOutMarkers(redis, prefix),
     journal: new RedisLogoutJournal(redis, prefix, options.reportRetentionMs),
+    async admitLogout({ replay, report, dueAt, marker }) {
+      const keys = [replayKey(prefix, replay.key), reportKey(prefix, report.id), dueQueue(prefix)];
+      const args: (string | number)[] = [replay.expiresAt, JSON.stringify(report), options.reportRetentionMs, dueAt, report.id];
+      if (marker) {
+        keys.push(markerKey(prefix, marker.issuer, marker.sid));
+        args.push(marker.expiresAt);
+      }
+      return (await (redis as unknown as WithAdmitLogout).lrAdmitLogout(keys.length, ...keys, ...args)) === 1;
+    },
     async ping() {
       await redis.ping();
     },

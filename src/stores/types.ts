@@ -46,12 +46,29 @@ export interface LogoutJournal {
   backlog(): Promise<number>;
 }
 
+/** What taking in a back-channel logout writes before it is answered. */
+export interface LogoutAdmission {
+  /** The token's replay record ({@link ReplayStore.remember}). */
+  replay: { key: string; expiresAt: number };
+  /** The report, journaled and queued for a worker at `dueAt` (epoch ms). */
+  report: LogoutReport;
+  dueAt: number;
+  /** The target's `(issuer, sid)`, marked logged out until `expiresAt`; none for a `sub` target. */
+  marker?: { issuer: string; sid: string; expiresAt: number };
+}
+
 /** Everything the service keeps of its own, behind one backing store. */
 export interface ServiceStores {
   sessions: SessionStore;
   replay: ReplayStore;
   markers: LoggedOutMarkers;
   journal: LogoutJournal;
+  /**
+   * The replay record, the journal entry and the marker of a back-channel logout in one step (with
+   * Redis one script: one round trip before the answer instead of two). False, and nothing written,
+   * when the replay record exists already. After a failure any part may have been written.
+   */
+  admitLogout(admission: LogoutAdmission): Promise<boolean>;
   /** Throws when the backing store cannot be reached. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -51,6 +51,19 @@ t.test('expired sessions, replay records, markers and reports vanish', async (t)
   t.equal(await stores.markers.isMarked('i', 'z'), false);
 });
 
+t.test('a back-channel logout is admitted once: its replay record, its journal entry queued and its marker together; a replay writes nothing (admitLogout)', async (t) => {
+  const report = (id: string) => ({ id, state: 'pending' as const, channel: 'backchannel' as const, target: { kind: 'sid' as const, issuer: 'i', sid: 'adm' }, receivedAt: '', attempts: 0, sessionsEnded: 0, sessionIds: [], accounts: [], removals: [] });
+  const admission = (id: string, sid: string) => ({ replay: { key: 'i adm-jti', expiresAt: now + 100 }, report: report(id), dueAt: now + 50, marker: { issuer: 'i', sid, expiresAt: now + 100 } });
+  t.equal(await stores.admitLogout(admission('adm-1', 'adm-sid-1')), true);
+  t.same(await stores.journal.get('adm-1'), report('adm-1'));
+  t.same(await stores.journal.due(now + 50, 10), ['adm-1'], 'queued for a worker at dueAt');
+  t.equal(await stores.markers.isMarked('i', 'adm-sid-1'), true);
+  t.equal(await stores.admitLogout(admission('adm-2', 'adm-sid-2')), false, 'the same token again');
+  t.equal(await stores.journal.get('adm-2'), null, 'journaled nothing');
+  t.equal(await stores.markers.isMarked('i', 'adm-sid-2'), false, 'marked nothing');
+  await stores.journal.dequeue('adm-1');
+});
+
 t.test('the journal returns copies, not live objects', async (t) => {
   const report = { id: 'r', state: 'pending' as const, channel: 'api' as const, target: { kind: 'account' as const, homeAccountId: 'h' }, receivedAt: '', attempts: 0, sessionsEnded: 0, sessionIds: [], accounts: [], removals: [] };
   await stores.journal.save(report);

@@ -85,6 +85,31 @@ if (ctx) {
     t.equal(await stores.replay.remember('iss jti-1', Date.now() + 60_000), true, 'forgotten, it can be recorded again');
   });
 
+  t.test('a back-channel logout is admitted once: its replay record, its journal entry queued and its marker together; a replay writes nothing (admitLogout)', async (t) => {
+    const report = (id: string) => ({ id, state: 'pending' as const, channel: 'backchannel' as const, target: { kind: 'sid' as const, issuer: 'https://adm', sid: 'adm-sid' }, receivedAt: '2026-11-27T00:00:00.000Z', attempts: 0, sessionsEnded: 0, sessionIds: [], accounts: [], removals: [] });
+    const now = Date.now();
+    const admission = (id: string, sid = 'adm-sid') => ({ replay: { key: 'https://adm adm-jti', expiresAt: now + 60_000 }, report: report(id), dueAt: now + 30_000, marker: { issuer: 'https://adm', sid, expiresAt: now + 90_000 } });
+    const results = await Promise.all(Array.from({ length: 10 }, (_, n) => stores.admitLogout(admission(`adm-${n}`, `adm-sid-${n}`))));
+    t.equal(results.filter(Boolean).length, 1, 'exactly one of 10 concurrent admissions of one token wins');
+    const winner = results.indexOf(true);
+    t.same(await stores.journal.get(`adm-${winner}`), report(`adm-${winner}`), 'its report is journaled');
+    t.equal(await redis.zscore(`${prefix}logouts:due`, `adm-${winner}`), String(now + 30_000), 'and queued for a worker at dueAt');
+    t.equal(await stores.markers.isMarked('https://adm', `adm-sid-${winner}`), true, 'its target is marked');
+    for (let n = 0; n < 10; n++) {
+      if (n === winner) continue;
+      t.equal(await stores.journal.get(`adm-${n}`), null, `the refused admission ${n} journaled nothing`);
+      t.equal(await stores.markers.isMarked('https://adm', `adm-sid-${n}`), false, `and marked nothing`);
+    }
+    const ttl = async (pattern: string) => redis.pttl((await redis.keys(`${prefix}${pattern}`))[0] ?? 'none');
+    t.ok((await redis.pttl(`${prefix}logout:adm-${winner}`)) > 55_000, 'the report is kept for the retention');
+    t.ok((await ttl('jti:*')) > 55_000 && (await ttl('jti:*')) <= 60_000, 'the replay record until its expiry');
+    t.ok((await ttl('loggedout:*')) > 85_000, 'the marker until its expiry');
+    const bySub = { replay: { key: 'https://adm adm-jti-2', expiresAt: now + 60_000 }, report: { ...report('adm-sub'), target: { kind: 'sub' as const, issuer: 'https://adm', sub: 'u' } }, dueAt: now };
+    t.equal(await stores.admitLogout(bySub), true, 'a sub target: no marker');
+    t.same(await stores.journal.due(now, 10), ['adm-sub']);
+    for (const id of ['adm-sub', `adm-${winner}`]) await stores.journal.dequeue(id);
+  });
+
   t.test('logged-out markers', async (t) => {
     await stores.markers.mark('i', 's', Date.now() + 60_000);
     t.equal(await stores.markers.isMarked('i', 's'), true);
