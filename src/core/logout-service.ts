@@ -121,10 +121,9 @@ export class LogoutService {
       throw new StoreUnavailable(`the logout could not be recorded: ${message(err)}`);
     }
     if (!admitted) throw new InvalidLogoutToken('jti', 'this logout token was already received (replay)');
-    const targetMarked = true;
-    if (this.inBackground.size >= this.maxInBackground) return this.attempt(report, targetMarked);
+    if (this.inBackground.size >= this.maxInBackground) return this.attempt(report, { targetMarked: true });
     const answered = copyOf(report);
-    const attempt = this.backgroundTurn(() => this.attempt(report, targetMarked)).finally(() => this.inBackground.delete(attempt));
+    const attempt = this.backgroundTurn(() => this.attempt(report, { targetMarked: true })).finally(() => this.inBackground.delete(attempt));
     this.inBackground.add(attempt);
     return answered;
   }
@@ -192,7 +191,7 @@ export class LogoutService {
   }
 
   /** One attempt: never throws; the report ends `completed`, `pending` (retry queued) or `failed`. */
-  private async attempt(report: LogoutReport, targetMarked = false): Promise<LogoutReport> {
+  private async attempt(report: LogoutReport, { targetMarked = false } = {}): Promise<LogoutReport> {
     const stores = this.work;
     const started = performance.now();
     report.attempts += 1;

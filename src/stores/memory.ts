@@ -130,7 +130,8 @@ class MemoryReplayStore implements ReplayStore {
   constructor(now: Clock) {
     this.seen = new ExpiringMap(now);
   }
-  async remember(key: string, expiresAt: number): Promise<boolean> {
+  /** Records `key` until `expiresAt` (epoch ms); false when it was already recorded. */
+  remember(key: string, expiresAt: number): boolean {
     if (this.seen.get(key)) return false;
     this.seen.set(key, true, expiresAt);
     return true;
@@ -220,7 +221,7 @@ export function createMemoryStores(options: MemoryStoreOptions): ServiceStores {
     markers,
     journal,
     async admitLogout(admission) {
-      if (!(await replay.remember(admission.replay.key, admission.replay.expiresAt))) return false;
+      if (!replay.remember(admission.replay.key, admission.replay.expiresAt)) return false;
       await journal.save(admission.report, admission.dueAt);
       if (admission.marker) await markers.mark(admission.marker.issuer, admission.marker.sid, admission.marker.expiresAt);
       return true;

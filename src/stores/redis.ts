@@ -139,9 +139,6 @@ class RedisReplayStore implements ReplayStore {
     private readonly redis: Client,
     private readonly prefix: string,
   ) {}
-  async remember(key: string, expiresAt: number): Promise<boolean> {
-    return (await this.redis.set(replayKey(this.prefix, key), '1', 'PXAT', expiresAt, 'NX')) === 'OK';
-  }
   async forget(key: string): Promise<void> {
     await this.redis.del(replayKey(this.prefix, key));
   }

@@ -17,10 +17,8 @@ export interface SessionStore {
   removeFound(sessions: Session[]): Promise<string[]>;
 }
 
-/** Seen `jti`s of logout tokens, so a replayed token has no effect. */
+/** Seen `jti`s of logout tokens, so a replayed token has no effect (recorded by {@link ServiceStores.admitLogout}). */
 export interface ReplayStore {
-  /** Atomically records `key` until `expiresAt` (epoch ms); false when it was already recorded. */
-  remember(key: string, expiresAt: number): Promise<boolean>;
   /** Drops a record again (when the logout it admitted could not be recorded). */
   forget(key: string): Promise<void>;
 }
@@ -48,7 +46,7 @@ export interface LogoutJournal {
 
 /** What taking in a back-channel logout writes before it is answered. */
 export interface LogoutAdmission {
-  /** The token's replay record ({@link ReplayStore.remember}). */
+  /** The token's replay record: its key, kept until `expiresAt` (epoch ms). */
   replay: { key: string; expiresAt: number };
   /** The report, journaled and queued for a worker at `dueAt` (epoch ms). */
   report: LogoutReport;

@@ -40,14 +40,16 @@ t.test('an identical registration returns the existing session with the later ex
 
 t.test('expired sessions, replay records, markers and reports vanish', async (t) => {
   const s = await stores.sessions.add({ clientId: 'c', issuer: 'i', sub: 'u3', homeAccountId: 'h3', expiresAt: expiresIn(100) });
-  t.equal(await stores.replay.remember('j', now + 100), true);
-  t.equal(await stores.replay.remember('j', now + 100), false, 'a jti is remembered once');
+  const admission = (id: string) => ({ replay: { key: 'j', expiresAt: now + 100 }, report: { id, state: 'pending' as const, channel: 'backchannel' as const, target: { kind: 'sub' as const, issuer: 'i', sub: 'u3' }, receivedAt: '', attempts: 0, sessionsEnded: 0, sessionIds: [], accounts: [], removals: [] }, dueAt: now });
+  t.equal(await stores.admitLogout(admission('e1')), true);
+  t.equal(await stores.admitLogout(admission('e2')), false, 'a jti is remembered once');
   await stores.markers.mark('i', 'z', now + 100);
   t.equal(await stores.markers.isMarked('i', 'z'), true);
   now += 101;
   t.equal(await stores.sessions.get(s.id), null);
   t.same(await stores.sessions.bySub('i', 'u3'), []);
-  t.equal(await stores.replay.remember('j', now + 100), true, 'after expiry the record is gone');
+  t.equal(await stores.admitLogout(admission('e3')), true, 'after expiry the record is gone');
+  for (const id of ['e1', 'e3']) await stores.journal.dequeue(id);
   t.equal(await stores.markers.isMarked('i', 'z'), false);
 });
 
