@@ -197,9 +197,9 @@ export class LogoutService {
     report.attempts += 1;
     try {
       // The target first: a registration that lands after the lookup then sees the marker and undoes itself.
-      if (!targetMarked) await this.markLoggedOut(stores, report, []);
+      if (!targetMarked) await this.markLoggedOut(report, []);
       const sessions = await this.findSessions(report);
-      await this.markLoggedOut(stores, report, sessions, { targetDone: true });
+      await this.markLoggedOut(report, sessions, { targetDone: true });
       const accounts = accountsOf(sessions, report);
       report.accounts = [...new Set([...report.accounts, ...accounts.map((a) => a.homeAccountId)])];
       report.removals = mergeRemovals(report.removals, await this.options.sweeper.sweep(accounts));
@@ -278,15 +278,15 @@ export class LogoutService {
     return Date.parse(report.receivedAt) + this.options.markerTtlMs;
   }
 
-  /** Marks the target's `(issuer, sid)` (unless `targetDone`) and those of the sessions found. */
-  private async markLoggedOut(stores: ServiceStores, report: LogoutReport, sessions: Session[], { targetDone = false } = {}): Promise<void> {
+  /** Marks the target's `(issuer, sid)` (unless `targetDone`) and those of the sessions found, through the attempts' stores. */
+  private async markLoggedOut(report: LogoutReport, sessions: Session[], { targetDone = false } = {}): Promise<void> {
     const until = this.markerUntil(report);
     const sids = new Map<string, [string, string]>();
     const { target } = report;
     if (target.kind === 'sid') sids.set(JSON.stringify([target.issuer, target.sid]), [target.issuer, target.sid]);
     for (const s of sessions) if (s.sid !== undefined) sids.set(JSON.stringify([s.issuer, s.sid]), [s.issuer, s.sid]);
     if (targetDone && target.kind === 'sid') sids.delete(JSON.stringify([target.issuer, target.sid]));
-    for (const [issuer, sid] of sids.values()) await stores.markers.mark(issuer, sid, until);
+    for (const [issuer, sid] of sids.values()) await this.work.markers.mark(issuer, sid, until);
   }
 }
 

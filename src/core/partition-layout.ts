@@ -71,7 +71,6 @@ class Scanner {
   async read(): Promise<void> {
     this.space();
     await this.topLevel(); // a partition that is not an object is JSON.parse's to judge
-
     this.space();
     if (this.i !== this.b.length) this.fail();
   }
