@@ -1,29 +1,11 @@
 import { readFile } from 'node:fs/promises';
-import { isIP } from 'node:net';
 import { parse as parseYaml } from 'yaml';
 import { Value } from 'typebox/value';
 import type { RedisLocation } from '../redis/connect.js';
+import { isLoopbackHost, TENANT_PLACEHOLDER, type AppConfig, type IssuerConfig } from '../core/registrations.js';
 import { ConfigSchema, SIGNING_ALGORITHMS, type ApiScope, type ConfigFile } from './schema.js';
 
-export interface IssuerConfig {
-  name: string;
-  /** The issuer as configured: literal, or a template with `{tenantid}`. */
-  issuer: string;
-  isTemplate: boolean;
-  tenants: string[];
-  jwksUri?: string;
-  discoveryUrl?: string;
-  algorithms: string[];
-  frontchannelOrigins: string[];
-  requireTyp: boolean;
-}
-
-export interface AppConfig {
-  clientId: string;
-  name: string;
-  issuers: string[];
-  tokenCache: { kind: 'memory' | 'redis'; url?: string; key: string };
-}
+export { isLoopbackHost, TENANT_PLACEHOLDER, type AppConfig, type IssuerConfig };
 
 export interface ApiKeyConfig {
   name: string;
@@ -71,20 +53,12 @@ export class ConfigError extends Error {
   }
 }
 
-export const TENANT_PLACEHOLDER = /\{tenantid\}/i;
 export const CACHE_KEY_PLACEHOLDERS = ['homeAccountId', 'clientId', 'tenantId', 'oid', 'cacheKey'] as const;
 export const DEFAULT_CACHE_KEY = '{homeAccountId}';
 
 /** The key of the built-in development configuration; served on loopback only. */
 export const DEVELOPMENT_API_KEY = 'dev-only-key';
 const DEVELOPMENT_API_KEY_SHA256 = 'b252a5182b56e1d178b5d2d64eee6e43342ace141fdb3916ea6841fa172e1496';
-
-export function isLoopbackHost(hostname: string): boolean {
-  const host = hostname.replace(/^\[|\]$/g, '').toLowerCase();
-  if (host === 'localhost') return true;
-  if (isIP(host) === 4) return host.startsWith('127.');
-  return host === '::1';
-}
 
 /** `https`, or plain `http` to this machine only. */
 function checkFetchUrl(key: string, value: string): string {

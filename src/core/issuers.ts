@@ -1,5 +1,5 @@
 import { createRemoteJWKSet, customFetch, type JWTVerifyGetKey } from 'jose';
-import { isLoopbackHost, TENANT_PLACEHOLDER, type IssuerConfig } from '../config/load.js';
+import { isLoopbackHost, TENANT_PLACEHOLDER, type IssuerConfig } from './registrations.js';
 
 /** A configured issuer matched to one concrete `iss` value (a template resolved to its tenant). */
 export interface ResolvedIssuer {

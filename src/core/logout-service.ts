@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import pLimit, { type LimitFunction } from 'p-limit';
-import type { ServiceStores } from '../stores/types.js';
+import type { ServiceStores } from './service-stores.js';
 import { Conflict, InvalidLogoutToken, NotFound, StoreUnavailable } from './errors.js';
 import type { AccountRemoval, LogoutChannel, LogoutEvent, LogoutReport, NewSession, Session } from './model.js';
 import type { AccountToSweep, TokenCacheSweeper } from './token-cache-sweeper.js';

@@ -1,5 +1,5 @@
-import type { AppConfig } from '../config/load.js';
-import { ForeignPartitionError, type TokenCacheStore } from '../token-caches/types.js';
+import type { AppConfig } from './registrations.js';
+import { ForeignPartitionError, type TokenCacheStore } from './token-cache.js';
 import type { AccountRemoval } from './model.js';
 import { removeAccountsFromPartition } from './msal-cache-partition.js';
 

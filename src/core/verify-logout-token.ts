@@ -1,5 +1,5 @@
 import { decodeJwt, decodeProtectedHeader, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
-import type { AppConfig } from '../config/load.js';
+import type { AppConfig } from './registrations.js';
 import { InvalidLogoutToken } from './errors.js';
 import type { IssuerRegistry, ResolvedIssuer } from './issuers.js';
 

@@ -3,10 +3,10 @@ import type { Config } from '../config/load.js';
 import { connectRedis, connected, type RedisLocation } from '../redis/connect.js';
 import { MemoryTokenCacheStore } from '../token-caches/memory.js';
 import { RedisTokenCacheStore } from '../token-caches/redis.js';
-import type { TokenCacheStore } from '../token-caches/types.js';
+import type { TokenCacheStore } from '../core/token-cache.js';
 import { createMemoryStores } from './memory.js';
 import { createRedisStores } from './redis.js';
-import type { ServiceStores } from './types.js';
+import type { ServiceStores } from '../core/service-stores.js';
 
 /** What the service keeps and where the apps' caches are, with every connection it opened. */
 export interface Backends {
@@ -61,7 +61,7 @@ export function createBackends(config: Config, onError: (err: Error, where: stri
 
   const tokenCaches = new Map<string, TokenCacheStore>();
   for (const app of config.apps) {
-    const { url } = app.tokenCache;
+    const url = app.tokenCache.kind === 'redis' ? (app.tokenCache.url as string) : undefined;
     tokenCaches.set(app.clientId, url ? new RedisTokenCacheStore(connection({ url }, `token cache of ${app.name}`, 'token caches'), false) : new MemoryTokenCacheStore());
   }
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { LogoutReport, NewSession, Session } from '../core/model.js';
-import type { LoggedOutMarkers, LogoutJournal, ReplayStore, ServiceStores, SessionStore } from './types.js';
+import type { LoggedOutMarkers, LogoutJournal, ReplayStore, ServiceStores, SessionStore } from '../core/service-stores.js';
 
 type Clock = () => number;
 

@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Redis, Cluster } from 'ioredis';
 import type { LogoutReport, NewSession, Session } from '../core/model.js';
-import type { LoggedOutMarkers, LogoutJournal, ReplayStore, ServiceStores, SessionStore } from './types.js';
+import type { LoggedOutMarkers, LogoutJournal, ReplayStore, ServiceStores, SessionStore } from '../core/service-stores.js';
 
 type Client = Redis | Cluster;
 type Clock = () => number;

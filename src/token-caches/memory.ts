@@ -1,4 +1,4 @@
-import { updateByCompareAndSet, type PartitionUpdate, type TokenCacheStore } from './types.js';
+import { updateByCompareAndSet, type PartitionUpdate, type TokenCacheStore } from '../core/token-cache.js';
 
 /** Token-cache partitions held in this process (for trying the service out and for tests). */
 export class MemoryTokenCacheStore implements TokenCacheStore {

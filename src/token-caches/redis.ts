@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Redis, Cluster } from 'ioredis';
-import { ForeignPartitionError, updateByCompareAndSet, type PartitionUpdate, type TokenCacheStore } from './types.js';
+import { ForeignPartitionError, updateByCompareAndSet, type PartitionUpdate, type TokenCacheStore } from '../core/token-cache.js';
 
 const foreign = (err: unknown): never => {
   if (err instanceof Error && err.message.startsWith('WRONGTYPE')) throw new ForeignPartitionError('the key holds another Redis type than a string');

@@ -6,7 +6,7 @@ import { LogoutService } from '../../src/core/logout-service.js';
 import type { LogoutReport } from '../../src/core/model.js';
 import { TokenCacheSweeper } from '../../src/core/token-cache-sweeper.js';
 import { createMemoryStores } from '../../src/stores/memory.js';
-import type { ServiceStores } from '../../src/stores/types.js';
+import type { ServiceStores } from '../../src/core/service-stores.js';
 import { MemoryTokenCacheStore } from '../../src/token-caches/memory.js';
 import { FakeEntra, MsalWebApp } from '../helpers/msal-app.js';
 import { ISSUER, ORDERS, TENANT_A, testConfigFile } from '../helpers/service.js';

@@ -4,7 +4,7 @@ import { resolveConfig } from '../../src/config/load.js';
 import { TokenCacheSweeper } from '../../src/core/token-cache-sweeper.js';
 import { MemoryTokenCacheStore } from '../../src/token-caches/memory.js';
 import { RedisTokenCacheStore } from '../../src/token-caches/redis.js';
-import { updateByCompareAndSet, type PartitionUpdate, type TokenCacheStore } from '../../src/token-caches/types.js';
+import { updateByCompareAndSet, type PartitionUpdate, type TokenCacheStore } from '../../src/core/token-cache.js';
 import { FakeEntra, MsalWebApp } from '../helpers/msal-app.js';
 import { REDIS_URL, redisForTest } from '../helpers/redis.js';
 import { ORDERS, TENANT_A, testConfigFile } from '../helpers/service.js';

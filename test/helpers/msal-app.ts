@@ -11,7 +11,7 @@ import {
 } from '@azure/msal-node';
 import type { Redis } from 'ioredis';
 import { partitionKey } from '../../src/core/token-cache-sweeper.js';
-import type { TokenCacheStore } from '../../src/token-caches/types.js';
+import type { TokenCacheStore } from '../../src/core/token-cache.js';
 
 const b64url = (o: unknown): string => Buffer.from(JSON.stringify(o)).toString('base64url');
 

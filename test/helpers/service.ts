@@ -5,7 +5,7 @@ import type { ConfigFile } from '../../src/config/schema.js';
 import { buildApp, type AppDependencies } from '../../src/http/app.js';
 import { createBackends } from '../../src/stores/create.js';
 import { createMemoryStores } from '../../src/stores/memory.js';
-import type { ServiceStores } from '../../src/stores/types.js';
+import type { ServiceStores } from '../../src/core/service-stores.js';
 import { MemoryTokenCacheStore } from '../../src/token-caches/memory.js';
 import { TestProvider } from './provider.js';
 

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { createRedisStores, importSessions } from '../../src/stores/redis.js';
 import { RedisTokenCacheStore } from '../../src/token-caches/redis.js';
-import { ForeignPartitionError } from '../../src/token-caches/types.js';
+import { ForeignPartitionError } from '../../src/core/token-cache.js';
 import { resolveConfig } from '../../src/config/load.js';
 import { createBackends } from '../../src/stores/create.js';
 import { REDIS_URL, redisForTest } from '../helpers/redis.js';

@@ -1,4 +1,4 @@
-import type { LogoutReport, NewSession, Session } from '../core/model.js';
+import type { LogoutReport, NewSession, Session } from './model.js';
 
 /** Sessions registered by the apps at sign-in, indexed the ways a logout finds them. */
 export interface SessionStore {
