@@ -3,6 +3,6 @@ export { buildApp, type AppDependencies } from './http/app.js';
 export { loadConfig, resolveConfig, ConfigError, type Config } from './config/load.js';
 export { verifyLogoutToken, BACKCHANNEL_LOGOUT_EVENT } from './core/verify-logout-token.js';
 export { InvalidLogoutToken } from './core/errors.js';
-export { removeAccountFromPartition } from './core/msal-cache-partition.js';
+export { removeAccountFromPartition, removeAccountsFromPartition } from './cache-formats/msal-json.js';
 export type { Session, LogoutReport, LogoutTarget } from './core/model.js';
 export { sessionFromSignIn, registerSession, SessionRegistrationError, type SessionRegistration, type SessionOptions } from './client/register-session.js';

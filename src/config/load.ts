@@ -1,7 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { Value } from 'typebox/value';
-import type { RedisLocation } from '../redis/connect.js';
+import type { TObject, TSchema } from 'typebox';
+import { STORE_KINDS } from '../stores/kinds.js';
+import { DEFAULT_TOKEN_CACHE_KIND, TOKEN_CACHE_KINDS } from '../token-caches/kinds.js';
 import { isLoopbackHost, TENANT_PLACEHOLDER, type AppConfig, type IssuerConfig } from '../core/registrations.js';
 import { ConfigSchema, SIGNING_ALGORITHMS, type ApiScope, type ConfigFile } from './schema.js';
 
@@ -27,7 +29,8 @@ export interface EntraApiConfig {
 export interface Config {
   server: { host: string; port: number; trustProxy: boolean };
   logLevel: string;
-  store: { kind: 'memory' } | ({ kind: 'redis'; keyPrefix: string } & RedisLocation);
+  /** The store's kind (stores/kinds.ts) and that kind's settings, defaults filled in. */
+  store: { kind: string } & Record<string, unknown>;
   clockSkewSeconds: number;
   retention: { sessionSeconds: number; loggedOutMarkerSeconds: number; logoutReportSeconds: number };
   /** How queued logouts are retried (see LogoutService). */
@@ -73,16 +76,6 @@ function checkFetchUrl(key: string, value: string): string {
   throw new ConfigError(key, 'must be https (plain http only for loopback hosts)');
 }
 
-function checkRedisUrl(key: string, value: string): void {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw new ConfigError(key, 'is not a redis:// or rediss:// URL');
-  }
-  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') throw new ConfigError(key, 'is not a redis:// or rediss:// URL');
-}
-
 function checkOrigin(key: string, value: string): string {
   let url: URL;
   try {
@@ -104,8 +97,8 @@ function pointerToKey(pointer: string): string {
 }
 
 /** Schema errors name the deepest offending key first. */
-function schemaError(raw: unknown): ConfigError | undefined {
-  const errors = [...Value.Errors(ConfigSchema, raw)];
+function schemaError(schema: TSchema, raw: unknown): ConfigError | undefined {
+  const errors = [...Value.Errors(schema, raw)];
   if (errors.length === 0) return undefined;
   const unknown = errors.find((e) => e.keyword === 'additionalProperties');
   if (unknown) {
@@ -123,6 +116,26 @@ function schemaError(raw: unknown): ConfigError | undefined {
   return new ConfigError(pointerToKey(deepest.instancePath) || '(root)', deepest.message);
 }
 
+/** A kind's settings checked against that kind's own schema and rules, with its defaults: errors name `at.setting`. */
+function resolveKind(
+  kinds: readonly { kind: string; settings: TObject; check?: (s: Record<string, unknown>) => { setting: string; reason: string } | undefined; defaults?: (s: Record<string, unknown>) => Record<string, unknown> }[],
+  name: unknown,
+  settings: Record<string, unknown>,
+  at: string,
+  what: string,
+): Record<string, unknown> {
+  const kind = kinds.find((k) => k.kind === name);
+  if (!kind) throw new ConfigError(`${at}.kind`, `must be one of ${kinds.map((k) => k.kind).join(', ')}`);
+  const error = schemaError(kind.settings, settings);
+  if (error) {
+    const reason = error.message.slice(error.key.length + 2);
+    throw new ConfigError(error.key === '(root)' ? at : `${at}.${error.key}`, reason === 'is not a known setting' ? `is not a setting of a ${kind.kind} ${what}` : reason);
+  }
+  const problem = kind.check?.(settings);
+  if (problem) throw new ConfigError(problem.setting ? `${at}.${problem.setting}` : at, problem.reason);
+  return kind.defaults ? kind.defaults(settings) : settings;
+}
+
 function unique<T>(items: T[], keyOf: (item: T) => string, key: (i: number) => string, what: string): void {
   const seen = new Set<string>();
   items.forEach((item, i) => {
@@ -134,7 +147,7 @@ function unique<T>(items: T[], keyOf: (item: T) => string, key: (i: number) => s
 
 /** Checks what the schema cannot and fills in defaults. */
 export function resolveConfig(raw: unknown, development = false): Config {
-  const error = schemaError(raw);
+  const error = schemaError(ConfigSchema, raw);
   if (error) throw error;
   const file = raw as ConfigFile;
 
@@ -182,13 +195,13 @@ export function resolveConfig(raw: unknown, development = false): Config {
     a.issuers.forEach((name, k) => {
       if (!issuerNames.has(name)) throw new ConfigError(`apps[${n}].issuers[${k}]`, `no issuer is named "${name}"`);
     });
-    const key = a.tokenCache.key ?? DEFAULT_CACHE_KEY;
+    const { kind: kindName = DEFAULT_TOKEN_CACHE_KIND, key = DEFAULT_CACHE_KEY, ...settings } = a.tokenCache;
+    const at = `apps[${n}].tokenCache`;
+    if (typeof key !== 'string' || key.length === 0) throw new ConfigError(`${at}.key`, 'must be a non-empty string');
     for (const [, placeholder] of key.matchAll(/\{([^}]*)\}/g))
       if (!(CACHE_KEY_PLACEHOLDERS as readonly string[]).includes(placeholder ?? ''))
-        throw new ConfigError(`apps[${n}].tokenCache.key`, `unknown placeholder {${placeholder}}; known: ${CACHE_KEY_PLACEHOLDERS.map((p) => `{${p}}`).join(' ')}`);
-    if ('url' in a.tokenCache) checkRedisUrl(`apps[${n}].tokenCache.url`, a.tokenCache.url);
-    const tokenCache =
-      'url' in a.tokenCache ? { kind: 'redis' as const, url: a.tokenCache.url, key } : { kind: 'memory' as const, key };
+        throw new ConfigError(`${at}.key`, `unknown placeholder {${placeholder}}; known: ${CACHE_KEY_PLACEHOLDERS.map((p) => `{${p}}`).join(' ')}`);
+    const tokenCache = { kind: kindName, key, ...resolveKind(TOKEN_CACHE_KINDS, kindName, settings, at, 'token cache') };
     return { clientId: a.clientId, name: a.name, issuers: a.issuers, tokenCache };
   });
 
@@ -208,14 +221,8 @@ export function resolveConfig(raw: unknown, development = false): Config {
   unique(apiKeys, (k) => k.name, (i) => `api.keys[${i}].name`, 'key name');
   unique(apiKeys, (k) => k.sha256, (i) => `api.keys[${i}].sha256`, 'key hash');
 
-  let store: Config['store'] = { kind: 'memory' };
-  if (file.store?.kind === 'redis') {
-    const { url, sentinel, cluster, keyPrefix } = file.store;
-    if ([url, sentinel, cluster].filter((v) => v !== undefined).length !== 1)
-      throw new ConfigError('store', 'a redis store needs exactly one of url, sentinel or cluster');
-    if (url !== undefined) checkRedisUrl('store.url', url);
-    store = { kind: 'redis', keyPrefix: keyPrefix ?? 'lr:', ...(url ? { url } : {}), ...(sentinel ? { sentinel } : {}), ...(cluster ? { cluster } : {}) };
-  }
+  const { kind: storeKind = 'memory', ...storeSettings } = file.store ?? {};
+  const store: Config['store'] = { kind: storeKind, ...resolveKind(STORE_KINDS, storeKind, storeSettings, 'store', 'store') };
 
   return {
     server: {

@@ -1,7 +1,6 @@
 import type { AppConfig } from './registrations.js';
-import { ForeignPartitionError, type TokenCacheStore } from './token-cache.js';
 import type { AccountRemoval } from './model.js';
-import { removeAccountsFromPartition } from './msal-cache-partition.js';
+import { ForeignPartitionError, type CacheFormat, type TokenCacheStore } from './token-cache.js';
 
 /** One registered app and the store its MSAL cache partitions live in. */
 export interface AppTokenCache {
@@ -17,6 +16,8 @@ export interface AccountToSweep {
 }
 
 export interface SweeperOptions {
+  /** The formats a partition may be in, asked in order (the first that recognizes a blob removes from it). */
+  formats: readonly CacheFormat[];
   /** Compare-and-set attempts per partition before the removal counts as failed. */
   maxConflicts?: number;
 }
@@ -60,13 +61,18 @@ interface Lane {
  */
 export class TokenCacheSweeper {
   private readonly maxConflicts: number;
+  private readonly formats: readonly CacheFormat[];
   private readonly lanes = new Map<TokenCacheStore, Map<string, Lane>>();
+  /** Whether a partition key of the store is one account's (its app's template names `{homeAccountId}`). */
+  private readonly oneAccountPerPartition = new Map<TokenCacheStore, boolean>();
 
   constructor(
     readonly caches: AppTokenCache[],
-    options: SweeperOptions = {},
+    options: SweeperOptions,
   ) {
     this.maxConflicts = options.maxConflicts ?? 10;
+    this.formats = options.formats;
+    for (const { app, store } of caches) this.oneAccountPerPartition.set(store, (this.oneAccountPerPartition.get(store) ?? true) && app.tokenCache.key.includes('{homeAccountId}'));
   }
 
   /** Every app at once; the removals in app order, then account order, then partition-key order. */
@@ -96,7 +102,7 @@ export class TokenCacheSweeper {
   /** Joins the next round on this store's key; the first caller starts the rounds one event-loop turn later. */
   private removeFrom(store: TokenCacheStore, key: string, homeAccountId: string): Promise<PartitionOutcome> {
     // The batch removal refuses an empty id; refused here, it cannot fail the other callers of its round.
-    if (homeAccountId === '') return Promise.resolve({ outcome: 'failed', detail: 'cannot remove: msal-cache-partition: homeAccountId is empty' });
+    if (homeAccountId === '') return Promise.resolve({ outcome: 'failed', detail: 'cannot remove: homeAccountId is empty' });
     let lanes = this.lanes.get(store);
     if (!lanes) this.lanes.set(store, (lanes = new Map()));
     let lane = lanes.get(key);
@@ -132,7 +138,10 @@ export class TokenCacheSweeper {
         try {
           const blob = update.value;
           if (blob === null) return settleAll({ outcome: 'not_present', detail: 'no such partition' });
-          const { accounts, next } = await removeAccountsFromPartition(blob, waiting.map((w) => w.homeAccountId));
+          const format = this.formats.find((f) => f.recognizes(blob));
+          if (!format) return settleAll({ outcome: 'skipped', detail: 'the partition is in no known cache format' });
+          const context = { oneAccountPerPartition: this.oneAccountPerPartition.get(store) ?? false };
+          const { accounts, next } = await format.removeAccounts(blob, waiting.map((w) => w.homeAccountId), context);
           const removing: [Waiter, number][] = [];
           waiting.forEach((w, i) => {
             const result = accounts[i]!;

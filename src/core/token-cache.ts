@@ -39,6 +39,43 @@ export async function updateByCompareAndSet(store: Pick<TokenCacheStore, 'get' |
   };
 }
 
+/** What removing one account from one partition comes to. */
+export interface PartitionRemoval<B extends string | Buffer = string> {
+  outcome: 'removed' | 'not_present' | 'skipped';
+  /** The blob to write back, as the blob was given (text or bytes), or null meaning "delete the partition"; undefined when nothing changes. */
+  next?: B | null;
+  /** Cache keys of the entries that were removed. */
+  removedKeys: string[];
+  /** Short human reason (never token values), e.g. why skipped. */
+  detail?: string;
+}
+
+/** One account's part of a batch removal: a {@link PartitionRemoval} less the blob. */
+export type AccountPartitionRemoval = Omit<PartitionRemoval, 'next'>;
+
+/** What removing several accounts from one partition comes to: each account's result and one blob to write. */
+export interface PartitionBatchRemoval<B extends string | Buffer = string> {
+  /** One per homeAccountId given, in the same order. */
+  accounts: AccountPartitionRemoval[];
+  /** As {@link PartitionRemoval.next}: undefined when no account was removed. */
+  next?: B | null;
+}
+
+/** What the sweeper knows of the partition it hands a format. */
+export interface PartitionContext {
+  /** The app's key template gives each account a partition of its own (it names `{homeAccountId}`). */
+  oneAccountPerPartition: boolean;
+}
+
+/** One way a partition's bytes can be laid out (MSAL's JSON, an encrypted payload, …): recognizes its blobs and removes accounts from them. */
+export interface CacheFormat {
+  name: string;
+  /** Whether the blob is this format's (by its first bytes); the first format of the list that says so takes it. */
+  recognizes(blob: string | Buffer): boolean;
+  /** Pure: what the partition comes to without the accounts (homeAccountIds, any letter case). */
+  removeAccounts<B extends string | Buffer>(blob: B, homeAccountIds: readonly string[], context: PartitionContext): Promise<PartitionBatchRemoval<B>>;
+}
+
 /** The key holds something that is not a token-cache blob (another Redis type): never retried, never written. */
 export class ForeignPartitionError extends Error {
   constructor(message: string) {

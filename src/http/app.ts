@@ -3,6 +3,7 @@ import formbody from '@fastify/formbody';
 import rateLimit, { type RateLimitOptions } from '@fastify/rate-limit';
 import type { Redis, Cluster } from 'ioredis';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { CACHE_FORMATS } from '../cache-formats/formats.js';
 import type { Config } from '../config/load.js';
 import { IssuerRegistry } from '../core/issuers.js';
 import { LogoutService, type RetryPolicy } from '../core/logout-service.js';
@@ -81,6 +82,7 @@ export function createServices(deps: AppDependencies): Services {
       if (!store) throw new Error(`no token-cache store for app ${app.name}`);
       return { app, store };
     }),
+    { formats: CACHE_FORMATS },
   );
   const logouts = new LogoutService({
     stores,

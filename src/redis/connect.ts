@@ -1,10 +1,41 @@
 import { Redis, Cluster, type RedisOptions } from 'ioredis';
+import { Type } from 'typebox';
 
 /** Where a Redis is: one node by URL, a Sentinel-watched primary, or a Cluster. */
 export interface RedisLocation {
   url?: string;
   sentinel?: { name: string; nodes: string[] };
   cluster?: { nodes: string[] };
+}
+
+const NonEmpty = Type.String({ minLength: 1, maxLength: 2048 });
+const Nodes = Type.Array(NonEmpty, { minItems: 1 });
+
+/** The settings that say where a Redis is (the service's store and the Redis token-cache kinds take them alike). */
+export const REDIS_LOCATION_SETTINGS = {
+  url: Type.Optional(NonEmpty),
+  sentinel: Type.Optional(Type.Object({ name: NonEmpty, nodes: Nodes }, { additionalProperties: false })),
+  cluster: Type.Optional(Type.Object({ nodes: Nodes }, { additionalProperties: false })),
+};
+
+/** Exactly one of url, sentinel or cluster, and a redis URL: the setting at fault and why, if not. */
+export function checkRedisLocation(settings: RedisLocation): { setting: string; reason: string } | undefined {
+  const given = [settings.url, settings.sentinel, settings.cluster].filter((v) => v !== undefined).length;
+  if (given !== 1) return { setting: '', reason: 'a Redis location needs exactly one of url, sentinel or cluster' };
+  if (settings.url === undefined) return undefined;
+  let protocol: string | undefined;
+  try {
+    protocol = new URL(settings.url).protocol;
+  } catch {
+    // reported below
+  }
+  return protocol === 'redis:' || protocol === 'rediss:' ? undefined : { setting: 'url', reason: 'is not a redis:// or rediss:// URL' };
+}
+
+/** The location part of a kind's settings. */
+export function redisLocationOf(settings: RedisLocation): RedisLocation {
+  const { url, sentinel, cluster } = settings;
+  return { ...(url !== undefined ? { url } : {}), ...(sentinel ? { sentinel } : {}), ...(cluster ? { cluster } : {}) };
 }
 
 /**

@@ -1,12 +1,11 @@
 import type { Redis, Cluster } from 'ioredis';
 import type { Config } from '../config/load.js';
 import { connectRedis, connected, type RedisLocation } from '../redis/connect.js';
-import { MemoryTokenCacheStore } from '../token-caches/memory.js';
-import { RedisTokenCacheStore } from '../token-caches/redis.js';
 import type { TokenCacheStore } from '../core/token-cache.js';
-import { createMemoryStores } from './memory.js';
-import { createRedisStores } from './redis.js';
 import type { ServiceStores } from '../core/service-stores.js';
+import type { OpenContext } from '../token-caches/kind.js';
+import { TOKEN_CACHE_KINDS } from '../token-caches/kinds.js';
+import { STORE_KINDS } from './kinds.js';
 
 /** What the service keeps and where the apps' caches are, with every connection it opened. */
 export interface Backends {
@@ -42,31 +41,33 @@ export function createBackends(config: Config, onError: (err: Error, where: stri
     if (!client) connections.set(id, (client = connectRedis(location, (err) => onError(err, where))));
     return client;
   };
+  const others = new Map<string, { value: unknown; close: () => Promise<unknown> }>();
 
-  let stores: ServiceStores;
-  let attemptStores: ServiceStores | undefined; // with the memory store, the same as `stores`
-  let shared: Backends['shared'];
-  if (config.store.kind === 'redis') {
-    const { keyPrefix, url, sentinel, cluster } = config.store;
-    // In a Cluster the service's keys share one hash slot, so its MULTI transactions stay on one node.
-    const prefix = cluster && !/\{.+\}/.test(keyPrefix) ? `{${keyPrefix}}` : keyPrefix;
-    const location = { ...(url ? { url } : {}), ...(sentinel ? { sentinel } : {}), ...(cluster ? { cluster } : {}) };
-    const redis = connection(location, 'store', 'store');
-    stores = createRedisStores(redis, { keyPrefix: prefix, reportRetentionMs, ownsConnection: false });
-    attemptStores = createRedisStores(connection(location, 'store', 'store attempts'), { keyPrefix: prefix, reportRetentionMs, ownsConnection: false });
-    shared = { redis, keyPrefix: prefix };
-  } else {
-    stores = createMemoryStores({ reportRetentionMs });
-  }
+  const { kind, ...storeSettings } = config.store;
+  const opened = kindOf(STORE_KINDS, kind).open(storeSettings, { reportRetentionMs, redis: (location, use) => connection(location, 'store', use) });
 
   const tokenCaches = new Map<string, TokenCacheStore>();
   for (const app of config.apps) {
-    const url = app.tokenCache.kind === 'redis' ? (app.tokenCache.url as string) : undefined;
-    tokenCaches.set(app.clientId, url ? new RedisTokenCacheStore(connection({ url }, `token cache of ${app.name}`, 'token caches'), false) : new MemoryTokenCacheStore());
+    const where = `token cache of ${app.name}`;
+    const context: OpenContext = {
+      redis: (location) => connection(location, where, 'token caches'),
+      shared: <T>(id: string, open: () => T, close: (value: T) => Promise<unknown>): T => {
+        let entry = others.get(id);
+        if (!entry) {
+          const value = open();
+          others.set(id, (entry = { value, close: () => close(value) }));
+        }
+        return entry.value as T;
+      },
+      onError: (err) => onError(err, where),
+    };
+    tokenCaches.set(app.clientId, kindOf(TOKEN_CACHE_KINDS, app.tokenCache.kind).open(app.tokenCache, context));
   }
 
   // Closing the stores also ends every connection opened here (the token caches only borrow theirs).
-  const closeConnections = () => Promise.all([...connections.values()].map((c) => c.quit().catch(() => c.disconnect())));
+  const closeConnections = () =>
+    Promise.all([...[...connections.values()].map((c) => c.quit().catch(() => c.disconnect())), ...[...others.values()].map((o) => o.close().catch(() => {}))]);
+  const { stores } = opened;
   const withConnections: ServiceStores = {
     ...stores,
     async close() {
@@ -76,10 +77,17 @@ export function createBackends(config: Config, onError: (err: Error, where: stri
   };
   return {
     stores: withConnections,
-    attemptStores: attemptStores ?? withConnections,
+    attemptStores: opened.attemptStores ?? withConnections,
     tokenCaches,
-    ...(shared ? { shared } : {}),
+    ...(opened.shared ? { shared: opened.shared } : {}),
     connectionCount: connections.size,
     connected: async (timeoutMs) => (await Promise.all([...connections.values()].map((c) => connected(c, timeoutMs)))).every(Boolean),
   };
+}
+
+/** The kind of that name from a list (the configuration was checked against the list). */
+function kindOf<K extends { kind: string }>(kinds: readonly K[], name: string): K {
+  const kind = kinds.find((k) => k.kind === name);
+  if (!kind) throw new Error(`no kind "${name}"`);
+  return kind;
 }

@@ -1,6 +1,8 @@
+import { Type } from 'typebox';
 import { randomUUID } from 'node:crypto';
 import type { LogoutReport, NewSession, Session } from '../core/model.js';
 import type { LoggedOutMarkers, LogoutJournal, ReplayStore, ServiceStores, SessionStore } from '../core/service-stores.js';
+import type { StoreKind } from './kind.js';
 
 type Clock = () => number;
 
@@ -232,3 +234,10 @@ export function createMemoryStores(options: MemoryStoreOptions): ServiceStores {
     },
   };
 }
+
+/** `kind: memory`: the embedded default. */
+export const memoryStore: StoreKind = {
+  kind: 'memory',
+  settings: Type.Object({}, { additionalProperties: false }),
+  open: (_settings, { reportRetentionMs }) => ({ stores: createMemoryStores({ reportRetentionMs }) }),
+};

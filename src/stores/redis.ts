@@ -1,7 +1,10 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Redis, Cluster } from 'ioredis';
+import { Type } from 'typebox';
+import { checkRedisLocation, redisLocationOf, REDIS_LOCATION_SETTINGS, type RedisLocation } from '../redis/connect.js';
 import type { LogoutReport, NewSession, Session } from '../core/model.js';
 import type { LoggedOutMarkers, LogoutJournal, ReplayStore, ServiceStores, SessionStore } from '../core/service-stores.js';
+import type { StoreKind } from './kind.js';
 
 type Client = Redis | Cluster;
 type Clock = () => number;
@@ -253,3 +256,24 @@ export function createRedisStores(redis: Client, options: RedisStoreOptions): Se
     },
   };
 }
+
+/** `kind: redis`: the production store, shared by every instance. */
+export const redisStore: StoreKind = {
+  kind: 'redis',
+  settings: Type.Object({ ...REDIS_LOCATION_SETTINGS, keyPrefix: Type.Optional(Type.String({ maxLength: 64 })) }, { additionalProperties: false }),
+  check: (settings) => checkRedisLocation(settings as RedisLocation),
+  defaults: (settings) => ({ keyPrefix: 'lr:', ...settings }),
+  open(settings, context) {
+    const keyPrefix = settings.keyPrefix as string;
+    const location = redisLocationOf(settings as RedisLocation);
+    // In a Cluster the service's keys share one hash slot, so its MULTI transactions stay on one node.
+    const prefix = location.cluster && !/\{.+\}/.test(keyPrefix) ? `{${keyPrefix}}` : keyPrefix;
+    const options = { keyPrefix: prefix, reportRetentionMs: context.reportRetentionMs, ownsConnection: false };
+    const redis = context.redis(location, 'store');
+    return {
+      stores: createRedisStores(redis, options),
+      attemptStores: createRedisStores(context.redis(location, 'store attempts'), options),
+      shared: { redis, keyPrefix: prefix },
+    };
+  },
+};

@@ -1,4 +1,6 @@
+import { Type } from 'typebox';
 import { updateByCompareAndSet, type PartitionUpdate, type TokenCacheStore } from '../core/token-cache.js';
+import type { TokenCacheKind } from './kind.js';
 
 /** Token-cache partitions held in this process (for trying the service out and for tests). */
 export class MemoryTokenCacheStore implements TokenCacheStore {
@@ -26,3 +28,10 @@ export class MemoryTokenCacheStore implements TokenCacheStore {
   async ping(): Promise<void> {}
   async close(): Promise<void> {}
 }
+
+/** `kind: memory`: partitions kept in the service itself (trying it out, tests). */
+export const memoryTokenCache: TokenCacheKind = {
+  kind: 'memory',
+  settings: Type.Object({}, { additionalProperties: false }),
+  open: () => new MemoryTokenCacheStore(),
+};

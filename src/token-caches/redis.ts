@@ -1,30 +1,60 @@
 import { createHash } from 'node:crypto';
-import type { Redis, Cluster } from 'ioredis';
+import type { ChainableCommander, Redis, Cluster } from 'ioredis';
+import { Type } from 'typebox';
 import { ForeignPartitionError, updateByCompareAndSet, type PartitionUpdate, type TokenCacheStore } from '../core/token-cache.js';
+import { checkRedisLocation, redisLocationOf, REDIS_LOCATION_SETTINGS, type RedisLocation } from '../redis/connect.js';
+import type { TokenCacheKind } from './kind.js';
 
-const foreign = (err: unknown): never => {
-  if (err instanceof Error && err.message.startsWith('WRONGTYPE')) throw new ForeignPartitionError('the key holds another Redis type than a string');
+/**
+ * How a partition sits at its Redis key: how it is read, written inside a WATCH transaction, and
+ * compared-and-set in Lua (on a Cluster, where the WATCH connections are not used).
+ */
+export interface RedisPartitionLayout {
+  /** The Redis type it takes, for the report when the key holds another. */
+  type: string;
+  /** The partition's bytes, or null when the key does not exist. */
+  read(client: Redis | Cluster, key: string): Promise<Buffer | null>;
+  /** The partition as text, or null when the key does not exist. */
+  readText(client: Redis | Cluster, key: string): Promise<string | null>;
+  /** Queues the write of `next` (null deletes the key) on the transaction; the key's TTL is kept. */
+  write(transaction: ChainableCommander, key: string, next: string | Buffer | null): ChainableCommander;
+  /** Lua over KEYS[1]: 1 when the partition still was ARGV[1] and is now ARGV[3] (deleted when ARGV[2] is '1'), else 0; ARGV[4…] are `scriptArgs`. */
+  compareAndSet: string;
+  scriptArgs: string[];
+}
+
+/** A WRONGTYPE from Redis: the key holds something else than the layout's type; never retried, never written. */
+export const foreignType = (type: string) => (err: unknown): never => {
+  if (err instanceof Error && err.message.startsWith('WRONGTYPE')) throw new ForeignPartitionError(`the key holds another Redis type than ${type}`);
   throw err;
 };
 
 /**
- * Replaces (or deletes) the value only if it is still the one we read, keeping the key's TTL: an app's
- * write in between makes it answer 0 and the sweeper reads again. (Naming what we read by length and
- * SHA-1 instead of sending it back was measured: no faster, since a 13 MB value costs Redis about as
- * much to hash as to take as an argument; most of the cost is moving megabytes into Lua at all.)
+ * A string at the key. Compare-and-set keeps the TTL. (Naming what we read by length and SHA-1 instead of
+ * sending it back was measured: no faster, since a 13 MB value costs Redis about as much to hash as to
+ * take as an argument; most of the cost is moving megabytes into Lua at all.)
  */
-const COMPARE_AND_SET = `
+export const STRING_LAYOUT: RedisPartitionLayout = {
+  type: 'a string',
+  read: (client, key) => client.getBuffer(key).catch(foreignType('a string')),
+  readText: (client, key) => client.get(key).catch(foreignType('a string')),
+  write: (transaction, key, next) => (next === null ? transaction.del(key) : transaction.set(key, next, 'KEEPTTL')),
+  compareAndSet: `
 local current = redis.call('GET', KEYS[1])
 if current ~= ARGV[1] then return 0 end
 if ARGV[2] == '1' then redis.call('DEL', KEYS[1]) else redis.call('SET', KEYS[1], ARGV[3], 'KEEPTTL') end
 return 1
-`;
+`,
+  scriptArgs: [],
+};
 
 export interface RedisTokenCacheOptions {
   /** Connections kept for updates (WATCH belongs to a connection); 8 by default. */
   updateConnections?: number;
   /** Their name in `CLIENT LIST`. */
   updateConnectionName?: string;
+  /** How the partition sits at its key: a string by default. */
+  layout?: RedisPartitionLayout;
 }
 
 /** One connection for updates, and the update it is taken by (the next waits for it). */
@@ -47,6 +77,8 @@ interface UpdateSlot {
 export class RedisTokenCacheStore implements TokenCacheStore {
   private readonly slots: UpdateSlot[];
   private readonly updateConnectionName: string;
+  private readonly layout: RedisPartitionLayout;
+  private readonly script: string;
   private closed = false;
 
   constructor(
@@ -54,7 +86,10 @@ export class RedisTokenCacheStore implements TokenCacheStore {
     private readonly ownsConnection = true,
     options: RedisTokenCacheOptions = {},
   ) {
-    redis.defineCommand('lrCompareAndSet', { numberOfKeys: 1, lua: COMPARE_AND_SET });
+    this.layout = options.layout ?? STRING_LAYOUT;
+    // One command per layout on a connection that apps of several kinds may share.
+    this.script = `lrCompareAndSet${createHash('sha1').update(this.layout.compareAndSet).digest('hex').slice(0, 8)}`;
+    if (!(this.script in redis)) redis.defineCommand(this.script, { numberOfKeys: 1, lua: this.layout.compareAndSet });
     this.slots = Array.from({ length: options.updateConnections ?? 8 }, () => ({ free: Promise.resolve() }));
     this.updateConnectionName = options.updateConnectionName ?? 'logout-receiver:token-cache-update';
   }
@@ -71,8 +106,8 @@ export class RedisTokenCacheStore implements TokenCacheStore {
     let value: Buffer | null;
     try {
       connection = await this.updateConnection(slot);
-      // As bytes: a shared partition of megabytes is then never decoded into a string (see msal-cache-partition).
-      [, value] = await Promise.all([connection.watch(key), connection.getBuffer(key).catch(foreign)]);
+      // As bytes: a shared partition of megabytes is then never decoded into a string (see cache-formats/msal-json).
+      [, value] = await Promise.all([connection.watch(key), this.layout.read(connection, key)]);
     } catch (err) {
       if (connection?.status === 'ready') void connection.unwatch().catch(() => {});
       release();
@@ -84,7 +119,7 @@ export class RedisTokenCacheStore implements TokenCacheStore {
       value,
       write: async (next) => {
         done = true;
-        const transaction = next === null ? watching.multi().del(key) : watching.multi().set(key, next, 'KEEPTTL');
+        const transaction = this.layout.write(watching.multi(), key, next);
         const results = await transaction.exec();
         if (results === null) return false; // written by someone else since the WATCH
         const failed = results.find(([err]) => err);
@@ -118,7 +153,7 @@ export class RedisTokenCacheStore implements TokenCacheStore {
   }
 
   async get(key: string): Promise<string | null> {
-    return this.redis.get(key).catch(foreign);
+    return this.layout.readText(this.redis, key);
   }
 
   async set(key: string, value: string): Promise<void> {
@@ -126,8 +161,8 @@ export class RedisTokenCacheStore implements TokenCacheStore {
   }
 
   async compareAndSet(key: string, expected: string, next: string | null): Promise<boolean> {
-    const run = (this.redis as unknown as { lrCompareAndSet(key: string, expected: string, del: string, next: string): Promise<number> }).lrCompareAndSet;
-    return (await run.call(this.redis, key, expected, next === null ? '1' : '0', next ?? '').catch(foreign)) === 1;
+    const run = (this.redis as unknown as Record<string, (key: string, ...args: string[]) => Promise<number>>)[this.script]!;
+    return (await run.call(this.redis, key, expected, next === null ? '1' : '0', next ?? '', ...this.layout.scriptArgs).catch(foreignType(this.layout.type))) === 1;
   }
 
   async ping(): Promise<void> {
@@ -145,3 +180,11 @@ export class RedisTokenCacheStore implements TokenCacheStore {
 function slotOf(key: string, slots: number): number {
   return createHash('sha1').update(key).digest().readUInt32BE(0) % slots;
 }
+
+/** `kind: redis` (also what a `tokenCache` with no kind means): a string per partition, as msal-node's DistributedCachePlugin keeps it. */
+export const redisTokenCache: TokenCacheKind = {
+  kind: 'redis',
+  settings: Type.Object(REDIS_LOCATION_SETTINGS, { additionalProperties: false }),
+  check: (settings) => checkRedisLocation(settings as RedisLocation),
+  open: (settings, context) => new RedisTokenCacheStore(context.redis(redisLocationOf(settings as RedisLocation)), false),
+};

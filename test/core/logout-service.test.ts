@@ -10,6 +10,7 @@ import type { ServiceStores } from '../../src/core/service-stores.js';
 import { MemoryTokenCacheStore } from '../../src/token-caches/memory.js';
 import { FakeEntra, MsalWebApp } from '../helpers/msal-app.js';
 import { ISSUER, ORDERS, TENANT_A, testConfigFile } from '../helpers/service.js';
+import { CACHE_FORMATS } from '../../src/cache-formats/formats.js';
 
 const app = resolveConfig(testConfigFile('https://idp.example.test/jwks')).apps[0]!;
 
@@ -35,7 +36,7 @@ async function setup(failures: number, retry = { baseDelayMs: 1, maxDelayMs: 1, 
   const attempts: LogoutReport[] = [];
   const service = new LogoutService({
     stores,
-    sweeper: new TokenCacheSweeper([{ app, store: flaky(cache, failures) }]),
+    sweeper: new TokenCacheSweeper([{ app, store: flaky(cache, failures) }], { formats: CACHE_FORMATS }),
     markerTtlMs: 60_000,
     clockSkewSeconds: 120,
     retry,
@@ -119,7 +120,7 @@ async function backchannelSetup(maxInBackground?: number, backgroundConcurrency?
   const store = gated(cache);
   const service = new LogoutService({
     stores,
-    sweeper: new TokenCacheSweeper([{ app, store }]),
+    sweeper: new TokenCacheSweeper([{ app, store }], { formats: CACHE_FORMATS }),
     markerTtlMs: 60_000,
     clockSkewSeconds: 120,
     ...(maxInBackground === undefined ? {} : { maxInBackground }),
@@ -240,7 +241,7 @@ t.test('an answer waits only on the answers’ stores; the attempt after it and 
   const service = new LogoutService({
     stores: recorded(shared, 'answers', calls),
     attemptStores: recorded(shared, 'attempts', calls),
-    sweeper: new TokenCacheSweeper([{ app, store }]),
+    sweeper: new TokenCacheSweeper([{ app, store }], { formats: CACHE_FORMATS }),
     markerTtlMs: 60_000,
     clockSkewSeconds: 120,
     retry: { baseDelayMs: 1, maxDelayMs: 1, maxAttempts: 5, leaseMs: 1 },

@@ -8,6 +8,7 @@ import { updateByCompareAndSet, type PartitionUpdate, type TokenCacheStore } fro
 import { FakeEntra, MsalWebApp } from '../helpers/msal-app.js';
 import { REDIS_URL, redisForTest } from '../helpers/redis.js';
 import { ORDERS, TENANT_A, testConfigFile } from '../helpers/service.js';
+import { CACHE_FORMATS } from '../../src/cache-formats/formats.js';
 
 type Backing = TokenCacheStore & { set(key: string, value: string): Promise<void> };
 
@@ -47,7 +48,7 @@ async function sharedPartition(n: number, inner: Backing = new MemoryTokenCacheS
   for (let i = 1; i <= n; i++) ids.push((await web.signIn({ oid: oid(i), homeTenant: TENANT_A, name: `User${i}`, sid: `s${i}` })).homeAccountId);
   const stays = await web.signIn({ oid: 'aaaaaaaa-0000-4000-8000-000000000999', homeTenant: TENANT_A, name: 'Stays', sid: 'stays' });
   const store = new CountingStore(inner);
-  return { inner, store, web, ids, stays, sweeper: new TokenCacheSweeper([{ app, store }]) };
+  return { inner, store, web, ids, stays, sweeper: new TokenCacheSweeper([{ app, store }], { formats: CACHE_FORMATS }) };
 }
 
 const sweepOne = (sweeper: TokenCacheSweeper, homeAccountId: string) => sweeper.sweep([{ homeAccountId, cacheKeys: new Map() }]);
@@ -139,7 +140,7 @@ t.test('apps are swept at once, and the removals still come in app order, then a
     await new Promise((resolve) => setImmediate(resolve));
     overlapped = fast.gets > 0;
   };
-  const removals = await new TokenCacheSweeper([{ app: sharedApp, store: slow }, { app: second, store: fast }]).sweep(
+  const removals = await new TokenCacheSweeper([{ app: sharedApp, store: slow }, { app: second, store: fast }], { formats: CACHE_FORMATS }).sweep(
     ids.map((homeAccountId) => ({ homeAccountId, cacheKeys: new Map() })),
   );
   t.same(

@@ -4,6 +4,7 @@ import { TokenCacheSweeper, partitionKey } from '../../src/core/token-cache-swee
 import { MemoryTokenCacheStore } from '../../src/token-caches/memory.js';
 import { FakeEntra, MsalWebApp } from '../helpers/msal-app.js';
 import { ORDERS, TENANT_A, testConfigFile } from '../helpers/service.js';
+import { CACHE_FORMATS } from '../../src/cache-formats/formats.js';
 
 const OID = 'aaaaaaaa-0000-4000-8000-000000000001';
 const HOME = `${OID}.${TENANT_A}`;
@@ -45,7 +46,7 @@ t.test('an app that writes between our read and our write is not lost, and does 
       return blob;
     },
   });
-  const sweeper = new TokenCacheSweeper([{ app, store: racing }]);
+  const sweeper = new TokenCacheSweeper([{ app, store: racing }], { formats: CACHE_FORMATS });
   const [removal] = await sweeper.sweep([{ homeAccountId: alice.homeAccountId, cacheKeys: new Map() }]);
   t.equal(removal!.outcome, 'removed');
   const final = JSON.parse((await store.get('shared'))!);
@@ -66,7 +67,7 @@ t.test('a partition that keeps changing fails after bounded attempts and is not 
       return blob;
     },
   });
-  const [removal] = await new TokenCacheSweeper([{ app, store: busy }], { maxConflicts: 3 }).sweep([{ homeAccountId: alice.homeAccountId, cacheKeys: new Map() }]);
+  const [removal] = await new TokenCacheSweeper([{ app, store: busy }], { formats: CACHE_FORMATS, maxConflicts: 3 }).sweep([{ homeAccountId: alice.homeAccountId, cacheKeys: new Map() }]);
   t.equal(removal!.outcome, 'failed');
   t.match(removal!.detail, /3 attempts/);
   t.equal(writes, 3);
@@ -81,13 +82,13 @@ t.test('a store error fails that removal only; the next app is still swept', asy
     },
   });
   const second = { ...app, clientId: 'second', name: 'second-web' };
-  const removals = await new TokenCacheSweeper([{ app, store: broken }, { app: second, store }]).sweep([{ homeAccountId: alice.homeAccountId, cacheKeys: new Map() }]);
+  const removals = await new TokenCacheSweeper([{ app, store: broken }, { app: second, store }], { formats: CACHE_FORMATS }).sweep([{ homeAccountId: alice.homeAccountId, cacheKeys: new Map() }]);
   t.match(removals[0], { app: 'orders-web', outcome: 'failed', detail: /ECONNREFUSED/ });
   t.match(removals[1], { app: 'second-web', outcome: 'removed' });
 });
 
 t.test('an absent partition is not_present', async (t) => {
   const { app } = await sharedPartition();
-  const [removal] = await new TokenCacheSweeper([{ app, store: new MemoryTokenCacheStore() }]).sweep([{ homeAccountId: HOME, cacheKeys: new Map() }]);
+  const [removal] = await new TokenCacheSweeper([{ app, store: new MemoryTokenCacheStore() }], { formats: CACHE_FORMATS }).sweep([{ homeAccountId: HOME, cacheKeys: new Map() }]);
   t.match(removal, { outcome: 'not_present', partitionKey: 'shared' });
 });

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { ConfidentialClientApplication, type INetworkModule, type NetworkResponse } from '@azure/msal-node';
-import { removeAccountFromPartition as removeFrom } from '../../src/core/msal-cache-partition.js';
+import { removeAccountFromPartition as removeFrom } from '../../src/cache-formats/msal-json.js';
 
 /*
  * Every blob here is written by msal-node itself: a real ConfidentialClientApplication redeems an
@@ -11,7 +11,7 @@ import { removeAccountFromPartition as removeFrom } from '../../src/core/msal-ca
 
 /**
  * Partitions from this size on are laid out in their bytes rather than parsed whole: none here by default;
- * msal-cache-partition-laid-out.test.ts runs every case again with all of them laid out.
+ * msal-json-laid-out.test.ts runs every case again with all of them laid out.
  */
 const layoutFrom = Number(process.env.LR_TEST_LAYOUT_FROM ?? Infinity);
 const removeAccountFromPartition = (blob: string, homeAccountId: string) => removeFrom(blob, homeAccountId, { layoutFrom });
@@ -272,14 +272,14 @@ t.test("another account's entry that makes msal-node throw does not stop the rem
   t.same(entriesOf(parse(result.next!), bob), entriesOf(parsed, bob));
 });
 
-t.test("the account's own entry malformed so msal-node throws: removed by the direct match, with a detail saying so", async (t) => {
+t.test("the account's own entry malformed so that msal-node throws on it: removed all the same (no MSAL library on the path)", async (t) => {
   const { blob, alice, bob } = await aliceAndBob();
   const parsed = parse(blob);
   for (const entry of Object.values(parsed.Account!)) if (owner(entry) === alice) (entry as Record<string, unknown>).tenantProfiles = ['{not json'];
   const result = await removeAccountFromPartition(JSON.stringify(parsed), alice);
   t.equal(result.outcome, 'removed');
   t.equal(result.removedKeys.length, 4);
-  t.match(result.detail, /direct match/);
+  t.equal(result.detail, undefined);
   t.same(entriesOf(parse(result.next!), alice), {});
   t.same((await msalView(result.next!)).accounts, [bob]);
 });
@@ -351,4 +351,49 @@ t.test('data that is not an msal-node cache is skipped and never rewritten', asy
 
 t.test('an empty homeAccountId is refused rather than matched against entries without an owner', async (t) => {
   await t.rejects(removeAccountFromPartition('{}', ''), TypeError);
+});
+
+t.test('unified schema: an account entry in a section MSAL does not know (yet) goes, the others there stay byte for byte', async (t) => {
+  const { blob, alice, bob } = await aliceAndBob();
+  const parsed = parse(blob) as Blob & { FutureCredential?: Record<string, unknown>; Version?: unknown };
+  parsed.FutureCredential = {
+    [`${alice}-login.windows.net-futurecredential-${CLIENT_ID}`]: { home_account_id: alice, credential_type: 'FutureCredential' },
+    'no-owner-at-all': { environment: 'login.windows.net' },
+    [`${bob}-login.windows.net-futurecredential-${CLIENT_ID}`]: { home_account_id: bob, credential_type: 'FutureCredential' },
+  };
+  parsed.Version = 3;
+  const result = await removeAccountFromPartition(JSON.stringify(parsed), alice);
+  t.equal(result.removedKeys.length, 5, 'her four entries and the unknown one');
+  const after = parse(result.next!) as typeof parsed;
+  t.same(Object.keys(after.FutureCredential!), ['no-owner-at-all', `${bob}-login.windows.net-futurecredential-${CLIENT_ID}`]);
+  t.equal(JSON.stringify(after.FutureCredential![`${bob}-login.windows.net-futurecredential-${CLIENT_ID}`]), JSON.stringify(parsed.FutureCredential[`${bob}-login.windows.net-futurecredential-${CLIENT_ID}`]));
+  t.equal(after.Version, 3, 'a member that is not a section stays');
+});
+
+t.test('unified schema: an entry goes when its key starts with the account, whatever its owner field says, or when its owner field names the account, whatever its key', async (t) => {
+  const { blob, alice, bob } = await aliceAndBob();
+  const parsed = parse(blob);
+  parsed.AccessToken![`${alice.toUpperCase()}-login.windows.net-accesstoken-other`] = { home_account_id: bob, credential_type: 'AccessToken' };
+  parsed.AccessToken!['a-key-of-no-account'] = { home_account_id: alice.toUpperCase(), credential_type: 'AccessToken' };
+  const result = await removeAccountFromPartition(JSON.stringify(parsed), alice);
+  t.equal(result.removedKeys.length, 6);
+  const after = parse(result.next!);
+  t.notOk(`${alice.toUpperCase()}-login.windows.net-accesstoken-other` in after.AccessToken!, 'keyed by her');
+  t.notOk('a-key-of-no-account' in after.AccessToken!, 'owned by her');
+  t.same(entriesOf(after, bob), entriesOf(parse(blob), bob), "bob's own entries stay");
+});
+
+t.test("for caches msal-node wrote, the result is what msal-node's own removeAccount leaves when called for every alias the blob holds", async (t) => {
+  const { blob, alice } = await aliceAndBob();
+  // alice under two aliases: her account and id token under login.microsoftonline.com, her tokens under login.windows.net.
+  const mixed = JSON.stringify(moveToEnvironment(parse(blob), alice, 'login.windows.net', 'login.microsoftonline.com', ['Account', 'IdToken']));
+  const ours = await removeAccountFromPartition(mixed, alice);
+  const cache = new ConfidentialClientApplication({ auth: { clientId: CLIENT_ID, clientSecret: 'x' } }).getTokenCache();
+  cache.deserialize(mixed);
+  const info = (await cache.getAllAccounts()).find((a) => a.homeAccountId === alice)!;
+  for (const environment of new Set(Object.values(parse(mixed)).flatMap((s) => Object.values(s).map((e) => (e as { environment?: string }).environment)).filter((e): e is string => !!e)))
+    await cache.removeAccount({ ...info, environment });
+  const theirs = parse(cache.serialize());
+  const oursParsed = parse(ours.next!);
+  for (const s of SECTIONS) t.same(Object.keys(oursParsed[s] ?? {}).sort(), Object.keys(theirs[s] ?? {}).sort(), `${s}: the same keys left`);
 });

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { cpuTurn } from '../../src/core/cpu-turns.js';
+import { cpuTurn } from '../../src/cache-formats/cpu-turns.js';
 
 /** Work that takes `ms` of CPU. */
 const busy = (ms: number) => {

@@ -13,27 +13,30 @@ export interface LaidOutEntry {
   owner: string | undefined;
 }
 
-/** One account section (`Account`, `IdToken`, …): its object's bytes and its entries in order. */
+/** One section of entries (`Account`, `IdToken`, …): its object's bytes and its entries in order. */
 export interface LaidOutSection {
-  name: AccountSection;
+  name: string;
   /** From the section's `{` to just after its `}`. */
   start: number;
   end: number;
   entries: LaidOutEntry[];
 }
 
-/** The account sections of a serialized msal-node cache, in the order they appear. */
+/** The sections of a serialized cache whose entries were laid out, in the order they appear. */
 export interface PartitionLayout {
   sections: LaidOutSection[];
 }
 
-/** The sections of an msal-node cache that hold an account's entries (laid out one by one here). */
-export const ACCOUNT_SECTIONS = ['Account', 'IdToken', 'AccessToken', 'RefreshToken'] as const;
-export type AccountSection = (typeof ACCOUNT_SECTIONS)[number];
-/** Sections that must be objects for the blob to count as an msal-node cache (each once, for a layout). */
-export const CACHE_SECTIONS = [...ACCOUNT_SECTIONS, 'AppMetadata'] as const;
-const isAccountSection = (name: string): name is AccountSection => (ACCOUNT_SECTIONS as readonly string[]).includes(name);
-const isCacheSection = (name: string): boolean => (CACHE_SECTIONS as readonly string[]).includes(name);
+/** What the scanner must know of a cache format: which top-level members hold entries, and who owns an entry. */
+export interface LayoutVocabulary {
+  /** Whether the entries of the top-level member `name`, when it is an object, are laid out. */
+  laysOut(name: string): boolean;
+  /** Whether the top-level member `name` must be an object for the bytes to be such a cache. */
+  mustBeObject(name: string): boolean;
+  /** The entry field whose string value is noted as the entry's owner. */
+  ownerField: string;
+}
+
 /** Nesting deeper than this is left to JSON.parse (no recursion limit to meet here). */
 const MAX_DEPTH = 64;
 /** Bytes read between two turns of the event loop (about 4 ms on the 2-core bench machine). */
@@ -44,7 +47,6 @@ const NOT_LAID_OUT = Symbol('not laid out');
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
-const HOME_ACCOUNT_ID = 'home_account_id';
 /** The characters that may follow a backslash in a JSON string, `u` aside. */
 const SIMPLE_ESCAPES = new Set([...'"\\/bfnrt'].map((c) => c.charCodeAt(0)));
 const isHex = (c: number | undefined): boolean => c !== undefined && ((c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66));
@@ -66,7 +68,10 @@ class Scanner {
   private escaped = false;
   readonly sections: LaidOutSection[] = [];
 
-  constructor(private readonly b: Buffer) {}
+  constructor(
+    private readonly b: Buffer,
+    private readonly vocabulary: LayoutVocabulary,
+  ) {}
 
   async read(): Promise<void> {
     this.space();
@@ -225,19 +230,17 @@ class Scanner {
     if (!this.open()) return;
     do {
       const text = this.keyText(this.memberKey());
-      // An escaped key could spell a section's name: JSON.parse decides.
-      if (text === undefined) this.fail();
-      if (!isCacheSection(text)) this.value(1);
-      else {
-        if (seen.has(text) || this.b[this.i] !== 0x7b) this.fail();
-        seen.add(text);
-        if (isAccountSection(text)) await this.section(text);
-        else this.value(1);
-      }
+      // An escaped or repeated key could spell or hide a section: JSON.parse decides.
+      if (text === undefined || seen.has(text)) this.fail();
+      seen.add(text);
+      const isObject = this.b[this.i] === 0x7b;
+      if (this.vocabulary.mustBeObject(text) && !isObject) this.fail();
+      if (isObject && this.vocabulary.laysOut(text)) await this.section(text);
+      else this.value(1);
     } while (this.more());
   }
 
-  private async section(name: AccountSection): Promise<void> {
+  private async section(name: string): Promise<void> {
     const start = this.i;
     const entries: LaidOutEntry[] = [];
     const keys = new Set<string>();
@@ -245,24 +248,25 @@ class Scanner {
       do {
         const key = this.memberKey();
         const text = this.keyText(key);
-        // Escaped or repeated keys, and entries that are not objects, are left to JSON.parse.
-        if (text === undefined || keys.has(text) || this.b[this.i] !== 0x7b) this.fail();
+        // Escaped or repeated keys are left to JSON.parse.
+        if (text === undefined || keys.has(text)) this.fail();
         keys.add(text);
         const valueStart = this.i;
-        const owner = this.entry();
+        const owner = this.b[valueStart] === 0x7b ? this.entry() : (this.value(2), undefined);
         entries.push({ key: text, start: key.start, end: this.i, valueStart, owner });
         await this.pause();
       } while (this.more());
     this.sections.push({ name, start, end: this.i, entries });
   }
 
-  /** An entry object; its `home_account_id` (the last one, as JSON.parse keeps) when that is a string. */
+  /** An entry object; its owner field (the last one, as JSON.parse keeps) when that is a string. */
   private entry(): string | undefined {
+    const field = this.vocabulary.ownerField;
     let owner: string | undefined;
     this.members((key) => {
-      if (key.escaped) this.fail(); // it could spell home_account_id
+      if (key.escaped) this.fail(); // it could spell the owner field
       // Only keys as long as it are decoded to compare.
-      const isOwner = key.end - key.start === HOME_ACCOUNT_ID.length + 2 && this.keyText(key) === HOME_ACCOUNT_ID;
+      const isOwner = key.end - key.start === field.length + 2 && this.keyText(key) === field;
       const valueStart = this.i;
       this.value(3);
       if (isOwner) owner = this.b[valueStart] === QUOTE ? (JSON.parse(this.b.toString('utf8', valueStart, this.i)) as string) : undefined;
@@ -272,16 +276,16 @@ class Scanner {
 }
 
 /**
- * Where the entries of a serialized msal-node cache's account sections sit, read without building the
- * partition as objects: a shared partition holds megabytes, and JSON.parse then JSON.stringify of all of
- * it, for a few accounts, was most of a removal's time and memory. Undefined when the bytes are not
- * valid UTF-8 and valid JSON, or have a shape better judged by JSON.parse (not an object at the top, a
- * repeated or escaped key among the sections or their entries, an entry that is not an object, a cache
- * section that is not an object, nesting deeper than 64). Lets the event loop run once per mebibyte.
+ * Where the entries of a serialized cache's sections sit, read without building the partition as
+ * objects: a shared partition holds megabytes, and JSON.parse then JSON.stringify of all of it, for a
+ * few accounts, was most of a removal's time and memory. Undefined when the bytes are not valid UTF-8
+ * and valid JSON, or have a shape better judged by JSON.parse (not an object at the top, a repeated or
+ * escaped key at the top, among a section's entries or in an entry, a member that must be an object and
+ * is not, nesting deeper than 64). Lets the event loop run once per mebibyte.
  */
-export async function layoutOf(bytes: Buffer): Promise<PartitionLayout | undefined> {
+export async function layoutOf(bytes: Buffer, vocabulary: LayoutVocabulary): Promise<PartitionLayout | undefined> {
   if (!isUtf8(bytes)) return undefined;
-  const scanner = new Scanner(bytes);
+  const scanner = new Scanner(bytes, vocabulary);
   try {
     await scanner.read();
   } catch (err) {

@@ -1,0 +1,30 @@
+import type { Redis, Cluster } from 'ioredis';
+import type { TObject } from 'typebox';
+import type { ServiceStores } from '../core/service-stores.js';
+import type { RedisLocation } from '../redis/connect.js';
+
+/** What a store kind is given to open itself. */
+export interface StoreOpenContext {
+  /** A Redis connection for one use, opened once per location and use, closed with the service. */
+  redis(location: RedisLocation, use: 'store' | 'store attempts'): Redis | Cluster;
+  reportRetentionMs: number;
+}
+
+export interface OpenedStore {
+  stores: ServiceStores;
+  /** The same store for the logouts' attempts on a connection of its own; `stores` when absent. */
+  attemptStores?: ServiceStores;
+  /** Where instances share what else they share (rate-limit counters), if they can. */
+  shared?: { redis: Redis | Cluster; keyPrefix: string };
+}
+
+/** One kind of store for what the service keeps of its own (`store.kind`); listed in `kinds.ts`. */
+export interface StoreKind {
+  kind: string;
+  /** Its settings besides `kind`, strict, so a mistake names the setting. */
+  settings: TObject;
+  /** What the schema cannot check: the setting at fault ('' for the whole) and why. */
+  check?(settings: Record<string, unknown>): { setting: string; reason: string } | undefined;
+  defaults?(settings: Record<string, unknown>): Record<string, unknown>;
+  open(settings: Record<string, unknown>, context: StoreOpenContext): OpenedStore;
+}

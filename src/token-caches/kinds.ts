@@ -1,0 +1,9 @@
+import type { TokenCacheKind } from './kind.js';
+import { memoryTokenCache } from './memory.js';
+import { redisTokenCache } from './redis.js';
+
+/** Every kind of token-cache store an app can name in `tokenCache.kind`; a new kind is its file and a line here. */
+export const TOKEN_CACHE_KINDS: readonly TokenCacheKind[] = [memoryTokenCache, redisTokenCache];
+
+/** The kind a `tokenCache` without `kind` is. */
+export const DEFAULT_TOKEN_CACHE_KIND = 'redis';
