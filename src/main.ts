@@ -4,7 +4,6 @@ import { pino } from 'pino';
 import { ConfigError, loadConfig } from './config/load.js';
 import { buildApp } from './http/app.js';
 import { loggerOptions } from './http/logging.js';
-import { redisErrorMessage } from './redis/connect.js';
 import { createBackends } from './stores/create.js';
 
 async function main(): Promise<void> {
@@ -22,10 +21,9 @@ async function main(): Promise<void> {
   let lastRedisError = '';
   let app: Awaited<ReturnType<typeof buildApp>> | undefined;
   const earlyErrors = new Map<string, number>(); // counted before the app (and its metrics) exists
-  const backends = createBackends(config, (err, where) => {
+  const backends = createBackends(config, (reason, where) => {
     if (app) app.serviceMetrics.storeErrors.inc({ where });
     else earlyErrors.set(where, (earlyErrors.get(where) ?? 0) + 1);
-    const reason = redisErrorMessage(err);
     if (reason !== lastRedisError) logger.error({ where, reason }, 'redis unreachable; retrying');
     lastRedisError = reason;
   });

@@ -1,6 +1,6 @@
 import type { AppConfig } from './registrations.js';
 import type { AccountRemoval } from './model.js';
-import { ForeignPartitionError, type CacheFormat, type TokenCacheStore } from './token-cache.js';
+import { ForeignPartitionError, type AccountPartitionRemoval, type CacheFormat, type TokenCacheStore } from './token-cache.js';
 
 /** One registered app and the store its MSAL cache partitions live in. */
 export interface AppTokenCache {
@@ -142,16 +142,17 @@ export class TokenCacheSweeper {
           if (!format) return settleAll({ outcome: 'skipped', detail: 'the partition is in no known cache format' });
           const context = { oneAccountPerPartition: this.oneAccountPerPartition.get(store) ?? false };
           const { accounts, next } = await format.removeAccounts(blob, waiting.map((w) => w.homeAccountId), context);
-          const removing: [Waiter, number][] = [];
+          const removing: [Waiter, AccountPartitionRemoval][] = [];
           waiting.forEach((w, i) => {
             const result = accounts[i]!;
             if (result.outcome !== 'removed' || next === undefined) w.settle({ outcome: result.outcome, ...(result.detail ? { detail: result.detail } : {}) });
-            else removing.push([w, result.removedKeys.length]);
+            else removing.push([w, result]);
           });
           waiting = removing.map(([w]) => w);
           if (waiting.length === 0) return;
           if (await update.write(next!)) {
-            for (const [w, removedEntries] of removing) w.settle({ outcome: 'removed', removedEntries, partitionDeleted: next === null });
+            for (const [w, { removedKeys, detail }] of removing)
+              w.settle({ outcome: 'removed', removedEntries: removedKeys.length, partitionDeleted: next === null, ...(detail ? { detail } : {}) });
             return;
           }
         } finally {

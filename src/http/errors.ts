@@ -1,6 +1,5 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { LogoutReceiverError, InvalidLogoutToken, StoreUnavailable } from '../core/errors.js';
-import { isStoreOutage } from '../redis/connect.js';
 import type { ServiceMetrics } from './metrics.js';
 
 const STATUS: Record<LogoutReceiverError['code'], number> = { invalid_request: 400, not_found: 404, conflict: 409, temporarily_unavailable: 503 };
@@ -22,12 +21,12 @@ const ERROR_NAME: Record<number, string> = {
 export function registerErrorHandling(app: FastifyInstance, metrics: ServiceMetrics): void {
   app.setErrorHandler((caught: FastifyError | LogoutReceiverError, request, reply) => {
     const isBackchannel = request.routeOptions.url === '/logout/backchannel';
-    const err = isStoreOutage(caught) ? new StoreUnavailable('a store is unreachable; try again') : caught;
+    const err = caught;
     if (err instanceof StoreUnavailable) {
       metrics.storeErrors.inc({ where: 'request' });
       request.log.warn({ reason: err.message }, 'store unavailable');
-      // The back-channel spec answers a logout that failed with 400; nothing was promised.
-      return reply.code(isBackchannel ? 400 : 503).send({ error: err.code, error_description: err.message });
+      // The back-channel spec answers a logout that failed with 400; nothing was promised. The detail stays in the log.
+      return reply.code(isBackchannel ? 400 : 503).send({ error: err.code, error_description: 'a store is unreachable; try again' });
     }
     if (err instanceof LogoutReceiverError) {
       if (err instanceof InvalidLogoutToken) {

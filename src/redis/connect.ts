@@ -1,5 +1,6 @@
 import { Redis, Cluster, type RedisOptions } from 'ioredis';
 import { Type } from 'typebox';
+import { StoreUnavailable } from '../core/errors.js';
 
 /** Where a Redis is: one node by URL, a Sentinel-watched primary, or a Cluster. */
 export interface RedisLocation {
@@ -81,6 +82,32 @@ export function redisErrorMessage(err: unknown): string {
 export function isStoreOutage(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   return err.name === 'MaxRetriesPerRequestError' || /Connection is closed|ECONNREFUSED|Command timed out|Stream isn't writeable|ClusterAllFailedError/.test(err.message);
+}
+
+const asUnavailable = (err: unknown): never => {
+  if (isStoreOutage(err)) throw new StoreUnavailable(`the store is unreachable: ${redisErrorMessage(err)}`);
+  throw err;
+};
+
+/**
+ * The same object, with every method's Redis outage errors turned into StoreUnavailable at this edge, so
+ * that nothing above the adapters reads ioredis messages.
+ */
+export function outagesAsUnavailable<T extends object>(target: T): T {
+  return new Proxy(target, {
+    get(object, property) {
+      const value: unknown = Reflect.get(object, property);
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => {
+        try {
+          const result: unknown = value.apply(object, args);
+          return result instanceof Promise ? result.catch(asUnavailable) : result;
+        } catch (err) {
+          return asUnavailable(err);
+        }
+      };
+    },
+  });
 }
 
 /** Resolves when the client is connected, or after `timeoutMs` (a Redis that is down must not stop the start). */

@@ -1,6 +1,6 @@
 import type { Redis, Cluster } from 'ioredis';
 import type { Config } from '../config/load.js';
-import { connectRedis, connected, type RedisLocation } from '../redis/connect.js';
+import { connectRedis, connected, redisErrorMessage, type RedisLocation } from '../redis/connect.js';
 import type { TokenCacheStore } from '../core/token-cache.js';
 import type { ServiceStores } from '../core/service-stores.js';
 import type { OpenContext } from '../token-caches/kind.js';
@@ -32,7 +32,9 @@ export interface Backends {
  * (one for the answers, one for the attempts), so its small commands never wait behind a megabyte
  * partition in transit.
  */
-export function createBackends(config: Config, onError: (err: Error, where: string) => void): Backends {
+export function createBackends(config: Config, onConnectionError: (reason: string, where: string) => void): Backends {
+  // Told with a text safe to log (no URL credentials), so that nothing above reads a client's errors.
+  const onError = (err: Error, where: string) => onConnectionError(redisErrorMessage(err), where);
   const reportRetentionMs = config.retention.logoutReportSeconds * 1000;
   const connections = new Map<string, Redis | Cluster>();
   const connection = (location: RedisLocation, where: string, use: 'store' | 'store attempts' | 'token caches'): Redis | Cluster => {

@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Redis, Cluster } from 'ioredis';
 import { Type } from 'typebox';
-import { checkRedisLocation, redisLocationOf, REDIS_LOCATION_SETTINGS, type RedisLocation } from '../redis/connect.js';
+import { checkRedisLocation, outagesAsUnavailable, redisLocationOf, REDIS_LOCATION_SETTINGS, type RedisLocation } from '../redis/connect.js';
 import type { LogoutReport, NewSession, Session } from '../core/model.js';
 import type { LoggedOutMarkers, LogoutJournal, ReplayStore, ServiceStores, SessionStore } from '../core/service-stores.js';
 import type { StoreKind } from './kind.js';
@@ -234,11 +234,11 @@ export function createRedisStores(redis: Client, options: RedisStoreOptions): Se
   const now = options.now ?? Date.now;
   const prefix = options.keyPrefix;
   if (!('lrAdmitLogout' in redis)) redis.defineCommand('lrAdmitLogout', { lua: ADMIT_LOGOUT });
-  return {
-    sessions: new RedisSessionStore(redis, prefix, now),
-    replay: new RedisReplayStore(redis, prefix),
-    markers: new RedisLoggedOutMarkers(redis, prefix),
-    journal: new RedisLogoutJournal(redis, prefix, options.reportRetentionMs),
+  const stores: ServiceStores = {
+    sessions: outagesAsUnavailable(new RedisSessionStore(redis, prefix, now)),
+    replay: outagesAsUnavailable(new RedisReplayStore(redis, prefix)),
+    markers: outagesAsUnavailable(new RedisLoggedOutMarkers(redis, prefix)),
+    journal: outagesAsUnavailable(new RedisLogoutJournal(redis, prefix, options.reportRetentionMs)),
     async admitLogout({ replay, report, dueAt, marker }) {
       const keys = [replayKey(prefix, replay.key), reportKey(prefix, report.id), dueQueue(prefix)];
       const args: (string | number)[] = [replay.expiresAt, JSON.stringify(report), options.reportRetentionMs, dueAt, report.id];
@@ -255,6 +255,7 @@ export function createRedisStores(redis: Client, options: RedisStoreOptions): Se
       if (options.ownsConnection ?? true) await redis.quit().catch(() => redis.disconnect());
     },
   };
+  return outagesAsUnavailable(stores);
 }
 
 /** `kind: redis`: the production store, shared by every instance. */

@@ -134,3 +134,41 @@ t.test('without a file: the development configuration, on loopback only', async 
   t.equal(dev.apps.length, 1);
   await rejectsNaming(t, loadConfig([], { HOST: '0.0.0.0' }), 'HOST');
 });
+
+/** The whole message a broken file produces. */
+function messageOf(edit: (c: Record<string, any>) => void): string {
+  const file = valid();
+  edit(file);
+  try {
+    resolveConfig(file);
+  } catch (err) {
+    if (err instanceof ConfigError) return err.message;
+    throw err;
+  }
+  return 'accepted';
+}
+
+t.test('token-cache kinds: each is checked against its own settings, and a mistake names the setting and the kinds', async (t) => {
+  t.equal(messageOf((c) => (c.apps[0].tokenCache = { kind: 'Redis', url: 'redis://a' })), 'apps[0].tokenCache.kind: must be one of memory, redis, redis-hash, postgres');
+  t.equal(messageOf((c) => (c.apps[0].tokenCache = { kind: 'redis', url: 'redis://a', field: 'data' })), 'apps[0].tokenCache.field: is not a setting of a redis token cache');
+  t.equal(messageOf((c) => (c.apps[0].tokenCache = { kind: 'redis-hash', url: 'redis://a', feild: 'data' })), 'apps[0].tokenCache.feild: is not a setting of a redis-hash token cache');
+  t.equal(messageOf((c) => (c.apps[0].tokenCache = { kind: 'redis-hash', url: 'postgres://a' })), 'apps[0].tokenCache.url: is not a redis:// or rediss:// URL');
+  t.equal(messageOf((c) => (c.apps[0].tokenCache = { kind: 'postgres', url: 'postgres://a/db' })), 'apps[0].tokenCache.table: is required');
+  t.match(messageOf((c) => (c.apps[0].tokenCache = { kind: 'postgres', url: 'postgres://a/db', table: 't', provider: 'npgsql' })), /^apps\[0\]\.tokenCache\.provider: /);
+  t.match(messageOf((c) => (c.apps[0].tokenCache = { kind: 'postgres', url: 'postgres://a/db', table: 'token cache' })), /^apps\[0\]\.tokenCache\.table: /);
+  t.match(messageOf((c) => (c.apps[0].tokenCache = { kind: 'postgres', url: 'redis://a', table: 't' })), /^apps\[0\]\.tokenCache\.url: /);
+  t.equal(messageOf((c) => (c.apps[0].tokenCache = { kind: 'memory', url: 'redis://a' })), 'apps[0].tokenCache.url: is not a setting of a memory token cache');
+  t.equal(messageOf((c) => (c.store = { kind: 'postgres' })), 'store.kind: must be one of memory, redis');
+  t.equal(messageOf((c) => (c.store = { kind: 'redis', url: 'redis://a', prefix: 'x' })), 'store.prefix: is not a setting of a redis store');
+});
+
+t.test('token-cache kinds: url alone means redis, and each kind fills in its defaults', async (t) => {
+  const file = valid();
+  file.apps[0].tokenCache = { url: 'redis://127.0.0.1:6379' };
+  file.apps[1].tokenCache = { kind: 'redis-hash', url: 'redis://127.0.0.1:6379', key: 'billing:{homeAccountId}' };
+  file.apps.push({ clientId: '3b9d2f1a-7c4e-4a5b-8d6e-2f1a3b4c5d6e', name: 'reports-web', issuers: ['entra'], tokenCache: { kind: 'postgres', url: 'postgres://app@127.0.0.1:5432/test', table: 'token_cache' } });
+  const apps = resolveConfig(file).apps;
+  t.same(apps[0]!.tokenCache, { kind: 'redis', key: '{homeAccountId}', url: 'redis://127.0.0.1:6379' });
+  t.same(apps[1]!.tokenCache, { kind: 'redis-hash', key: 'billing:{homeAccountId}', field: 'data', url: 'redis://127.0.0.1:6379' });
+  t.same(apps[2]!.tokenCache, { kind: 'postgres', key: '{homeAccountId}', provider: 'microsoft', schema: 'public', url: 'postgres://app@127.0.0.1:5432/test', table: 'token_cache' });
+});

@@ -2,6 +2,7 @@ import t from 'tap';
 import { readFile } from 'node:fs/promises';
 import { parse } from 'yaml';
 import { startService } from '../helpers/service.js';
+import { TOKEN_CACHE_KINDS } from '../../src/token-caches/kinds.js';
 
 const svc = await startService();
 t.teardown(() => svc.close());
@@ -77,4 +78,11 @@ t.test('security headers are set and the server has no banner', async (t) => {
   t.equal(res.headers['x-content-type-options'], 'nosniff');
   t.notOk(res.headers['x-powered-by']);
   t.notOk(res.headers.server);
+});
+
+t.test('openapi.yaml lists exactly the token-cache kinds the service has', async (t) => {
+  const doc = parse(await readFile(new URL('../../openapi.yaml', import.meta.url), 'utf8')) as {
+    components: { schemas: { App: { properties: { tokenCache: { properties: { kind: { enum: string[] } } } } } } };
+  };
+  t.same(doc.components.schemas.App.properties.tokenCache.properties.kind.enum, TOKEN_CACHE_KINDS.map((k) => k.kind));
 });

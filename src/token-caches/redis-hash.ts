@@ -1,0 +1,49 @@
+import type { Redis, Cluster } from 'ioredis';
+import { Type } from 'typebox';
+import { ForeignPartitionError } from '../core/token-cache.js';
+import { checkRedisLocation, redisLocationOf, REDIS_LOCATION_SETTINGS, type RedisLocation } from '../redis/connect.js';
+import type { TokenCacheKind } from './kind.js';
+import { foreignType, RedisTokenCacheStore, type RedisPartitionLayout } from './redis.js';
+
+/**
+ * A field of a HASH at the key, as ASP.NET Core's `IDistributedCache` on Redis
+ * (Microsoft.Extensions.Caching.StackExchangeRedis, which Microsoft.Identity.Web uses) keeps an entry: fields
+ * `absexp` and `sldexp` (.NET ticks, or -1) beside `data`, the blob, and the entry's expiry as the key's
+ * TTL. Only `HSET key data` is ever written, which keeps the TTL and the expiry fields; a `SET` would make
+ * the app fail with WRONGTYPE.
+ */
+export function hashFieldLayout(field: string): RedisPartitionLayout {
+  const wrongType = foreignType('a hash');
+  /** A key that exists without the field is not such an entry. */
+  const present = (value: Buffer | string | null, exists: number): Buffer | string | null => {
+    if (value === null && exists === 1) throw new ForeignPartitionError(`the hash has no ${field} field`);
+    return value;
+  };
+  const read = async <T extends Buffer | string>(client: Redis | Cluster, key: string, get: Promise<T | null>): Promise<T | null> => {
+    const [value, exists] = await Promise.all([get.catch(wrongType), client.exists(key)]);
+    return present(value, exists) as T | null;
+  };
+  return {
+    type: 'a hash',
+    read: (client, key) => read(client, key, client.hgetBuffer(key, field)),
+    readText: (client, key) => read(client, key, client.hget(key, field)),
+    write: (transaction, key, next) => (next === null ? transaction.del(key) : transaction.hset(key, field, next)),
+    compareAndSet: `
+local current = redis.call('HGET', KEYS[1], ARGV[4])
+if current ~= ARGV[1] then return 0 end
+if ARGV[2] == '1' then redis.call('DEL', KEYS[1]) else redis.call('HSET', KEYS[1], ARGV[4], ARGV[3]) end
+return 1
+`,
+    scriptArgs: [field],
+  };
+}
+
+/** `kind: redis-hash`: ASP.NET Core apps (Microsoft.Identity.Web's distributed token cache) on Redis. */
+export const redisHashTokenCache: TokenCacheKind = {
+  kind: 'redis-hash',
+  settings: Type.Object({ ...REDIS_LOCATION_SETTINGS, field: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })) }, { additionalProperties: false }),
+  check: (settings) => checkRedisLocation(settings as RedisLocation),
+  defaults: (settings) => ({ field: 'data', ...settings }),
+  open: (settings, context) =>
+    new RedisTokenCacheStore(context.redis(redisLocationOf(settings as RedisLocation)), false, { layout: hashFieldLayout(settings.field as string) }),
+};
