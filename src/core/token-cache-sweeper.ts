@@ -36,6 +36,9 @@ export function partitionKey(template: string, clientId: string, homeAccountId: 
   return template.replace(/\{(homeAccountId|clientId|oid|tenantId|cacheKey)\}/g, (_, name: string) => values[name] ?? '');
 }
 
+/** A key template that names the account (`{homeAccountId}`, or both its halves) gives each account a partition of its own. */
+const namesOneAccount = (template: string): boolean => template.includes('{homeAccountId}') || (template.includes('{oid}') && template.includes('{tenantId}'));
+
 const safeMessage = (err: unknown): string => (err instanceof Error ? err.message : String(err)).slice(0, 200);
 
 type PartitionOutcome = Pick<AccountRemoval, 'outcome' | 'detail' | 'removedEntries' | 'partitionDeleted'>;
@@ -63,7 +66,7 @@ export class TokenCacheSweeper {
   private readonly maxConflicts: number;
   private readonly formats: readonly CacheFormat[];
   private readonly lanes = new Map<TokenCacheStore, Map<string, Lane>>();
-  /** Whether a partition key of the store is one account's (its app's template names `{homeAccountId}`). */
+  /** Whether a partition key of the store is one account's (its app's template names the account). */
   private readonly oneAccountPerPartition = new Map<TokenCacheStore, boolean>();
 
   constructor(
@@ -72,7 +75,7 @@ export class TokenCacheSweeper {
   ) {
     this.maxConflicts = options.maxConflicts ?? 10;
     this.formats = options.formats;
-    for (const { app, store } of caches) this.oneAccountPerPartition.set(store, (this.oneAccountPerPartition.get(store) ?? true) && app.tokenCache.key.includes('{homeAccountId}'));
+    for (const { app, store } of caches) this.oneAccountPerPartition.set(store, (this.oneAccountPerPartition.get(store) ?? true) && namesOneAccount(app.tokenCache.key));
   }
 
   /** Every app at once; the removals in app order, then account order, then partition-key order. */

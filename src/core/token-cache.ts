@@ -63,7 +63,7 @@ export interface PartitionBatchRemoval<B extends string | Buffer = string> {
 
 /** What the sweeper knows of the partition it hands a format. */
 export interface PartitionContext {
-  /** The app's key template gives each account a partition of its own (it names `{homeAccountId}`). */
+  /** The app's key template gives each account a partition of its own (it names `{homeAccountId}`, or `{oid}` and `{tenantId}`). */
   oneAccountPerPartition: boolean;
 }
 

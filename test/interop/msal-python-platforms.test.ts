@@ -71,6 +71,15 @@ if (requireMsalPython(t)) {
       }
     });
 
+    t.test('GET /v1/apps shows each app with its kind of token cache, and no store URL', async (t) => {
+      const res = await svc.app.inject({ url: '/v1/apps', headers: svc.auth });
+      t.same(
+        (res.json() as { name: string; tokenCache: { kind: string } }[]).map((a) => [a.name, a.tokenCache.kind]),
+        Object.values(apps).map((a) => [a.name, a.tokenCache.kind]),
+      );
+      t.notMatch(res.body, /redis:\/\/|postgres(ql)?:\/\//, 'no URL');
+    });
+
     t.test('one back-channel logout: MSAL Python finds no alice in any kind of store, and still serves bob from its cache without a token request', async (t) => {
       const token = await svc.provider.sign(svc.provider.claims(ENTRA_TEMPLATE.replace('{tenantid}', TENANT_A), [apps.python.clientId], { sid: alice.sid, tid: TENANT_A }));
       t.equal((await postLogoutToken(svc.app, token)).statusCode, 200);

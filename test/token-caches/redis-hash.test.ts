@@ -62,6 +62,10 @@ if (context) {
     const [removed] = await sweep(hashStore(), `${prefix}enc:{homeAccountId}`);
     t.same([removed!.outcome, removed!.detail], ['removed', 'encrypted partition deleted']);
     t.equal(await redis.exists(own), 0);
+    await writeEntry(`${prefix}enc2:${alice}`, payload);
+    const [byHalves] = await sweep(hashStore(), `${prefix}enc2:{oid}.{tenantId}`);
+    t.equal(byHalves!.outcome, 'removed', 'a template naming both halves of the account is one account per partition too');
+    t.equal(await redis.exists(`${prefix}enc2:${alice}`), 0);
     const shared = `${prefix}enc:shared`;
     await writeEntry(shared, payload);
     const [skipped] = await sweep(hashStore(), shared);
