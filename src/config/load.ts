@@ -179,12 +179,13 @@ export function resolveConfig(raw: unknown, development = false): Config {
       name: i.name,
       issuer: i.issuer,
       isTemplate,
-      tenants: (i.tenants ?? []).map((t) => t.toLowerCase()),
+      tenants: i.tenants ?? [],
       ...(jwksUri ? { jwksUri } : {}),
       ...(discoveryUrl ? { discoveryUrl } : {}),
       algorithms: i.algorithms ?? [...SIGNING_ALGORITHMS],
       frontchannelOrigins: (i.frontchannelOrigins ?? []).map((o, k) => checkOrigin(`${at}.frontchannelOrigins[${k}]`, o)),
       requireTyp: i.requireTyp ?? false,
+      maxTokenAgeSeconds: i.maxTokenAgeSeconds ?? 3600,
     };
   });
 

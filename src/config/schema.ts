@@ -24,6 +24,7 @@ const IssuerSchema = Type.Object(
     algorithms: Type.Optional(Type.Array(OneOf(SIGNING_ALGORITHMS), { minItems: 1 })),
     frontchannelOrigins: Type.Optional(Type.Array(NonEmpty)),
     requireTyp: Type.Optional(Type.Boolean()),
+    maxTokenAgeSeconds: Type.Optional(Type.Integer({ minimum: 60, maximum: 7 * 24 * 3600 })),
   },
   Strict,
 );

@@ -44,7 +44,8 @@ export class IssuerRegistry {
     if (literal) return { config: literal, iss };
     for (const { config, pattern } of this.templates) {
       const tenant = pattern.exec(iss)?.[1];
-      if (tenant && config.tenants.includes(tenant.toLowerCase())) return { config, iss, tenant };
+      // As configured, exactly (ASCII): no case folding, under which other spellings (U+212A for k) would pass.
+      if (tenant && config.tenants.includes(tenant)) return { config, iss, tenant };
     }
     return undefined;
   }

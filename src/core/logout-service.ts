@@ -100,7 +100,8 @@ export class LogoutService {
   async logoutWithToken(token: VerifiedLogoutToken): Promise<LogoutReport> {
     const { stores } = this.options;
     const replayKey = JSON.stringify([token.iss, token.jti]);
-    const until = Math.max((token.exp + this.options.clockSkewSeconds) * 1000, this.now() + 1000);
+    // Until the token can no longer pass (expired, or too old), in whole milliseconds (NumericDates may be fractional).
+    const until = Math.ceil(Math.max((token.validUntil + this.options.clockSkewSeconds) * 1000, this.now() + 1000));
     const target =
       token.sid !== undefined ? { kind: 'sid' as const, issuer: token.iss, sid: token.sid } : { kind: 'sub' as const, issuer: token.iss, sub: token.sub as string };
     const report = this.newReport({ channel: 'backchannel', target });

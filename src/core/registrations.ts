@@ -13,6 +13,8 @@ export interface IssuerConfig {
   algorithms: string[];
   frontchannelOrigins: string[];
   requireTyp: boolean;
+  /** How old (by `iat`) a logout token may be; it bounds how long its replay record lives too. */
+  maxTokenAgeSeconds: number;
 }
 
 /** Where an app keeps its token cache: the kind (one of the token-cache kinds), the key template, and that kind's own settings. */

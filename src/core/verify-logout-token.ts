@@ -12,8 +12,10 @@ export interface VerifiedLogoutToken {
   sid?: string;
   sub?: string;
   jti: string;
-  /** Epoch seconds. */
+  /** Epoch seconds (NumericDates, possibly fractional). */
   exp: number;
+  /** Until when (epoch seconds, before the skew) the token could pass: its exp, or its iat plus the issuer's maximum age. */
+  validUntil: number;
   aud: string[];
 }
 
@@ -55,6 +57,22 @@ function decodeUnverified(token: string): { header: Record<string, unknown>; pay
   }
 }
 
+/** jose's refusal as the rule it breaks. */
+function refusal(err: unknown): never {
+  if (err instanceof joseErrors.JWTExpired) return fail('exp', 'the logout token has expired');
+  if (err instanceof joseErrors.JWTClaimValidationFailed) return fail(err.claim, `the ${err.claim} claim is invalid`);
+  if (err instanceof joseErrors.JWKSNoMatchingKey) return fail('kid', 'no signing key of the issuer matches the token');
+  if (err instanceof joseErrors.JOSEAlgNotAllowed) return fail('alg', 'the signing algorithm is not allowed');
+  if (err instanceof joseErrors.JOSENotSupported)
+    return /Extension Header Parameter/.test(err.message) ? fail('crit', 'the token names a critical header parameter that is not understood') : fail('alg', 'the signing algorithm is not supported');
+  if (err instanceof joseErrors.JWTInvalid)
+    return /unencoded payload/.test(err.message) ? fail('b64', 'an unencoded payload (b64: false) is not accepted') : fail('jws', 'the claims of the logout token are not a JSON object');
+  if (err instanceof joseErrors.JWSInvalid) return fail('jws', 'the logout token is not a valid JWS');
+  if (err instanceof joseErrors.JWKSTimeout || err instanceof joseErrors.JWKSInvalid || err instanceof TypeError)
+    return fail('jwks', 'the signing keys of the issuer are unavailable');
+  return fail('signature', 'the signature of the logout token does not verify');
+}
+
 async function verifySignature(token: string, issuer: ResolvedIssuer, options: VerifyLogoutTokenOptions): Promise<JWTPayload> {
   let keys;
   try {
@@ -62,22 +80,25 @@ async function verifySignature(token: string, issuer: ResolvedIssuer, options: V
   } catch {
     return fail('jwks', 'the signing keys of the issuer are unavailable');
   }
+  const verifyOptions = {
+    algorithms: issuer.config.algorithms,
+    clockTolerance: options.clockSkewSeconds,
+    ...(options.now ? { currentDate: new Date(options.now()) } : {}),
+  };
   try {
-    const { payload } = await jwtVerify(token, keys, {
-      algorithms: issuer.config.algorithms,
-      clockTolerance: options.clockSkewSeconds,
-      ...(options.now ? { currentDate: new Date(options.now()) } : {}),
-    });
-    return payload;
+    return (await jwtVerify(token, keys, verifyOptions)).payload;
   } catch (err) {
-    if (err instanceof joseErrors.JWTExpired) return fail('exp', 'the logout token has expired');
-    if (err instanceof joseErrors.JWTClaimValidationFailed) return fail(err.claim, `the ${err.claim} claim is invalid`);
-    if (err instanceof joseErrors.JWKSNoMatchingKey) return fail('kid', 'no signing key of the issuer matches the token');
-    if (err instanceof joseErrors.JWKSMultipleMatchingKeys) return fail('kid', 'the token does not say which key signed it');
-    if (err instanceof joseErrors.JOSEAlgNotAllowed) return fail('alg', 'the signing algorithm is not allowed');
-    if (err instanceof joseErrors.JWKSTimeout || err instanceof joseErrors.JWKSInvalid || err instanceof TypeError)
-      return fail('jwks', 'the signing keys of the issuer are unavailable');
-    return fail('signature', 'the signature of the logout token does not verify');
+    if (!(err instanceof joseErrors.JWKSMultipleMatchingKeys)) return refusal(err);
+    // A key set that publishes one kid (or none) for several keys: each candidate is tried.
+    let last: unknown = err;
+    for await (const candidate of err) {
+      try {
+        return (await jwtVerify(token, candidate, verifyOptions)).payload;
+      } catch (candidateErr) {
+        last = candidateErr;
+      }
+    }
+    return last instanceof joseErrors.JWKSMultipleMatchingKeys ? fail('kid', 'no signing key of the issuer matches the token') : refusal(last);
   }
 }
 
@@ -104,7 +125,7 @@ export async function verifyLogoutToken(token: unknown, options: VerifyLogoutTok
   const skew = options.clockSkewSeconds;
 
   if (claims.iss !== issuer.iss) return fail('iss', 'the iss claim is invalid');
-  if (issuer.tenant !== undefined && claims.tid !== undefined && String(claims.tid).toLowerCase() !== issuer.tenant.toLowerCase())
+  if (issuer.tenant !== undefined && claims.tid !== undefined && claims.tid !== issuer.tenant)
     fail('tid', 'the tid claim does not match the issuer');
 
   const audiences = typeof claims.aud === 'string' ? [claims.aud] : claims.aud;
@@ -114,9 +135,13 @@ export async function verifyLogoutToken(token: unknown, options: VerifyLogoutTok
   if (!audiences.every((aud) => clientIds.has(aud)))
     return fail('aud', 'the aud claim names an audience that is not a registered app of this issuer');
 
+  // NumericDates may be fractional (RFC 7519 §2); a value that is not finite is no date.
   if (typeof claims.iat !== 'number') return fail('iat', 'the iat claim is missing');
+  if (!Number.isFinite(claims.iat)) return fail('iat', 'the iat claim is not a finite NumericDate');
   if (claims.iat > nowSeconds + skew) return fail('iat', 'the iat claim is in the future');
+  if (claims.iat < nowSeconds - issuer.config.maxTokenAgeSeconds - skew) return fail('iat', 'the logout token is older than the issuer allows');
   if (typeof claims.exp !== 'number') return fail('exp', 'the exp claim is missing');
+  if (!Number.isFinite(claims.exp)) return fail('exp', 'the exp claim is not a finite NumericDate');
   if (claims.exp < nowSeconds - skew) return fail('exp', 'the logout token has expired');
   if (!isNonEmptyString(claims.jti)) return fail('jti', 'the jti claim is missing');
 
@@ -138,6 +163,7 @@ export async function verifyLogoutToken(token: unknown, options: VerifyLogoutTok
     ...(sub !== undefined ? { sub } : {}),
     jti: claims.jti,
     exp: claims.exp,
+    validUntil: Math.min(claims.exp, claims.iat + issuer.config.maxTokenAgeSeconds),
     aud: audiences,
   };
 }

@@ -128,7 +128,10 @@ async function backchannelSetup(maxInBackground?: number, backgroundConcurrency?
   });
   const expiresAt = new Date(Date.now() + 60_000).toISOString();
   await service.register({ clientId: ORDERS, issuer: ISSUER, sid: 'bc', sub: 'u', homeAccountId: account.homeAccountId, expiresAt });
-  const token = (jti: string, sid = 'bc') => ({ iss: ISSUER, sid, jti, exp: Math.floor(Date.now() / 1000) + 60, aud: [ORDERS] }) as unknown as VerifiedLogoutToken;
+  const token = (jti: string, sid = 'bc') => {
+    const exp = Math.floor(Date.now() / 1000) + 60;
+    return { iss: ISSUER, sid, jti, exp, validUntil: exp, aud: [ORDERS] } as unknown as VerifiedLogoutToken;
+  };
   return { stores, web, account, store, service, token, expiresAt };
 }
 

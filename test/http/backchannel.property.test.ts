@@ -42,7 +42,10 @@ const mutation = fc.record({
   crit: mostly(ABSENT, fc.constant(['exp']), fc.jsonValue()),
   iss: claimValue(fc.constant(ISSUER), fc.oneof(fc.constantFrom(`${ISSUER}/`, 'https://evil.example.test', ISSUER.toUpperCase()), fc.jsonValue())),
   aud: claimValue(fc.constantFrom<unknown>(ORDERS, BILLING, [ORDERS], [ORDERS, BILLING]), fc.oneof(fc.constantFrom(STRANGER, [ORDERS, STRANGER], [], ORDERS.toUpperCase()), fc.jsonValue())),
-  iat: claimValue(fc.integer({ min: -3600, max: 60 }).map((d) => now() + d), fc.oneof(fc.integer({ min: 200, max: 10 ** 9 }).map((d) => now() + d), fc.jsonValue())),
+  iat: claimValue(
+    fc.integer({ min: -3600, max: 60 }).map((d) => now() + d),
+    fc.oneof(fc.integer({ min: 200, max: 10 ** 9 }).map((d) => now() + d), fc.integer({ min: 3800, max: 10 ** 9 }).map((d) => now() - d), fc.jsonValue()),
+  ),
   exp: claimValue(fc.integer({ min: -60, max: 3600 }).map((d) => now() + d), fc.oneof(fc.integer({ min: 200, max: 10 ** 6 }).map((d) => now() - d), fc.jsonValue())),
   jti: claimValue(fc.uuid(), fc.oneof(fc.constant(''), fc.jsonValue())),
   events: claimValue(
@@ -100,7 +103,8 @@ function oracle(m: Mutation, header: Record<string, unknown>, c: Record<string, 
   if (c.iss !== ISSUER) return false;
   const audiences = typeof c.aud === 'string' ? [c.aud] : c.aud;
   if (!Array.isArray(audiences) || audiences.length === 0 || !audiences.every((a) => a === ORDERS || a === BILLING)) return false;
-  if (typeof c.iat !== 'number' || c.iat > now() + SKEW) return false;
+  // At most maxTokenAgeSeconds (3600 by default) old, beyond the skew.
+  if (typeof c.iat !== 'number' || c.iat > now() + SKEW || c.iat < now() - 3600 - SKEW) return false;
   if (typeof c.exp !== 'number' || c.exp < now() - SKEW) return false;
   if (!nonEmptyString(c.jti) || seen.has(c.jti)) return false;
   if (!isObject(c.events) || !isObject(c.events[BACKCHANNEL_LOGOUT_EVENT])) return false;
