@@ -32,7 +32,7 @@ export interface Config {
   /** The store's kind (stores/kinds.ts) and that kind's settings, defaults filled in. */
   store: { kind: string } & Record<string, unknown>;
   clockSkewSeconds: number;
-  retention: { sessionSeconds: number; loggedOutMarkerSeconds: number; logoutReportSeconds: number };
+  retention: { sessionSeconds: number; loggedOutMarkerSeconds: number; unmatchedMarkerSeconds: number; logoutReportSeconds: number };
   /** How queued logouts are retried (see LogoutService). */
   retry: { baseDelayMs: number; maxDelayMs: number; maxAttempts: number; leaseMs: number };
   /** Abuse limits: requests per minute per client IP (public routes) and per API caller, and HTTP timeouts. */
@@ -237,6 +237,7 @@ export function resolveConfig(raw: unknown, development = false): Config {
     retention: {
       sessionSeconds: file.retention?.sessionSeconds ?? 30 * 24 * 3600,
       loggedOutMarkerSeconds: file.retention?.loggedOutMarkerSeconds ?? 7 * 24 * 3600,
+      unmatchedMarkerSeconds: file.retention?.unmatchedMarkerSeconds ?? 600,
       logoutReportSeconds: file.retention?.logoutReportSeconds ?? 7 * 24 * 3600,
     },
     retry: {

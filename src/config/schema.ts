@@ -78,6 +78,7 @@ export const ConfigSchema = Type.Object(
         {
           sessionSeconds: Type.Optional(Type.Integer({ minimum: 60 })),
           loggedOutMarkerSeconds: Type.Optional(Type.Integer({ minimum: 60 })),
+          unmatchedMarkerSeconds: Type.Optional(Type.Integer({ minimum: 10, maximum: 86400 })),
           logoutReportSeconds: Type.Optional(Type.Integer({ minimum: 60 })),
         },
         Strict,

@@ -29,6 +29,8 @@ export interface LogoutServiceOptions {
   sweeper: TokenCacheSweeper;
   /** How long a logged-out `(issuer, sid)` refuses late registrations. */
   markerTtlMs: number;
+  /** How long a front-channel `sid` that matched no session refuses them (only a sign-in's race to register). */
+  unmatchedMarkerTtlMs: number;
   clockSkewSeconds: number;
   retry?: Partial<RetryPolicy>;
   now?: () => number;
@@ -176,18 +178,24 @@ export class LogoutService {
   }
 
   /**
-   * A logout that arrives by `sid` alone where several issuers are possible (the Entra front-channel
-   * form of a multi-tenant template): ends it where sessions have it, or at every candidate when none does.
+   * A front-channel logout: by `sid`, at one issuer or (the Entra form of a multi-tenant template) at any
+   * of several. Where sessions have the sid, they are logged out (journaled, reported). Where none does,
+   * an unauthenticated caller must not make the store grow: a single issuer gets only a short marker,
+   * which covers a sign-in whose registration is still on its way, and no report; several issuers get
+   * nothing (a marker per tenant would be the fan-out this avoids).
    */
   async logoutSidAtAnyOf(issuers: string[], sid: string, channel: LogoutChannel): Promise<LogoutReport[]> {
+    const { markers, sessions } = this.options.stores;
     const withSessions: string[] = [];
     try {
-      for (const issuer of issuers) if ((await this.options.stores.sessions.bySid(issuer, sid)).length > 0) withSessions.push(issuer);
+      // The marker first: a registration that lands after the lookup then sees it and undoes itself.
+      if (issuers.length === 1) await markers.mark(issuers[0]!, sid, this.now() + this.options.unmatchedMarkerTtlMs);
+      for (const issuer of issuers) if ((await sessions.bySid(issuer, sid)).length > 0) withSessions.push(issuer);
     } catch (err) {
       throw new StoreUnavailable(`the sessions could not be read: ${message(err)}`);
     }
     const reports: LogoutReport[] = [];
-    for (const issuer of withSessions.length ? withSessions : issuers) reports.push(await this.logout({ channel, target: { kind: 'sid', issuer, sid } }));
+    for (const issuer of withSessions) reports.push(await this.logout({ channel, target: { kind: 'sid', issuer, sid } }));
     return reports;
   }
 

@@ -70,4 +70,6 @@ export interface ServiceStores {
   /** Throws when the backing store cannot be reached. */
   ping(): Promise<void>;
   close(): Promise<void>;
+  /** For a store of bounded size: how many live entries of each kind it evicted to stay within it. */
+  evictions?(): Record<string, number>;
 }

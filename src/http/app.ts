@@ -89,6 +89,7 @@ export function createServices(deps: AppDependencies): Services {
     ...(deps.attemptStores ? { attemptStores: deps.attemptStores } : {}),
     sweeper,
     markerTtlMs: config.retention.loggedOutMarkerSeconds * 1000,
+    unmatchedMarkerTtlMs: config.retention.unmatchedMarkerSeconds * 1000,
     clockSkewSeconds: config.clockSkewSeconds,
     now,
     retry: { ...config.retry, ...deps.retry },
@@ -102,6 +103,7 @@ export function createServices(deps: AppDependencies): Services {
     },
   });
   metrics.measureBacklog(() => stores.journal.backlog());
+  if (stores.evictions) metrics.measureEvictions(() => stores.evictions!());
   const apiKeys = new ApiKeys(config.apiKeys);
   const perMinute = (max: number, keyGenerator?: RateLimitOptions['keyGenerator']): RouteRateLimit => ({
     config: { rateLimit: { max, timeWindow: 60_000, ...(keyGenerator ? { keyGenerator } : {}) } },

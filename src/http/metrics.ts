@@ -100,6 +100,20 @@ export class ServiceMetrics {
   }
 
   /** The backlog is read from the journal when scraped (shared across instances with Redis). */
+  /** Live entries a bounded store dropped to stay within its bound, by map (replay, markers, reports). */
+  measureEvictions(read: () => Record<string, number>): void {
+    new Counter({
+      name: 'logout_receiver_store_evictions_total',
+      help: 'Live entries the in-memory store evicted, oldest first, to stay within its bound',
+      labelNames: ['map'] as const,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const [map, count] of Object.entries(read())) this.inc({ map }, count);
+      },
+    });
+  }
+
   measureBacklog(read: () => Promise<number>): void {
     const gauge = this.backlog as unknown as { collect?: () => Promise<void> };
     gauge.collect = async () => {

@@ -5,11 +5,15 @@ import type { LoggedOutMarkers, LogoutJournal, ReplayStore, ServiceStores, Sessi
 import type { StoreKind } from './kind.js';
 
 type Clock = () => number;
+type Bound = { maxEntries: number; onEvict: () => void };
 
-/** A map whose entries vanish at their expiry time (checked on read and on `prune`). */
+/** A map whose entries vanish at their expiry time (checked on read and on `prune`); beyond `maxEntries` the oldest goes first. */
 class ExpiringMap<V> {
   private readonly entries = new Map<string, { value: V; expiresAt: number }>();
-  constructor(private readonly now: Clock) {}
+  constructor(
+    private readonly now: Clock,
+    private readonly bound: { maxEntries: number; onEvict: () => void; keep?: (key: string) => boolean } = { maxEntries: Infinity, onEvict: () => {} },
+  ) {}
 
   get(key: string): V | undefined {
     const entry = this.entries.get(key);
@@ -22,6 +26,15 @@ class ExpiringMap<V> {
   }
 
   set(key: string, value: V, expiresAt: number): void {
+    // Re-set entries move to the end, so the first one is always the oldest written.
+    this.entries.delete(key);
+    if (this.entries.size >= this.bound.maxEntries)
+      for (const [oldest, entry] of this.entries) {
+        if (this.bound.keep?.(oldest)) continue;
+        this.entries.delete(oldest);
+        if (entry.expiresAt > this.now()) this.bound.onEvict(); // an expired one going is no loss
+        break;
+      }
     this.entries.set(key, { value, expiresAt });
   }
 
@@ -129,8 +142,8 @@ class MemorySessionStore implements SessionStore {
 
 class MemoryReplayStore implements ReplayStore {
   readonly seen: ExpiringMap<true>;
-  constructor(now: Clock) {
-    this.seen = new ExpiringMap(now);
+  constructor(now: Clock, bound: Bound) {
+    this.seen = new ExpiringMap(now, bound);
   }
   /** Records `key` until `expiresAt` (epoch ms); false when it was already recorded. */
   remember(key: string, expiresAt: number): boolean {
@@ -145,8 +158,8 @@ class MemoryReplayStore implements ReplayStore {
 
 class MemoryLoggedOutMarkers implements LoggedOutMarkers {
   readonly marks: ExpiringMap<true>;
-  constructor(now: Clock) {
-    this.marks = new ExpiringMap(now);
+  constructor(now: Clock, bound: Bound) {
+    this.marks = new ExpiringMap(now, bound);
   }
   async mark(issuer: string, sid: string, expiresAt: number): Promise<void> {
     this.marks.set(indexKey(issuer, sid), true, expiresAt);
@@ -162,8 +175,10 @@ class MemoryLogoutJournal implements LogoutJournal {
   constructor(
     private readonly now: Clock,
     private readonly retentionMs: number,
+    bound: Bound,
   ) {
-    this.reports = new ExpiringMap(now);
+    // A logout still queued keeps its report, whatever its age: it is yet to be carried out.
+    this.reports = new ExpiringMap(now, { ...bound, keep: (id) => this.queue.has(id) });
   }
   private readonly queue = new Map<string, number>();
   async save(report: LogoutReport, dueAt?: number): Promise<void> {
@@ -198,15 +213,19 @@ export interface MemoryStoreOptions {
   now?: Clock;
   /** How often expired entries are dropped; 0 disables the timer. */
   pruneIntervalMs?: number;
+  /** Replay records, markers and reports kept at most, each (100,000 by default); beyond, the oldest go first. */
+  maxEntries?: number;
 }
 
 /** The embedded store: one process, lost on restart. */
 export function createMemoryStores(options: MemoryStoreOptions): ServiceStores {
   const now = options.now ?? Date.now;
   const sessions = new MemorySessionStore(now);
-  const replay = new MemoryReplayStore(now);
-  const markers = new MemoryLoggedOutMarkers(now);
-  const journal = new MemoryLogoutJournal(now, options.reportRetentionMs);
+  const evictions = { replay: 0, markers: 0, reports: 0 };
+  const bound = (map: keyof typeof evictions): Bound => ({ maxEntries: options.maxEntries ?? 100_000, onEvict: () => void evictions[map]++ });
+  const replay = new MemoryReplayStore(now, bound('replay'));
+  const markers = new MemoryLoggedOutMarkers(now, bound('markers'));
+  const journal = new MemoryLogoutJournal(now, options.reportRetentionMs, bound('reports'));
   const interval = options.pruneIntervalMs ?? 60_000;
   const timer =
     interval > 0
@@ -228,6 +247,7 @@ export function createMemoryStores(options: MemoryStoreOptions): ServiceStores {
       if (admission.marker) await markers.mark(admission.marker.issuer, admission.marker.sid, admission.marker.expiresAt);
       return true;
     },
+    evictions: () => ({ ...evictions }),
     async ping() {},
     async close() {
       if (timer) clearInterval(timer);

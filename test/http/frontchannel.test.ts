@@ -39,13 +39,41 @@ t.test('Entra form /logout/frontchannel/{issuerName}?sid= without iss ends the s
   t.notOk(await svc.stores.markers.isMarked(entra(TENANT_B), a.sid), 'only the tenant that had the session is marked');
 });
 
-t.test('Entra form with a sid not yet registered marks it for every allowed tenant', async (t) => {
+const frontchannelLogouts = async () => {
+  const metrics = (await app.inject({ url: '/metrics' })).body;
+  return [...metrics.matchAll(/^logout_receiver_logouts_total\{[^}]*channel="frontchannel"[^}]*\} (\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
+};
+
+t.test('an unmatched sid at one issuer leaves only a short marker, which refuses a late registration, and no logout report', async (t) => {
   const sid = `sid-${randomUUID()}`;
+  const before = await frontchannelLogouts();
+  assertPage(t, await app.inject({ url: `/logout/frontchannel?iss=${encodeURIComponent(ISSUER)}&sid=${sid}` }), 'https://idp.example.test');
+  t.equal(await frontchannelLogouts(), before, 'no logout was journaled or carried out');
+  const late = await app.inject({ method: 'POST', url: '/v1/sessions', headers: svc.auth, payload: { clientId: ORDERS, issuer: ISSUER, sid, sub: 's', homeAccountId: 'a.b' } });
+  t.equal(late.statusCode, 409, 'the sign-in racing its own logout is refused');
+});
+
+t.test('Entra form of a template issuer with an unmatched sid: no marker fanned out to every tenant, no report', async (t) => {
+  const sid = `sid-${randomUUID()}`;
+  const before = await frontchannelLogouts();
   assertPage(t, await app.inject({ url: `/logout/frontchannel/entra?sid=${sid}` }), 'https://login.microsoftonline.com');
-  for (const tenant of [TENANT_A, TENANT_B]) {
-    const late = await app.inject({ method: 'POST', url: '/v1/sessions', headers: svc.auth, payload: { clientId: ORDERS, issuer: entra(tenant), sid, sub: 's', homeAccountId: 'a.b' } });
-    t.equal(late.statusCode, 409, `late registration at tenant ${tenant} is refused`);
+  for (const tenant of [TENANT_A, TENANT_B]) t.notOk(await svc.stores.markers.isMarked(entra(tenant), sid), `no marker at tenant ${tenant}`);
+  t.equal(await frontchannelLogouts(), before, 'no logout was journaled or carried out');
+});
+
+t.test('HEAD answers the page\'s headers and logs no one out', async (t) => {
+  const s = await register(ISSUER);
+  const e = await register(entra(TENANT_A));
+  for (const url of [`/logout/frontchannel?iss=${encodeURIComponent(ISSUER)}&sid=${s.sid}`, `/logout/frontchannel/idp?sid=${s.sid}`, `/logout/frontchannel/entra?sid=${e.sid}`]) {
+    const res = await app.inject({ method: 'HEAD', url });
+    t.equal(res.statusCode, 200, url);
+    t.equal(res.headers['cache-control'], 'no-cache, no-store');
+    t.equal(res.body, '', 'no body');
   }
+  t.ok(await svc.stores.sessions.get(s.id), 'the session is still registered');
+  t.ok(await svc.stores.sessions.get(e.id), 'the Entra session too');
+  t.notOk(await svc.stores.markers.isMarked(ISSUER, s.sid), 'and not marked');
+  t.equal((await app.inject({ method: 'HEAD', url: '/logout/frontchannel/unknown?sid=x' })).statusCode, 400, 'a bad one is still 400');
 });
 
 t.test('path form of a plain issuer works too', async (t) => {

@@ -74,3 +74,22 @@ t.test('the journal returns copies, not live objects', async (t) => {
   now += 10_001;
   t.equal(await stores.journal.get('r'), null, 'reports expire after their retention');
 });
+
+t.test('bounded: beyond maxEntries the oldest replay record, marker or report goes first, and is counted', async (t) => {
+  const stores = createMemoryStores({ reportRetentionMs: 60_000, pruneIntervalMs: 0, maxEntries: 3 });
+  for (const sid of ['a', 'b', 'c', 'd']) await stores.markers.mark('https://idp', sid, Date.now() + 60_000);
+  t.notOk(await stores.markers.isMarked('https://idp', 'a'), 'the oldest marker went');
+  t.ok(await stores.markers.isMarked('https://idp', 'd'));
+  t.same(stores.evictions!(), { replay: 0, markers: 1, reports: 0 });
+});
+
+t.test('bounded: a report still queued is never the one evicted', async (t) => {
+  const stores = createMemoryStores({ reportRetentionMs: 60_000, pruneIntervalMs: 0, maxEntries: 2 });
+  const report = (id: string) => ({ id, state: 'pending' as const, channel: 'api' as const, target: { kind: 'account' as const, homeAccountId: 'a.b' }, receivedAt: new Date().toISOString(), attempts: 0, sessionsEnded: 0, sessionIds: [], accounts: [], removals: [] });
+  await stores.journal.save(report('queued'), Date.now());
+  await stores.journal.save(report('done-1'));
+  await stores.journal.save(report('done-2'));
+  t.ok(await stores.journal.get('queued'), 'the queued report stays');
+  t.equal(await stores.journal.get('done-1'), null, 'the oldest completed one went instead');
+  t.equal(stores.evictions!().reports, 1);
+});

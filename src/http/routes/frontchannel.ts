@@ -34,7 +34,9 @@ export const frontchannelRoutes: FastifyPluginAsync<{ services: Services }> = as
     if (!iss) throw new InvalidRequest('the iss parameter is missing');
     const issuer = services.issuers.resolve(iss);
     if (!issuer) throw new InvalidRequest('the issuer is not configured');
-    await services.logouts.logoutSidAtAnyOf([issuer.iss], requireSid(sid), 'frontchannel');
+    const sessionId = requireSid(sid);
+    // HEAD (a link checker, a prefetcher) gets the page's headers and logs no one out.
+    if (request.method !== 'HEAD') await services.logouts.logoutSidAtAnyOf([issuer.iss], sessionId, 'frontchannel');
     return sendPage(reply, issuer.config);
   });
 
@@ -48,7 +50,7 @@ export const frontchannelRoutes: FastifyPluginAsync<{ services: Services }> = as
     // A provider that does send iss must name this same issuer.
     if (iss !== undefined && services.issuers.resolve(iss)?.config !== config) throw new InvalidRequest('iss does not match the issuer of this URL');
     const candidates = iss !== undefined ? [iss] : services.issuers.issValues(config);
-    await services.logouts.logoutSidAtAnyOf(candidates, sessionId, 'frontchannel');
+    if (request.method !== 'HEAD') await services.logouts.logoutSidAtAnyOf(candidates, sessionId, 'frontchannel');
     return sendPage(reply, config);
   });
 };

@@ -3,7 +3,8 @@ import { randomUUID } from 'node:crypto';
 import { REDIS_URL, redisForTest } from '../helpers/redis.js';
 import { ISSUER, ORDERS, postLogoutToken, startRedisService } from '../helpers/service.js';
 
-// The NumericDate rules on the production store: a fractional exp is a valid token (it was answered 400 and
+// The front-channel rule that an unauthenticated caller cannot make the store grow, and the NumericDate rules,
+// on the production store: a fractional exp is a valid token (it was answered 400 and
 // lost here while the memory store took it), and the replay record is bounded by the token's age.
 const context = await redisForTest(t);
 if (context) {
@@ -29,5 +30,18 @@ if (context) {
     const [key] = (await jtiKeys()).filter((k) => !before.has(k));
     const ttl = await redis.pttl(key!);
     t.ok(ttl > (3600 + 120 - 5) * 1000 && ttl <= (3600 + 120) * 1000, `lives about an hour and the skew (${ttl} ms)`);
+  });
+
+  t.test('an unmatched front-channel sid leaves only a marker of retention.unmatchedMarkerSeconds (600) in Redis, and no report', async (t) => {
+    const reports = async () => (await redis.keys(`${prefix}logout:*`)).length;
+    const markers = async () => redis.keys(`${prefix}loggedout:*`);
+    const [reportsBefore, markersBefore] = [await reports(), new Set(await markers())];
+    const res = await svc.app.inject({ url: `/logout/frontchannel?iss=${encodeURIComponent(ISSUER)}&sid=sid-${randomUUID()}` });
+    t.equal(res.statusCode, 200);
+    t.equal(await reports(), reportsBefore, 'no report journaled');
+    const added = (await markers()).filter((k) => !markersBefore.has(k));
+    t.equal(added.length, 1, 'one marker');
+    const ttl = await redis.pttl(added[0]!);
+    t.ok(ttl > 590_000 && ttl <= 600_000, `it lives 600 s (${ttl} ms)`);
   });
 }
