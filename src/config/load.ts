@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { isIP } from 'node:net';
 import { parse as parseYaml } from 'yaml';
 import { Value } from 'typebox/value';
 import type { TObject, TSchema } from 'typebox';
@@ -27,7 +28,8 @@ export interface EntraApiConfig {
 }
 
 export interface Config {
-  server: { host: string; port: number; trustProxy: boolean };
+  /** `trustProxy`: the addresses or CIDRs of the proxies whose X-Forwarded-For is believed (none: the peer is the client). */
+  server: { host: string; port: number; trustProxy: string[] };
   logLevel: string;
   /** The store's kind (stores/kinds.ts) and that kind's settings, defaults filled in. */
   store: { kind: string } & Record<string, unknown>;
@@ -36,7 +38,7 @@ export interface Config {
   /** How queued logouts are retried (see LogoutService). */
   retry: { baseDelayMs: number; maxDelayMs: number; maxAttempts: number; leaseMs: number };
   /** Abuse limits: requests per minute per client IP (public routes) and per API caller, and HTTP timeouts. */
-  limits: { publicRequestsPerMinute: number; apiRequestsPerMinute: number; headersTimeoutSeconds: number; requestTimeoutSeconds: number };
+  limits: { publicRequestsPerMinute: number; apiRequestsPerMinute: number; failedAuthenticationsPerMinute: number; headersTimeoutSeconds: number; requestTimeoutSeconds: number };
   issuers: IssuerConfig[];
   apps: AppConfig[];
   apiKeys: ApiKeyConfig[];
@@ -74,6 +76,30 @@ function checkFetchUrl(key: string, value: string): string {
   if (url.protocol === 'https:') return url.href;
   if (url.protocol === 'http:' && isLoopbackHost(url.hostname)) return url.href;
   throw new ConfigError(key, 'must be https (plain http only for loopback hosts)');
+}
+
+/** The names proxy-addr (Fastify's trustProxy) knows for address ranges. */
+const PROXY_RANGE_NAMES = ['loopback', 'linklocal', 'uniquelocal'];
+
+/** A list of the proxies' addresses or CIDRs; `true` and hop counts are refused, saying why. */
+function checkTrustProxy(value: unknown): string[] {
+  const key = 'server.trustProxy';
+  if (value === undefined || value === false) return [];
+  if (value === true)
+    throw new ConfigError(key, 'true is refused: every address in X-Forwarded-For would then be the client\'s to write; list the proxies\' addresses or CIDRs');
+  if (typeof value === 'number')
+    throw new ConfigError(key, 'a hop count is refused: it cannot check that the peer is your proxy (and Fastify 5 ignores one); list the proxies\' addresses or CIDRs');
+  if (!Array.isArray(value)) throw new ConfigError(key, 'must be a list of the proxies\' addresses or CIDRs');
+  return value.map((entry, i) => {
+    const [address, bits, extra] = typeof entry === 'string' ? entry.split('/') : [];
+    const family = address === undefined ? 0 : isIP(address);
+    const maxBits = family === 6 ? 128 : 32;
+    const validBits = bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= maxBits);
+    if (typeof entry === 'string' && PROXY_RANGE_NAMES.includes(entry)) return entry;
+    if (typeof entry !== 'string' || family === 0 || !validBits || extra !== undefined)
+      throw new ConfigError(`${key}[${i}]`, `is not an IP address, a CIDR or one of ${PROXY_RANGE_NAMES.join(', ')}`);
+    return entry;
+  });
 }
 
 function checkOrigin(key: string, value: string): string {
@@ -229,7 +255,7 @@ export function resolveConfig(raw: unknown, development = false): Config {
     server: {
       host: file.server?.host ?? (development ? '127.0.0.1' : '0.0.0.0'),
       port: file.server?.port ?? 8080,
-      trustProxy: file.server?.trustProxy ?? false,
+      trustProxy: checkTrustProxy(file.server?.trustProxy),
     },
     logLevel: file.logLevel ?? 'info',
     store,
@@ -249,6 +275,7 @@ export function resolveConfig(raw: unknown, development = false): Config {
     limits: {
       publicRequestsPerMinute: file.limits?.publicRequestsPerMinute ?? 600,
       apiRequestsPerMinute: file.limits?.apiRequestsPerMinute ?? 6000,
+      failedAuthenticationsPerMinute: file.limits?.failedAuthenticationsPerMinute ?? 20,
       headersTimeoutSeconds: file.limits?.headersTimeoutSeconds ?? 10,
       requestTimeoutSeconds: file.limits?.requestTimeoutSeconds ?? 30,
     },

@@ -65,7 +65,8 @@ export const ConfigSchema = Type.Object(
         {
           host: Type.Optional(NonEmpty),
           port: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
-          trustProxy: Type.Optional(Type.Boolean()),
+          // Checked in load.ts, so that `true` and hop counts are refused with why.
+          trustProxy: Type.Optional(Type.Unknown()),
         },
         Strict,
       ),
@@ -100,6 +101,7 @@ export const ConfigSchema = Type.Object(
         {
           publicRequestsPerMinute: Type.Optional(Type.Integer({ minimum: 1 })),
           apiRequestsPerMinute: Type.Optional(Type.Integer({ minimum: 1 })),
+          failedAuthenticationsPerMinute: Type.Optional(Type.Integer({ minimum: 1 })),
           headersTimeoutSeconds: Type.Optional(Type.Number({ minimum: 0.1, maximum: 300 })),
           requestTimeoutSeconds: Type.Optional(Type.Number({ minimum: 0.1, maximum: 600 })),
         },

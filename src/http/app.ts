@@ -155,7 +155,8 @@ export async function buildApp(input: AppDependencies): Promise<FastifyInstance>
     ...(typeof logger === 'object' ? { loggerInstance: logger } : { logger: logger ? loggerOptions(deps.config.logLevel) : false }),
     // One line per request, written by the onResponse hook below.
     logController: new LogController({ disableRequestLogging: true }),
-    trustProxy: deps.config.server.trustProxy,
+    // Only the listed proxies' X-Forwarded-For is believed (proxy-addr checks the peer against them).
+    trustProxy: deps.config.server.trustProxy.length > 0 ? deps.config.server.trustProxy : false,
     bodyLimit: 256 * 1024,
     // A client that trickles its headers or body is cut off (slowloris).
     http: {

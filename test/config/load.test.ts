@@ -172,3 +172,14 @@ t.test('token-cache kinds: url alone means redis, and each kind fills in its def
   t.same(apps[1]!.tokenCache, { kind: 'redis-hash', key: 'billing:{homeAccountId}', field: 'data', url: 'redis://127.0.0.1:6379' });
   t.same(apps[2]!.tokenCache, { kind: 'postgres', key: '{homeAccountId}', provider: 'microsoft', schema: 'public', url: 'postgres://app@127.0.0.1:5432/test', table: 'token_cache' });
 });
+
+t.test('server.trustProxy: a list of the proxies\' addresses or CIDRs; true and hop counts are refused, saying why', async (t) => {
+  const file = valid();
+  file.server = { trustProxy: ['10.0.0.1', '10.1.0.0/16', '::1', 'fd00::/8', 'loopback'] };
+  t.same(resolveConfig(file).server.trustProxy, ['10.0.0.1', '10.1.0.0/16', '::1', 'fd00::/8', 'loopback']);
+  t.same(resolveConfig(valid()).server.trustProxy, [], 'none by default: the peer is the client');
+  t.match(messageOf((c) => (c.server = { trustProxy: true })), /^server\.trustProxy: true is refused: every address in X-Forwarded-For would then be the client's to write/);
+  t.match(messageOf((c) => (c.server = { trustProxy: 1 })), /^server\.trustProxy: a hop count is refused: it cannot check that the peer is your proxy/);
+  t.equal(messageOf((c) => (c.server = { trustProxy: ['10.0.0.1', 'proxy.internal'] })), 'server.trustProxy[1]: is not an IP address, a CIDR or one of loopback, linklocal, uniquelocal');
+  t.equal(messageOf((c) => (c.server = { trustProxy: ['10.0.0.0/33'] })), 'server.trustProxy[0]: is not an IP address, a CIDR or one of loopback, linklocal, uniquelocal');
+});

@@ -7,6 +7,7 @@ import { FULL_KEY, ISSUER, ORDERS, TENANT_A, TENANT_B, startService } from '../h
 const AUDIENCE = 'api://logout-receiver';
 const CALLER = '11111111-aaaa-4bbb-8ccc-222222222222';
 const svc = await startService((f) => {
+  f.limits = { failedAuthenticationsPerMinute: 10_000 }; // many refusals from one test client (limits.test.ts tests the budget)
   f.api!.entra = {
     tenants: [TENANT_A],
     audience: [AUDIENCE, '33333333-dddd-4eee-8fff-444444444444'],

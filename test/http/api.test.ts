@@ -2,7 +2,8 @@ import t from 'tap';
 import { randomUUID } from 'node:crypto';
 import { BILLING, ENTRA_TEMPLATE, FULL_KEY, ISSUER, ORDERS, READ_KEY, STRANGER, TENANT_A, startService } from '../helpers/service.js';
 
-const svc = await startService();
+// Many refusals from one test client: a budget of failed authentications that these cases do not exhaust (limits.test.ts tests it).
+const svc = await startService((f) => void (f.limits = { failedAuthenticationsPerMinute: 10_000 }));
 t.teardown(() => svc.close());
 const { app } = svc;
 const auth = svc.auth;

@@ -10,9 +10,21 @@ const ErrorResponses = { 400: S.ErrorBody, 401: S.ErrorBody, 403: S.ErrorBody, 4
 
 /** The internal REST API: every call carries `Authorization: Bearer <api key>` with the route's scope. */
 export const apiRoutes: FastifyPluginAsync<{ services: Services }> = async (app, { services }) => {
+  // Failed authentications are counted per client address, before any key is hashed or token verified:
+  // online guessing of keys (and RSA verifications of JWT-shaped bearers) is limited.
+  const failedAuthentications = app.createRateLimit({
+    max: services.config.limits.failedAuthenticationsPerMinute,
+    timeWindow: 60_000,
+    keyGenerator: (request) => `authfail:${request.ip}`,
+  });
   const needs = (scope: ApiScope) => async (request: FastifyRequest, reply: FastifyReply) => {
+    const budget = await failedAuthentications(request, { increment: false });
+    // `isAllowed` says only whether the address is on an allow list (none here); `remaining` is the budget.
+    if (!budget.isAllowed && budget.remaining <= 0)
+      return reply.code(429).header('retry-after', String(budget.ttlInSeconds)).send({ error: 'too_many_requests', error_description: `too many failed authentications: retry in ${budget.ttlInSeconds} s` });
     const caller = await services.apiAuth.authenticate(request.headers.authorization);
     if (!caller) {
+      await failedAuthentications(request);
       reply.header('www-authenticate', 'Bearer realm="logout-receiver"');
       return reply.code(401).send({ error: 'invalid_token', error_description: 'a valid API key or access token is required' });
     }
