@@ -6,12 +6,14 @@
 import type { NewSession } from '../core/model.js';
 
 /** The body of POST /v1/sessions. */
-export type SessionRegistration = Omit<NewSession, 'expiresAt'> & { expiresAt?: string };
+export type SessionRegistration = Omit<NewSession, 'expiresAt'> & { expiresAt?: string; idToken?: string };
 
 /** The parts of msal-node's AuthenticationResult this needs. */
 export interface SignInResult {
   account: { homeAccountId: string } | null;
   idTokenClaims: object;
+  /** The raw ID token: sent along, so that the service can check who signed in (apps with requireIdToken need it). */
+  idToken?: string;
 }
 
 export interface SessionOptions {
@@ -42,6 +44,7 @@ export function sessionFromSignIn(clientId: string, result: SignInResult, option
     ...(sid ? { sid } : {}),
     ...(options.cacheKey ? { cacheKey: options.cacheKey } : {}),
     ...(options.expiresAt ? { expiresAt: options.expiresAt.toISOString() } : {}),
+    ...(result.idToken ? { idToken: result.idToken } : {}),
   };
 }
 

@@ -10,10 +10,16 @@ import { ConfigSchema, SIGNING_ALGORITHMS, type ApiScope, type ConfigFile } from
 
 export { isLoopbackHost, TENANT_PLACEHOLDER, type AppConfig, type IssuerConfig };
 
+/** The clientIds of the apps a caller is bound to, or '*' for every app. */
+export type AppBinding = '*' | string[];
+
 export interface ApiKeyConfig {
   name: string;
   sha256: string;
   scopes: ApiScope[];
+  apps: AppBinding;
+  /** False when the key named no apps (it is then bound to every app, and the start warns). */
+  appsNamed: boolean;
 }
 
 /** Entra ID access tokens accepted on the API: app-only tokens (client credentials, managed identity). */
@@ -24,7 +30,7 @@ export interface EntraApiConfig {
   /** The app role a token must carry for each scope. */
   roles: Partial<Record<ApiScope, string>>;
   /** When set, only these calling apps (azp / appid). */
-  clients?: string[];
+  clients?: { id: string; apps: AppBinding }[];
 }
 
 export interface Config {
@@ -229,8 +235,18 @@ export function resolveConfig(raw: unknown, development = false): Config {
       if (!(CACHE_KEY_PLACEHOLDERS as readonly string[]).includes(placeholder ?? ''))
         throw new ConfigError(`${at}.key`, `unknown placeholder {${placeholder}}; known: ${CACHE_KEY_PLACEHOLDERS.map((p) => `{${p}}`).join(' ')}`);
     const tokenCache = { kind: kindName, key, ...resolveKind(TOKEN_CACHE_KINDS, kindName, settings, at, 'token cache') };
-    return { clientId: a.clientId, name: a.name, issuers: a.issuers, tokenCache };
+    return { clientId: a.clientId, name: a.name, issuers: a.issuers, tokenCache, requireIdToken: a.requireIdToken ?? false };
   });
+
+  /** App names (or "*") as the clientIds they name. */
+  const bindingOf = (names: string[], key: string): AppBinding => {
+    if (names.includes('*')) return '*';
+    return names.map((name, j) => {
+      const app = apps.find((a) => a.name === name);
+      if (!app) throw new ConfigError(`${key}[${j}]`, `no app is named "${name}"`);
+      return app.clientId;
+    });
+  };
 
   let apiEntra: EntraApiConfig | undefined;
   const entra = file.api?.entra;
@@ -241,10 +257,22 @@ export function resolveConfig(raw: unknown, development = false): Config {
       audiences: [entra.audience].flat(),
       jwksUri: checkFetchUrl('api.entra.jwksUri', entra.jwksUri ?? 'https://login.microsoftonline.com/common/discovery/v2.0/keys'),
       roles: entra.roles,
-      ...(entra.clients ? { clients: entra.clients } : {}),
+      ...(entra.clients
+        ? {
+            clients: entra.clients.map((c, i) =>
+              typeof c === 'string' ? { id: c, apps: '*' as const } : { id: c.id, apps: bindingOf(c.apps, `api.entra.clients[${i}].apps`) },
+            ),
+          }
+        : {}),
     };
   }
-  const apiKeys = (file.api?.keys ?? []).map((k) => ({ ...k, sha256: k.sha256.toLowerCase() }));
+  const apiKeys: ApiKeyConfig[] = (file.api?.keys ?? []).map((k, i) => ({
+    name: k.name,
+    sha256: k.sha256.toLowerCase(),
+    scopes: k.scopes,
+    apps: k.apps === undefined ? '*' : bindingOf(k.apps, `api.keys[${i}].apps`),
+    appsNamed: k.apps !== undefined,
+  }));
   unique(apiKeys, (k) => k.name, (i) => `api.keys[${i}].name`, 'key name');
   unique(apiKeys, (k) => k.sha256, (i) => `api.keys[${i}].sha256`, 'key hash');
 
@@ -307,7 +335,7 @@ export function developmentConfigFile(): ConfigFile {
         tokenCache: { kind: 'memory' },
       },
     ],
-    api: { keys: [{ name: 'development', sha256: DEVELOPMENT_API_KEY_SHA256, scopes: ['sessions:write', 'logouts:write', 'read'] }] },
+    api: { keys: [{ name: 'development', sha256: DEVELOPMENT_API_KEY_SHA256, scopes: ['sessions:write', 'logouts:write', 'read'], apps: ['*'] }] },
   };
 }
 

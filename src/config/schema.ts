@@ -43,6 +43,7 @@ const AppSchema = Type.Object(
     name: Type.String({ pattern: '^[A-Za-z0-9._-]{1,64}$' }),
     issuers: Type.Array(Type.String({ minLength: 1 }), { minItems: 1 }),
     tokenCache: TokenCacheSchema,
+    requireIdToken: Type.Optional(Type.Boolean()),
   },
   Strict,
 );
@@ -52,6 +53,8 @@ const ApiKeySchema = Type.Object(
     name: Type.String({ pattern: '^[A-Za-z0-9._-]{1,64}$' }),
     sha256: Type.String({ pattern: '^[0-9a-fA-F]{64}$' }),
     scopes: Type.Array(OneOf(API_SCOPES), { minItems: 1 }),
+    /** The apps (by name) whose sessions the key may register, list, read and delete; "*" for all. */
+    apps: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 64 }))),
   },
   Strict,
 );
@@ -124,7 +127,8 @@ export const ConfigSchema = Type.Object(
                   { 'sessions:write': Type.Optional(NonEmpty), 'logouts:write': Type.Optional(NonEmpty), read: Type.Optional(NonEmpty) },
                   Strict,
                 ),
-                clients: Type.Optional(Type.Array(NonEmpty, { minItems: 1 })),
+                // A plain client id is bound to every app; {id, apps} to those apps.
+                clients: Type.Optional(Type.Array(Type.Union([NonEmpty, Type.Object({ id: NonEmpty, apps: Type.Array(Type.String({ minLength: 1, maxLength: 64 })) }, Strict)]), { minItems: 1 })),
               },
               Strict,
             ),

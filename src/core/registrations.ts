@@ -30,6 +30,8 @@ export interface AppConfig {
   name: string;
   issuers: string[];
   tokenCache: TokenCacheSettings;
+  /** A registration must carry the sign-in's valid ID token, and takes iss, sub, sid and the account from it. */
+  requireIdToken?: boolean;
 }
 
 export const TENANT_PLACEHOLDER = /\{tenantid\}/i;

@@ -49,9 +49,11 @@ export class ApiAuthenticator {
     // Delegated (user) tokens carry scp: this API is for services acting as themselves.
     if (scp !== undefined) return undefined;
     const client = typeof azp === 'string' ? azp : typeof appid === 'string' ? appid : undefined;
-    if (!client || (entra.clients && !entra.clients.includes(client))) return undefined;
+    if (!client) return undefined;
+    const allowed = entra.clients ? entra.clients.find((c) => c.id === client) : { id: client, apps: '*' as const };
+    if (!allowed) return undefined;
     const granted = Array.isArray(roles) ? roles.filter((r): r is string => typeof r === 'string') : [];
     const scopes = API_SCOPES.filter((scope: ApiScope) => entra.roles[scope] !== undefined && granted.includes(entra.roles[scope]!));
-    return { name: `entra:${client}`, scopes };
+    return { name: `entra:${client}`, scopes, apps: allowed.apps };
   }
 }

@@ -1,18 +1,23 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { ApiKeyConfig } from '../config/load.js';
+import type { ApiKeyConfig, AppBinding } from '../config/load.js';
 import type { ApiScope } from '../config/schema.js';
 
 export interface ApiCaller {
   name: string;
   scopes: ApiScope[];
+  /** The clientIds of the apps whose sessions it may touch, or '*' for every app. */
+  apps: AppBinding;
 }
+
+/** Whether the caller is bound to the app (of that clientId). */
+export const isBoundTo = (caller: ApiCaller, clientId: string): boolean => caller.apps === '*' || caller.apps.includes(clientId);
 
 /** API keys as SHA-256 hashes; a presented key is hashed and compared in constant time with each. */
 export class ApiKeys {
   private readonly keys: { hash: Buffer; caller: ApiCaller }[];
 
   constructor(keys: ApiKeyConfig[]) {
-    this.keys = keys.map((k) => ({ hash: Buffer.from(k.sha256, 'hex'), caller: { name: k.name, scopes: k.scopes } }));
+    this.keys = keys.map((k) => ({ hash: Buffer.from(k.sha256, 'hex'), caller: { name: k.name, scopes: k.scopes, apps: k.apps } }));
   }
 
   /** The caller a bearer key belongs to, or undefined. */

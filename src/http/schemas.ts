@@ -15,6 +15,8 @@ export const SessionInput = Type.Object(
     homeAccountId: Printable(512),
     cacheKey: Type.Optional(Printable(512)),
     expiresAt: Type.Optional(Type.String({ format: 'date-time' })),
+    /** The ID token of the sign-in (required by apps with requireIdToken): proves who signed in. */
+    idToken: Type.Optional(Type.String({ minLength: 1, maxLength: 16384, pattern: '^[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]*$' })),
   },
   { additionalProperties: false },
 );

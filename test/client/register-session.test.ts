@@ -20,6 +20,8 @@ t.test('an msal-node app registers its session at sign-in from its Authenticatio
     homeAccountId: result.account!.homeAccountId,
   });
   t.match(registration.homeAccountId, new RegExp(`\\.${TENANT_B}$`), "a guest's homeAccountId is MSAL's, in the home tenant");
+  t.ok(result.idToken, 'msal-node returns the raw ID token');
+  t.equal(registration.idToken, result.idToken, 'the ID token goes along, for apps with requireIdToken');
   const id = await registerSession(address, FULL_KEY, registration);
   const stored = await svc.stores.sessions.get(id);
   t.equal(stored?.homeAccountId, result.account!.homeAccountId);

@@ -61,6 +61,11 @@ else if (ctx) {
     const token = await svc.provider.sign(svc.provider.claims('https://idp.example.test', ORDERS));
     const backchannel = await svc.app.inject({ method: 'POST', url: '/logout/backchannel', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: `logout_token=${token}` });
     t.equal(backchannel.statusCode, 400, 'the back-channel answers a logout it could not record with 400, as the spec says');
+    // Fixed texts for store failures: the store's own message (and its connection details) stays in the log.
+    for (const [what, res] of [['registration', register], ['logout', logout], ['back-channel', backchannel]] as const) {
+      t.same(res.json(), { error: 'temporarily_unavailable', error_description: 'a store is unreachable; try again' }, `${what}: the fixed text`);
+      t.notMatch(res.body, /127\.0\.0\.1|ECONNREFUSED|Connection|closed|recorded:/i, `${what}: nothing of the store's own error`);
+    }
     await storeServer.start();
     await until(async () => (await svc.app.inject({ url: '/readyz' })).statusCode === 200);
     const retried = await svc.app.inject({ method: 'POST', url: '/logout/backchannel', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: `logout_token=${token}` });

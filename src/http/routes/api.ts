@@ -2,7 +2,16 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { Static } from 'typebox';
 import type { ApiScope } from '../../config/schema.js';
 import { InvalidRequest, NotFound } from '../../core/errors.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Who called the API, once authenticated. */
+    apiCaller: ApiCaller | null;
+  }
+}
 import type { LogoutTarget, Session } from '../../core/model.js';
+import { verifyIdToken } from '../../core/verify-id-token.js';
+import { isBoundTo, type ApiCaller } from '../api-keys.js';
 import type { Services } from '../app.js';
 import * as S from '../schemas.js';
 
@@ -32,8 +41,13 @@ export const apiRoutes: FastifyPluginAsync<{ services: Services }> = async (app,
       reply.header('www-authenticate', `Bearer realm="logout-receiver", error="insufficient_scope", scope="${scope}"`);
       return reply.code(403).send({ error: 'insufficient_scope', error_description: `this key lacks the scope ${scope}` });
     }
+    request.apiCaller = caller;
     request.log.debug({ caller: caller.name }, 'api caller');
   };
+  app.decorateRequest('apiCaller', null);
+  const callerOf = (request: FastifyRequest): ApiCaller => request.apiCaller!;
+  const notBound = (reply: FastifyReply) =>
+    reply.code(403).send({ error: 'insufficient_scope', error_description: 'this key is not bound to the app of the session' });
 
   /** An `issuer` as the `iss` of tokens (a template resolved) or as a configured name. */
   const issOf = (value: string): string => {
@@ -49,16 +63,29 @@ export const apiRoutes: FastifyPluginAsync<{ services: Services }> = async (app,
     const body = request.body as Static<typeof S.SessionInput>;
     const appConfig = services.config.apps.find((a) => a.clientId === body.clientId);
     if (!appConfig) throw new InvalidRequest('clientId is not a registered app');
+    if (!isBoundTo(callerOf(request), appConfig.clientId)) return notBound(reply);
     const issuer = issOf(body.issuer);
     const issuerName = services.issuers.resolve(issuer)?.config.name;
     if (!issuerName || !appConfig.issuers.includes(issuerName)) throw new InvalidRequest('the app is not registered with this issuer');
+    let { sid } = body;
+    if (appConfig.requireIdToken) {
+      // Who signed in comes from the token; the body must agree with it (other apps' registrations ignore an idToken).
+      if (body.idToken === undefined) throw new InvalidRequest('this app requires the idToken of the sign-in');
+      const proof = await verifyIdToken(body.idToken, { issuers: services.issuers, app: appConfig, clockSkewSeconds: services.config.clockSkewSeconds, now: services.now });
+      if (proof.iss !== issuer) throw new InvalidRequest('issuer is not the iss of the idToken');
+      if (proof.sub !== body.sub) throw new InvalidRequest('sub is not the sub of the idToken');
+      if (sid !== undefined && proof.sid !== undefined && sid !== proof.sid) throw new InvalidRequest('sid is not the sid of the idToken');
+      sid = proof.sid;
+      if (body.homeAccountId.toLowerCase() !== proof.homeAccountId.toLowerCase())
+        throw new InvalidRequest("homeAccountId is not the account the idToken proves (its oid.tid; a guest's home account cannot be proven by an ID token)");
+    }
     const now = services.now();
     const expiresAt = body.expiresAt === undefined ? now + services.config.retention.sessionSeconds * 1000 : Date.parse(body.expiresAt);
     if (!(expiresAt > now)) throw new InvalidRequest('expiresAt is in the past');
     const session = await services.logouts.register({
       clientId: body.clientId,
       issuer,
-      ...(body.sid !== undefined ? { sid: body.sid } : {}),
+      ...(sid !== undefined ? { sid } : {}),
       sub: body.sub,
       homeAccountId: body.homeAccountId,
       ...(body.cacheKey !== undefined ? { cacheKey: body.cacheKey } : {}),
@@ -78,12 +105,16 @@ export const apiRoutes: FastifyPluginAsync<{ services: Services }> = async (app,
     else if (q.issuer !== undefined && q.sub !== undefined && q.sid === undefined && q.homeAccountId === undefined)
       found = await sessions.bySub(issOf(q.issuer), q.sub);
     else throw new InvalidRequest('query by issuer and sid, by issuer and sub, or by homeAccountId');
-    return found;
+    // Only the sessions of the apps the key is bound to: their sids are all the front channel asks for.
+    const caller = callerOf(request);
+    return found.filter((s) => isBoundTo(caller, s.clientId));
   });
 
   app.delete('/sessions/:id', { ...services.rateLimits.api, onRequest: needs('sessions:write'), schema: { params: S.IdParam } }, async (request, reply) => {
     const { id } = request.params as Static<typeof S.IdParam>;
-    if (!(await services.stores.sessions.remove(id))) throw new NotFound('no session has this id');
+    // A session of an app the key is not bound to is answered as absent, so keys cannot probe ids.
+    const session = await services.stores.sessions.get(id);
+    if (!session || !isBoundTo(callerOf(request), session.clientId) || !(await services.stores.sessions.remove(id))) throw new NotFound('no session has this id');
     return reply.code(204).send();
   });
 
@@ -100,8 +131,11 @@ export const apiRoutes: FastifyPluginAsync<{ services: Services }> = async (app,
     return services.logouts.logout({ channel: 'api', target });
   });
 
-  app.get('/logouts/:id', { ...services.rateLimits.api, onRequest: needs('read'), schema: { params: S.IdParam, response: { 200: S.LogoutReport, ...ErrorResponses } } }, async (request) => {
+  app.get('/logouts/:id', { ...services.rateLimits.api, onRequest: needs('read'), schema: { params: S.IdParam, response: { 200: S.LogoutReport, ...ErrorResponses } } }, async (request, reply) => {
     const { id } = request.params as Static<typeof S.IdParam>;
+    // A report names the sessions and accounts of every app: for keys bound to every app.
+    if (callerOf(request).apps !== '*')
+      return reply.code(403).send({ error: 'insufficient_scope', error_description: 'reading logout reports needs a key bound to every app' });
     return services.logouts.report(id);
   });
 
