@@ -353,6 +353,8 @@ function applyEnv(raw: Record<string, unknown>, env: Env): Record<string, unknow
   if (env.LOG_LEVEL !== undefined) out.logLevel = env.LOG_LEVEL;
   if (env.REDIS_URL !== undefined) {
     const store = (out.store as Record<string, unknown> | undefined) ?? {};
+    if (store.sentinel !== undefined || store.cluster !== undefined)
+      throw new ConfigError('REDIS_URL', `would replace the configured ${store.sentinel !== undefined ? 'Sentinel' : 'Cluster'} store with a single node: unset it, or remove store.${store.sentinel !== undefined ? 'sentinel' : 'cluster'}`);
     out.store = { kind: 'redis', url: env.REDIS_URL, ...(typeof store.keyPrefix === 'string' ? { keyPrefix: store.keyPrefix } : {}) };
   }
   return out;

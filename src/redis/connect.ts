@@ -64,7 +64,9 @@ export function connectRedis(location: RedisLocation, onError: (err: Error) => v
   if (location.cluster) {
     client = new Cluster(location.cluster.nodes.map(hostPort), { redisOptions: FAIL_FAST, enableOfflineQueue: false, clusterRetryStrategy: FAIL_FAST.retryStrategy as never });
   } else if (location.sentinel) {
-    client = new Redis({ ...FAIL_FAST, sentinels: location.sentinel.nodes.map(hostPort), name: location.sentinel.name });
+    // Follow the master at once when the sentinels announce a switch (+switch-master), not when the old one
+    // is demoted seconds later; on every (re)connect ioredis checks that the node is a master (INFO role).
+    client = new Redis({ ...FAIL_FAST, sentinels: location.sentinel.nodes.map(hostPort), name: location.sentinel.name, role: 'master', failoverDetector: true });
   } else {
     client = new Redis(location.url ?? 'redis://127.0.0.1:6379', FAIL_FAST);
   }
@@ -81,7 +83,10 @@ export function redisErrorMessage(err: unknown): string {
 /** Errors that mean a store is away (ioredis while disconnected), not that the request is wrong. */
 export function isStoreOutage(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
-  return err.name === 'MaxRetriesPerRequestError' || /Connection is closed|ECONNREFUSED|Command timed out|Stream isn't writeable|ClusterAllFailedError/.test(err.message);
+  if (err.name === 'MaxRetriesPerRequestError' || err.name === 'ClusterAllFailedError') return true;
+  // A client away, or a Redis that cannot take writes now: a replica, a failover, a Cluster reconfiguring.
+  return /Connection is closed|ECONNREFUSED|Command timed out|Stream isn't writeable|ClusterAllFailedError|Cluster isn't ready|Too many Cluster redirections|Failed to refresh slots cache|^(CLUSTERDOWN|READONLY|LOADING|MASTERDOWN|TRYAGAIN|NOREPLICAS|MOVED|ASK)\b|^EXECABORT.*(READONLY|NOREPLICAS|CLUSTERDOWN|LOADING|MASTERDOWN)/.test(err.message)
+    || (err as { previousErrors?: unknown[] }).previousErrors?.some(isStoreOutage) === true;
 }
 
 const asUnavailable = (err: unknown): never => {

@@ -68,7 +68,7 @@ export function createBackends(config: Config, onConnectionError: (reason: strin
 
   // Closing the stores also ends every connection opened here (the token caches only borrow theirs).
   const closeConnections = () =>
-    Promise.all([...[...connections.values()].map((c) => c.quit().catch(() => c.disconnect())), ...[...others.values()].map((o) => o.close().catch(() => {}))]);
+    Promise.all([...[...connections.values()].map(closeRedis), ...[...others.values()].map((o) => o.close().catch(() => {}))]);
   const { stores } = opened;
   const withConnections: ServiceStores = {
     ...stores,
@@ -86,6 +86,12 @@ export function createBackends(config: Config, onConnectionError: (reason: strin
     connected: async (timeoutMs) => (await Promise.all([...connections.values()].map((c) => connected(c, timeoutMs)))).every(Boolean),
   };
 }
+
+/** QUIT, then disconnect: with Sentinel, only disconnect() also ends the failover detector's subscriptions to the sentinels. */
+const closeRedis = async (client: Redis | Cluster): Promise<void> => {
+  await client.quit().catch(() => {});
+  client.disconnect();
+};
 
 /** The kind of that name from a list (the configuration was checked against the list). */
 function kindOf<K extends { kind: string }>(kinds: readonly K[], name: string): K {

@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Redis, Cluster } from 'ioredis';
 import { Type } from 'typebox';
+import { StoreUnavailable } from '../core/errors.js';
 import { checkRedisLocation, outagesAsUnavailable, redisLocationOf, REDIS_LOCATION_SETTINGS, type RedisLocation } from '../redis/connect.js';
 import type { LogoutReport, NewSession, Session } from '../core/model.js';
 import type { LoggedOutMarkers, LogoutJournal, ReplayStore, ServiceStores, SessionStore } from '../core/service-stores.js';
@@ -13,6 +14,12 @@ type Clock = () => number;
 const digest = (...parts: string[]): string => createHash('sha256').update(JSON.stringify(parts)).digest('base64url');
 
 const sessionKey = (prefix: string, id: string): string => `${prefix}session:${id}`;
+/** A pipeline's or transaction's first failed command, thrown (ioredis resolves them with per-command errors). */
+function failOn(results: [Error | null, unknown][] | null): void {
+  const failed = results?.find(([err]) => err);
+  if (failed) throw failed[0];
+}
+
 const replayKey = (prefix: string, key: string): string => `${prefix}jti:${digest(key)}`;
 const markerKey = (prefix: string, issuer: string, sid: string): string => `${prefix}loggedout:${digest(issuer, sid)}`;
 const reportKey = (prefix: string, id: string): string => `${prefix}logout:${id}`;
@@ -174,6 +181,7 @@ class RedisLogoutJournal implements LogoutJournal {
     private readonly redis: Client,
     private readonly prefix: string,
     private readonly retentionMs: number,
+    private readonly replication: { replicas: number; waitMs: number },
   ) {
     this.queue = dueQueue(prefix);
     redis.defineCommand('lrClaim', { numberOfKeys: 1, lua: CLAIM });
@@ -182,10 +190,20 @@ class RedisLogoutJournal implements LogoutJournal {
     return reportKey(this.prefix, id);
   }
   async save(report: LogoutReport, dueAt?: number): Promise<void> {
+    const { replicas, waitMs } = this.replication;
+    // A logout still to carry out must survive a failover: it waits for the replicas (in the same round trip).
+    if (dueAt !== undefined && replicas > 0) {
+      // A pipeline, not MULTI (WAIT may not run inside a transaction): both writes are idempotent, on one node.
+      const results = await this.redis.pipeline().set(this.key(report.id), JSON.stringify(report), 'PX', this.retentionMs).zadd(this.queue, dueAt, report.id).wait(replicas, waitMs).exec();
+      failOn(results);
+      const acknowledged = results![results!.length - 1]![1] as number;
+      if (acknowledged < replicas) throw notReplicated(acknowledged, replicas, waitMs);
+      return;
+    }
     const tx = this.redis.multi().set(this.key(report.id), JSON.stringify(report), 'PX', this.retentionMs);
     if (dueAt === undefined) tx.zrem(this.queue, report.id);
     else tx.zadd(this.queue, dueAt, report.id);
-    await tx.exec();
+    failOn(await tx.exec());
   }
   async get(id: string): Promise<LogoutReport | null> {
     const raw = await this.redis.get(this.key(id));
@@ -227,18 +245,29 @@ export interface RedisStoreOptions {
   now?: Clock;
   /** Whether close() ends the connection (false when it is shared). */
   ownsConnection?: boolean;
+  /** What must reach this many replicas (WAIT) within `replicaWaitMs` before it counts as recorded; 0 waits for none. */
+  replicas?: number;
+  replicaWaitMs?: number;
 }
+
+/**
+ * The write did not reach enough replicas in time: a failover could discard it, so it does not count as
+ * recorded (the provider's retry, or the caller's, goes through instead).
+ */
+const notReplicated = (acknowledged: number, replicas: number, waitMs: number): StoreUnavailable =>
+  new StoreUnavailable(`the write reached ${acknowledged} of ${replicas} replicas within ${waitMs} ms`);
 
 /** The production store: sessions, replay records, logged-out markers and the logout journal in Redis. */
 export function createRedisStores(redis: Client, options: RedisStoreOptions): ServiceStores {
   const now = options.now ?? Date.now;
   const prefix = options.keyPrefix;
   if (!('lrAdmitLogout' in redis)) redis.defineCommand('lrAdmitLogout', { lua: ADMIT_LOGOUT });
+  const replication = { replicas: options.replicas ?? 0, waitMs: options.replicaWaitMs ?? 500 };
   const stores: ServiceStores = {
     sessions: outagesAsUnavailable(new RedisSessionStore(redis, prefix, now)),
     replay: outagesAsUnavailable(new RedisReplayStore(redis, prefix)),
     markers: outagesAsUnavailable(new RedisLoggedOutMarkers(redis, prefix)),
-    journal: outagesAsUnavailable(new RedisLogoutJournal(redis, prefix, options.reportRetentionMs)),
+    journal: outagesAsUnavailable(new RedisLogoutJournal(redis, prefix, options.reportRetentionMs, replication)),
     async admitLogout({ replay, report, dueAt, marker }) {
       const keys = [replayKey(prefix, replay.key), reportKey(prefix, report.id), dueQueue(prefix)];
       const args: (string | number)[] = [replay.expiresAt, JSON.stringify(report), options.reportRetentionMs, dueAt, report.id];
@@ -246,10 +275,22 @@ export function createRedisStores(redis: Client, options: RedisStoreOptions): Se
         keys.push(markerKey(prefix, marker.issuer, marker.sid));
         args.push(marker.expiresAt);
       }
-      return (await (redis as unknown as WithAdmitLogout).lrAdmitLogout(keys.length, ...keys, ...args)) === 1;
+      if (replication.replicas === 0) return (await (redis as unknown as WithAdmitLogout).lrAdmitLogout(keys.length, ...keys, ...args)) === 1;
+      // Script and WAIT in one round trip, on the node of the admission's keys.
+      const pipeline = redis.pipeline() as unknown as WithAdmitLogout & { wait(n: number, ms: number): unknown; exec(): Promise<[Error | null, unknown][] | null> };
+      pipeline.lrAdmitLogout(keys.length, ...keys, ...args);
+      pipeline.wait(replication.replicas, replication.waitMs);
+      const results = await pipeline.exec();
+      failOn(results);
+      if (results![0]![1] !== 1) return false;
+      const acknowledged = results![1]![1] as number;
+      if (acknowledged < replication.replicas) throw notReplicated(acknowledged, replication.replicas, replication.waitMs);
+      return true;
     },
     async ping() {
-      await redis.ping();
+      // A write under the prefix, not a PING: it must reach a writable master owning the service's keys (a
+      // replica answers READONLY, a Cluster shard that is down fails), which is what readiness means here.
+      await redis.set(`${prefix}readyz`, '1', 'PX', 10_000);
     },
     async close() {
       if (options.ownsConnection ?? true) await redis.quit().catch(() => redis.disconnect());
@@ -261,15 +302,23 @@ export function createRedisStores(redis: Client, options: RedisStoreOptions): Se
 /** `kind: redis`: the production store, shared by every instance. */
 export const redisStore: StoreKind = {
   kind: 'redis',
-  settings: Type.Object({ ...REDIS_LOCATION_SETTINGS, keyPrefix: Type.Optional(Type.String({ maxLength: 64 })) }, { additionalProperties: false }),
+  settings: Type.Object(
+    {
+      ...REDIS_LOCATION_SETTINGS,
+      keyPrefix: Type.Optional(Type.String({ maxLength: 64 })),
+      replicas: Type.Optional(Type.Integer({ minimum: 0, maximum: 16 })),
+      replicaWaitMs: Type.Optional(Type.Integer({ minimum: 10, maximum: 10_000 })),
+    },
+    { additionalProperties: false },
+  ),
   check: (settings) => checkRedisLocation(settings as RedisLocation),
-  defaults: (settings) => ({ keyPrefix: 'lr:', ...settings }),
+  defaults: (settings) => ({ keyPrefix: 'lr:', replicas: 0, replicaWaitMs: 500, ...settings }),
   open(settings, context) {
     const keyPrefix = settings.keyPrefix as string;
     const location = redisLocationOf(settings as RedisLocation);
     // In a Cluster the service's keys share one hash slot, so its MULTI transactions stay on one node.
     const prefix = location.cluster && !/\{.+\}/.test(keyPrefix) ? `{${keyPrefix}}` : keyPrefix;
-    const options = { keyPrefix: prefix, reportRetentionMs: context.reportRetentionMs, ownsConnection: false };
+    const options = { keyPrefix: prefix, reportRetentionMs: context.reportRetentionMs, ownsConnection: false, replicas: settings.replicas as number, replicaWaitMs: settings.replicaWaitMs as number };
     const redis = context.redis(location, 'store');
     return {
       stores: createRedisStores(redis, options),

@@ -165,8 +165,9 @@ export class RedisTokenCacheStore implements TokenCacheStore {
     return (await run.call(this.redis, key, expected, next === null ? '1' : '0', next ?? '', ...this.layout.scriptArgs).catch(foreignType(this.layout.type))) === 1;
   }
 
+  /** A write, not a PING: a URL that now points at a read-only replica is not a usable cache store. */
   async ping(): Promise<void> {
-    await this.redis.ping();
+    await this.redis.set('logout-receiver:readyz', '1', 'PX', 10_000);
   }
 
   async close(): Promise<void> {

@@ -72,10 +72,10 @@ t.test('a redis store needs exactly one of url, sentinel or cluster, and redis U
   t.equal(keyOf(t, (c) => (c.apps[0].tokenCache = { url: 'https://cache', key: '{homeAccountId}' })), 'apps[0].tokenCache.url');
   const sentinel = valid();
   sentinel.store = { kind: 'redis', sentinel: { name: 'mymaster', nodes: ['10.0.0.1:26379', '10.0.0.2:26379'] }, keyPrefix: 'x:' };
-  t.same(resolveConfig(sentinel).store, { kind: 'redis', keyPrefix: 'x:', sentinel: { name: 'mymaster', nodes: ['10.0.0.1:26379', '10.0.0.2:26379'] } });
+  t.same(resolveConfig(sentinel).store, { kind: 'redis', keyPrefix: 'x:', replicas: 0, replicaWaitMs: 500, sentinel: { name: 'mymaster', nodes: ['10.0.0.1:26379', '10.0.0.2:26379'] } });
   const cluster = valid();
   cluster.store = { kind: 'redis', cluster: { nodes: ['redis://10.0.0.1:7000'] } };
-  t.same(resolveConfig(cluster).store, { kind: 'redis', keyPrefix: 'lr:', cluster: { nodes: ['redis://10.0.0.1:7000'] } });
+  t.same(resolveConfig(cluster).store, { kind: 'redis', keyPrefix: 'lr:', replicas: 0, replicaWaitMs: 500, cluster: { nodes: ['redis://10.0.0.1:7000'] } });
 });
 
 t.test('jwksUri and discovery over plain http only for loopback hosts', async (t) => {
@@ -107,7 +107,7 @@ t.test('loadConfig reads YAML or JSON from --config or LOGOUT_RECEIVER_CONFIG, e
   t.equal(fromEnv.server.host, '127.0.0.1');
   t.equal(fromEnv.logLevel, 'debug');
   const redis = await loadConfig(['--config=' + jsonPath], { REDIS_URL: 'redis://127.0.0.1:6379' });
-  t.same(redis.store, { kind: 'redis', url: 'redis://127.0.0.1:6379', keyPrefix: 'lr:' });
+  t.same(redis.store, { kind: 'redis', url: 'redis://127.0.0.1:6379', keyPrefix: 'lr:', replicas: 0, replicaWaitMs: 500 });
 });
 
 t.test('loadConfig errors name the file, the variable or the key', async (t) => {
@@ -182,4 +182,12 @@ t.test('server.trustProxy: a list of the proxies\' addresses or CIDRs; true and 
   t.match(messageOf((c) => (c.server = { trustProxy: 1 })), /^server\.trustProxy: a hop count is refused: it cannot check that the peer is your proxy/);
   t.equal(messageOf((c) => (c.server = { trustProxy: ['10.0.0.1', 'proxy.internal'] })), 'server.trustProxy[1]: is not an IP address, a CIDR or one of loopback, linklocal, uniquelocal');
   t.equal(messageOf((c) => (c.server = { trustProxy: ['10.0.0.0/33'] })), 'server.trustProxy[0]: is not an IP address, a CIDR or one of loopback, linklocal, uniquelocal');
+});
+
+t.test('REDIS_URL beside a Sentinel or Cluster store is refused at start, with one clear line', async (t) => {
+  for (const store of [{ kind: 'redis', sentinel: { name: 'm', nodes: ['127.0.0.1:26379'] } }, { kind: 'redis', cluster: { nodes: ['127.0.0.1:7000'] } }]) {
+    const path = join(dir, `ha-${Object.keys(store)[1]}.json`);
+    await writeFile(path, JSON.stringify({ ...valid(), store }));
+    await rejectsNaming(t, loadConfig(['--config', path], { REDIS_URL: 'redis://127.0.0.1:6379' }), 'REDIS_URL', /would replace the configured (Sentinel|Cluster) store with a single node/);
+  }
 });
