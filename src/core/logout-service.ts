@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import pLimit, { type LimitFunction } from 'p-limit';
 import type { ServiceStores } from './service-stores.js';
 import { Conflict, InvalidLogoutToken, NotFound, StoreUnavailable } from './errors.js';
-import type { AccountRemoval, LogoutChannel, LogoutEvent, LogoutReport, NewSession, Session } from './model.js';
+import type { AccountRemoval, LogoutChannel, LogoutEvent, LogoutReport, LogoutTarget, NewSession, Session } from './model.js';
 import type { AccountToSweep, TokenCacheSweeper } from './token-cache-sweeper.js';
 import type { VerifiedLogoutToken } from './verify-logout-token.js';
 
@@ -134,6 +134,11 @@ export class LogoutService {
   /** Resolves once no answered back-channel logout is still on its first attempt (shutdown, tests). */
   async settled(): Promise<void> {
     while (this.inBackground.size > 0) await Promise.allSettled([...this.inBackground]);
+  }
+
+  /** The reports of the logouts of a target, newest first (at most 100). */
+  async reportsOf(target: LogoutTarget): Promise<LogoutReport[]> {
+    return this.options.stores.journal.byTarget(target, 100);
   }
 
   async report(id: string): Promise<LogoutReport> {

@@ -24,6 +24,10 @@ export type LogoutTarget =
   | { kind: 'sub'; issuer: string; sub: string }
   | { kind: 'account'; homeAccountId: string };
 
+/** One name per target, whatever the letter case of an account id: the key reports are found by. */
+export const targetKey = (target: LogoutTarget): string =>
+  JSON.stringify(target.kind === 'account' ? ['account', target.homeAccountId.toLowerCase()] : target.kind === 'sid' ? ['sid', target.issuer, target.sid] : ['sub', target.issuer, target.sub]);
+
 export type LogoutChannel = 'backchannel' | 'frontchannel' | 'api';
 
 /** A validated request to sign a user out, from whichever channel it came. */

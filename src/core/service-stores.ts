@@ -1,4 +1,4 @@
-import type { LogoutReport, NewSession, Session } from './model.js';
+import type { LogoutReport, LogoutTarget, NewSession, Session } from './model.js';
 
 /** Sessions registered by the apps at sign-in, indexed the ways a logout finds them. */
 export interface SessionStore {
@@ -34,6 +34,8 @@ export interface LogoutJournal {
   /** Stores the report; with `dueAt` (epoch ms) it is (re)queued to be worked on then, without it dequeued. */
   save(report: LogoutReport, dueAt?: number): Promise<void>;
   get(id: string): Promise<LogoutReport | null>;
+  /** The reports of the logouts of that target still kept, newest first (a report is found by its target once queued). */
+  byTarget(target: LogoutTarget, limit: number): Promise<LogoutReport[]>;
   /** Ids of queued logouts due by `now`, oldest first. */
   due(now: number, limit: number): Promise<string[]>;
   /** Takes a due logout for `leaseMs`, so one worker at a time has it; false when another has it or it is not due. */

@@ -30,6 +30,10 @@ declare module 'fastify' {
     /** The logout core, for waiting on logouts answered before they were carried out (`settled()`). */
     logouts: LogoutService;
   }
+  interface FastifyRequest {
+    /** The logout a request admitted, for its log line. */
+    logoutId: string | null;
+  }
 }
 
 export interface AppDependencies {
@@ -176,6 +180,7 @@ export async function buildApp(input: AppDependencies): Promise<FastifyInstance>
   app.decorate('registeredRoutes', routes);
   app.decorate('serviceMetrics', services.metrics);
   app.decorate('logouts', services.logouts);
+  app.decorateRequest('logoutId', null);
   app.addHook('onRoute', (route) => {
     for (const method of [route.method].flat()) if (method !== 'HEAD') routes.push({ method, url: route.url });
   });
@@ -183,7 +188,8 @@ export async function buildApp(input: AppDependencies): Promise<FastifyInstance>
   app.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url ?? 'unmatched';
     services.metrics.httpRequest(request.method, route, reply.statusCode, reply.elapsedTime / 1000);
-    request.log.info({ req: request, res: reply, responseTime: Math.round(reply.elapsedTime * 10) / 10 }, 'request completed');
+    const line = { req: request, res: reply, responseTime: Math.round(reply.elapsedTime * 10) / 10 };
+    request.log.info(request.logoutId === null ? line : { ...line, logoutId: request.logoutId }, 'request completed');
     done();
   });
   registerSecurityHeaders(app);

@@ -53,6 +53,11 @@ export const LogoutInput = Type.Object(
   { additionalProperties: false },
 );
 
+export const LogoutQuery = Type.Object(
+  { issuer: Type.Optional(Text(2048)), sid: Type.Optional(Text(1024)), sub: Type.Optional(Text(1024)) },
+  { additionalProperties: false },
+);
+
 export const IdParam = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9-]+$' }) });
 
 const Target = Type.Object({

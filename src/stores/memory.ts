@@ -1,6 +1,6 @@
 import { Type } from 'typebox';
 import { randomUUID } from 'node:crypto';
-import type { LogoutReport, NewSession, Session } from '../core/model.js';
+import { targetKey, type LogoutReport, type LogoutTarget, type NewSession, type Session } from '../core/model.js';
 import type { LoggedOutMarkers, LogoutJournal, ReplayStore, ServiceStores, SessionStore } from '../core/service-stores.js';
 import type { StoreKind } from './kind.js';
 
@@ -181,7 +181,13 @@ class MemoryLogoutJournal implements LogoutJournal {
     this.reports = new ExpiringMap(now, { ...bound, keep: (id) => this.queue.has(id) });
   }
   private readonly queue = new Map<string, number>();
+  /** Report ids by target, oldest first; ids whose report is gone are dropped when read. */
+  private readonly byTargetKey = new Map<string, string[]>();
   async save(report: LogoutReport, dueAt?: number): Promise<void> {
+    if (dueAt !== undefined && !this.reports.get(report.id)) {
+      const key = targetKey(report.target);
+      this.byTargetKey.set(key, [...(this.byTargetKey.get(key) ?? []), report.id]);
+    }
     this.reports.set(report.id, JSON.stringify(report), this.now() + this.retentionMs);
     if (dueAt === undefined) this.queue.delete(report.id);
     else this.queue.set(report.id, dueAt);
@@ -200,6 +206,13 @@ class MemoryLogoutJournal implements LogoutJournal {
   }
   async backlog(): Promise<number> {
     return this.queue.size;
+  }
+  async byTarget(target: LogoutTarget, limit: number): Promise<LogoutReport[]> {
+    const key = targetKey(target);
+    const ids = (this.byTargetKey.get(key) ?? []).filter((id) => this.reports.get(id) !== undefined);
+    if (ids.length) this.byTargetKey.set(key, ids);
+    else this.byTargetKey.delete(key);
+    return Promise.all(ids.slice(-limit).reverse().map(async (id) => (await this.get(id))!));
   }
   async get(id: string): Promise<LogoutReport | null> {
     const report = this.reports.get(id);

@@ -3,7 +3,7 @@ import type { Redis, Cluster } from 'ioredis';
 import { Type } from 'typebox';
 import { StoreUnavailable } from '../core/errors.js';
 import { checkRedisLocation, outagesAsUnavailable, redisLocationOf, REDIS_LOCATION_SETTINGS, type RedisLocation } from '../redis/connect.js';
-import type { LogoutReport, NewSession, Session } from '../core/model.js';
+import { targetKey, type LogoutReport, type LogoutTarget, type NewSession, type Session } from '../core/model.js';
 import type { LoggedOutMarkers, LogoutJournal, ReplayStore, ServiceStores, SessionStore } from '../core/service-stores.js';
 import type { StoreKind } from './kind.js';
 
@@ -23,6 +23,13 @@ function failOn(results: [Error | null, unknown][] | null): void {
 const replayKey = (prefix: string, key: string): string => `${prefix}jti:${digest(key)}`;
 const markerKey = (prefix: string, issuer: string, sid: string): string => `${prefix}loggedout:${digest(issuer, sid)}`;
 const reportKey = (prefix: string, id: string): string => `${prefix}logout:${id}`;
+/** When a report was received, as its index score (now, for a report that does not say). */
+const receivedAt = (report: LogoutReport): number => {
+  const at = Date.parse(report.receivedAt);
+  return Number.isFinite(at) ? at : Date.now();
+};
+/** A sorted set of a target's report ids by receipt time, kept as long as its newest report. */
+const targetIndexKey = (prefix: string, target: LogoutTarget): string => `${prefix}logouts:${digest(targetKey(target))}`;
 const dueQueue = (prefix: string): string => `${prefix}logouts:due`;
 
 function indexKeys(prefix: string, s: NewSession): string[] {
@@ -194,7 +201,15 @@ class RedisLogoutJournal implements LogoutJournal {
     // A logout still to carry out must survive a failover: it waits for the replicas (in the same round trip).
     if (dueAt !== undefined && replicas > 0) {
       // A pipeline, not MULTI (WAIT may not run inside a transaction): both writes are idempotent, on one node.
-      const results = await this.redis.pipeline().set(this.key(report.id), JSON.stringify(report), 'PX', this.retentionMs).zadd(this.queue, dueAt, report.id).wait(replicas, waitMs).exec();
+      const index = targetIndexKey(this.prefix, report.target);
+      const results = await this.redis
+        .pipeline()
+        .set(this.key(report.id), JSON.stringify(report), 'PX', this.retentionMs)
+        .zadd(this.queue, dueAt, report.id)
+        .zadd(index, receivedAt(report), report.id)
+        .pexpire(index, this.retentionMs)
+        .wait(replicas, waitMs)
+        .exec();
       failOn(results);
       const acknowledged = results![results!.length - 1]![1] as number;
       if (acknowledged < replicas) throw notReplicated(acknowledged, replicas, waitMs);
@@ -202,8 +217,20 @@ class RedisLogoutJournal implements LogoutJournal {
     }
     const tx = this.redis.multi().set(this.key(report.id), JSON.stringify(report), 'PX', this.retentionMs);
     if (dueAt === undefined) tx.zrem(this.queue, report.id);
-    else tx.zadd(this.queue, dueAt, report.id);
+    else {
+      const index = targetIndexKey(this.prefix, report.target);
+      tx.zadd(this.queue, dueAt, report.id).zadd(index, receivedAt(report), report.id).pexpire(index, this.retentionMs);
+    }
     failOn(await tx.exec());
+  }
+  async byTarget(target: LogoutTarget, limit: number): Promise<LogoutReport[]> {
+    const index = targetIndexKey(this.prefix, target);
+    // Reports older than the retention are gone; their ids leave the index as it is read.
+    await this.redis.zremrangebyscore(index, '-inf', Date.now() - this.retentionMs);
+    const ids = await this.redis.zrevrange(index, 0, limit - 1);
+    if (ids.length === 0) return [];
+    const raws = await this.redis.mget(...ids.map((id) => this.key(id)));
+    return raws.filter((raw): raw is string => raw !== null).map((raw) => JSON.parse(raw) as LogoutReport);
   }
   async get(id: string): Promise<LogoutReport | null> {
     const raw = await this.redis.get(this.key(id));
@@ -226,14 +253,17 @@ class RedisLogoutJournal implements LogoutJournal {
 
 /**
  * A back-channel logout taken in: the replay record (refused when it exists: nothing else is written),
- * the report queued for a worker, the target's marker. KEYS: replay record, report, due queue, marker
- * (optional); ARGV: replay expiry, report JSON, report retention (ms), due at, report id, marker expiry.
+ * the report queued for a worker and found by its target, the target's marker. KEYS: replay record,
+ * report, due queue, target index, marker (optional); ARGV: replay expiry, report JSON, report retention
+ * (ms), due at, report id, received at, marker expiry.
  */
 const ADMIT_LOGOUT = `
 if not redis.call('SET', KEYS[1], '1', 'PXAT', ARGV[1], 'NX') then return 0 end
 redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
 redis.call('ZADD', KEYS[3], ARGV[4], ARGV[5])
-if #KEYS == 4 then redis.call('SET', KEYS[4], '1', 'PXAT', ARGV[6]) end
+redis.call('ZADD', KEYS[4], ARGV[6], ARGV[5])
+redis.call('PEXPIRE', KEYS[4], ARGV[3])
+if #KEYS == 5 then redis.call('SET', KEYS[5], '1', 'PXAT', ARGV[7]) end
 return 1
 `;
 
@@ -269,8 +299,8 @@ export function createRedisStores(redis: Client, options: RedisStoreOptions): Se
     markers: outagesAsUnavailable(new RedisLoggedOutMarkers(redis, prefix)),
     journal: outagesAsUnavailable(new RedisLogoutJournal(redis, prefix, options.reportRetentionMs, replication)),
     async admitLogout({ replay, report, dueAt, marker }) {
-      const keys = [replayKey(prefix, replay.key), reportKey(prefix, report.id), dueQueue(prefix)];
-      const args: (string | number)[] = [replay.expiresAt, JSON.stringify(report), options.reportRetentionMs, dueAt, report.id];
+      const keys = [replayKey(prefix, replay.key), reportKey(prefix, report.id), dueQueue(prefix), targetIndexKey(prefix, report.target)];
+      const args: (string | number)[] = [replay.expiresAt, JSON.stringify(report), options.reportRetentionMs, dueAt, report.id, receivedAt(report)];
       if (marker) {
         keys.push(markerKey(prefix, marker.issuer, marker.sid));
         args.push(marker.expiresAt);

@@ -131,6 +131,17 @@ export const apiRoutes: FastifyPluginAsync<{ services: Services }> = async (app,
     return services.logouts.logout({ channel: 'api', target });
   });
 
+  app.get('/logouts', { ...services.rateLimits.api, onRequest: needs('read'), schema: { querystring: S.LogoutQuery, response: { 200: { type: 'array', items: S.LogoutReport }, ...ErrorResponses } } }, async (request, reply) => {
+    if (callerOf(request).apps !== '*')
+      return reply.code(403).send({ error: 'insufficient_scope', error_description: 'reading logout reports needs a key bound to every app' });
+    const q = request.query as Static<typeof S.LogoutQuery>;
+    let target: LogoutTarget;
+    if (q.issuer !== undefined && q.sid !== undefined && q.sub === undefined) target = { kind: 'sid', issuer: issOf(q.issuer), sid: q.sid };
+    else if (q.issuer !== undefined && q.sub !== undefined && q.sid === undefined) target = { kind: 'sub', issuer: issOf(q.issuer), sub: q.sub };
+    else throw new InvalidRequest('query by issuer and sid, or by issuer and sub');
+    return services.logouts.reportsOf(target);
+  });
+
   app.get('/logouts/:id', { ...services.rateLimits.api, onRequest: needs('read'), schema: { params: S.IdParam, response: { 200: S.LogoutReport, ...ErrorResponses } } }, async (request, reply) => {
     const { id } = request.params as Static<typeof S.IdParam>;
     // A report names the sessions and accounts of every app: for keys bound to every app.

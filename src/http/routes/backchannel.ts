@@ -26,7 +26,8 @@ export const backchannelRoutes: FastifyPluginAsync<{ services: Services }> = asy
       clockSkewSeconds: services.config.clockSkewSeconds,
       now: services.now,
     });
-    await services.logouts.logoutWithToken(verified);
+    // The answer's log line names the logout, so that an operator can follow it (GET /v1/logouts/{id}).
+    request.logoutId = (await services.logouts.logoutWithToken(verified)).id;
     return reply.code(200).send();
   });
 };
