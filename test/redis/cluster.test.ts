@@ -1,0 +1,41 @@
+import t from 'tap';
+import { randomUUID } from 'node:crypto';
+import { Cluster } from 'ioredis';
+import { assertCarriedOut, cachesOn, streamThrough, streamUsers } from '../helpers/failover-stream.js';
+import { ClusterDeployment } from '../helpers/redis-cluster.js';
+import { sentinelAvailable } from '../helpers/redis-sentinel.js';
+import { startRedisService } from '../helpers/service.js';
+
+// The store and both kinds of Redis token cache on a Cluster (3 masters with a replica each); kill -9 of
+// the master that holds the service's keys during a stream of logouts.
+const USERS = 200;
+
+if (!ClusterDeployment.available() || !sentinelAvailable()) {
+  if (process.env.CI === 'true') t.fail('redis-cli and redis-server are required under CI');
+  else t.plan(0, 'redis-cli not installed');
+} else {
+  const deployment = await ClusterDeployment.start();
+  t.teardown(() => deployment.stop());
+  const cluster = { nodes: deployment.nodes };
+  const direct = new Cluster(deployment.nodes.map((n) => ({ host: '127.0.0.1', port: Number(n.split(':')[1]) })), { redisOptions: { maxRetriesPerRequest: 20 } });
+  direct.on('error', () => {});
+  t.teardown(() => direct.disconnect());
+
+  t.test("kill -9 of the Cluster master holding the service's keys during a stream of logouts: every logout answered 200 is carried out, none is replayable, no 5xx; caches on the Cluster too", async (t) => {
+    const prefix = `lr-cluster-${randomUUID().slice(0, 8)}:`;
+    const svc = await startRedisService({
+      storeUrl: 'redis://127.0.0.1:1', // replaced below: the store is the Cluster
+      prefix,
+      edit: (f) => {
+        f.store = { kind: 'redis', cluster, keyPrefix: prefix };
+        [f.apps[0]!.tokenCache, f.apps[1]!.tokenCache] = cachesOn({ cluster }, prefix);
+        f.limits = { publicRequestsPerMinute: 1_000_000, apiRequestsPerMinute: 1_000_000 };
+      },
+    });
+    t.teardown(() => svc.close());
+    const users = await streamUsers(svc, direct, prefix, USERS);
+    const statuses = await streamThrough(svc, users, () => deployment.killMasterOf(`{${prefix}}readyz`));
+    await assertCarriedOut(t, svc, direct, prefix, users, statuses);
+    t.equal((await svc.app.inject({ url: '/readyz' })).statusCode, 200, 'ready again on the promoted replica');
+  });
+}
