@@ -77,7 +77,10 @@ export function connectRedis(location: RedisLocation, onError: (err: Error) => v
 
 /** Error text safe for reports and logs: no URL credentials. */
 export function redisErrorMessage(err: unknown): string {
-  return (err instanceof Error ? err.message : String(err)).replace(/\/\/[^@/\s]*@/g, '//***@').slice(0, 200);
+  // A transaction Redis refused (EXECABORT) says why only in the errors of its commands (READONLY, …).
+  const cause = (err as { previousErrors?: unknown[] } | undefined)?.previousErrors?.find((e): e is Error => e instanceof Error);
+  const text = err instanceof Error ? err.message + (cause ? ` (${cause.message})` : '') : String(err);
+  return text.replace(/\/\/[^@/\s]*@/g, '//***@').slice(0, 200);
 }
 
 /** Errors that mean a store is away (ioredis while disconnected), not that the request is wrong. */

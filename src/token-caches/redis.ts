@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { ChainableCommander, Redis, Cluster } from 'ioredis';
 import { Type } from 'typebox';
 import { ForeignPartitionError, updateByCompareAndSet, type PartitionUpdate, type TokenCacheStore } from '../core/token-cache.js';
-import { checkRedisLocation, redisLocationOf, REDIS_LOCATION_SETTINGS, type RedisLocation } from '../redis/connect.js';
+import { checkRedisLocation, redisErrorMessage, redisLocationOf, REDIS_LOCATION_SETTINGS, type RedisLocation } from '../redis/connect.js';
 import type { TokenCacheKind } from './kind.js';
 
 /**
@@ -120,7 +120,9 @@ export class RedisTokenCacheStore implements TokenCacheStore {
       write: async (next) => {
         done = true;
         const transaction = this.layout.write(watching.multi(), key, next);
-        const results = await transaction.exec();
+        const results = await transaction.exec().catch((err: unknown) => {
+          throw new Error(redisErrorMessage(err)); // the report says why (READONLY behind EXECABORT)
+        });
         if (results === null) return false; // written by someone else since the WATCH
         const failed = results.find(([err]) => err);
         if (failed) throw failed[0];

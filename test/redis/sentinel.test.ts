@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { assertCarriedOut, cachesOn, streamThrough, streamUsers } from '../helpers/failover-stream.js';
 import { requireSentinel, SentinelDeployment } from '../helpers/redis-sentinel.js';
-import { startRedisService, type TestService } from '../helpers/service.js';
+import { ISSUER, ORDERS, startRedisService, type TestService } from '../helpers/service.js';
 
 // An answered logout survives a Sentinel failover: the store follows the master (failoverDetector, role
 // check) and an admission counts only once a replica has it (store.replicas, WAIT). The token caches live
@@ -51,5 +51,15 @@ if (requireSentinel(t)) {
       await deployment.restart(killed); // back as a replica of the new master: writes reach a replica again
     });
     await assertCarriedOut(t, svc, direct, prefix, users, statuses);
+  });
+
+  t.test('bad input: a Sentinel master name that does not exist: the service starts, /readyz is 503, logouts are answered 400 temporarily_unavailable', async (t) => {
+    const prefix = `lr-sentinel-${randomUUID()}:`;
+    const svc = await startRedisService({ storeUrl: 'redis://127.0.0.1:1', prefix, edit: (f) => void (f.store = { kind: 'redis', sentinel: { name: 'no-such-master', nodes: deployment.nodes }, keyPrefix: prefix }) });
+    t.teardown(() => svc.close());
+    t.equal((await svc.app.inject({ url: '/readyz' })).statusCode, 503);
+    const token = await svc.provider.sign(svc.provider.claims(ISSUER, ORDERS));
+    const res = await svc.app.inject({ method: 'POST', url: '/logout/backchannel', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: `logout_token=${token}` });
+    t.same([res.statusCode, res.json().error], [400, 'temporarily_unavailable']);
   });
 }
