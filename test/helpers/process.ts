@@ -42,3 +42,43 @@ export async function startProcess(command: string, args: string[], options: { c
     },
   };
 }
+
+/** Starts a process and resolves once its output says `ready`; rejects if it exits first or takes over 10 s. */
+export async function startUntil(command: string, args: string[], ready: RegExp): Promise<ChildProcess> {
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  await new Promise<void>((resolve, reject) => {
+    let seen = '';
+    const timer = setTimeout(() => reject(new Error(`${command} did not start: ${seen.slice(-400)}`)), 10_000);
+    child.stdout!.on('data', (chunk: Buffer) => {
+      seen += chunk;
+      if (ready.test(seen)) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${command} exited with ${code}: ${seen.slice(-400)}`));
+    });
+  });
+  child.stdout!.resume();
+  child.stderr!.resume();
+  return child;
+}
+
+/** kill -9, and resolves once it exited (at once when it had). */
+export async function killNow(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = once(child, 'exit');
+  child.kill('SIGKILL');
+  await exited;
+}
+
+/** Asks `check` every 100 ms until it holds (a check that throws counts as not yet), or fails after `timeoutMs`. */
+export async function pollUntil(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check().catch(() => false))) {
+    if (Date.now() > deadline) throw new Error(`${what} did not get there in time`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}

@@ -1,10 +1,10 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import { killNow, pollUntil, startUntil } from './process.js';
 
 /** A free port whose cluster bus port (port + 10000) is free too. */
 async function freeClusterPort(): Promise<number> {
@@ -22,31 +22,12 @@ async function freeClusterPort(): Promise<number> {
   }
 }
 
-async function started(port: number, dir: string): Promise<ChildProcess> {
-  const child = spawn(
+const started = (port: number, dir: string): Promise<ChildProcess> =>
+  startUntil(
     'redis-server',
     ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--cluster-enabled', 'yes', '--cluster-config-file', join(dir, `nodes-${port}.conf`), '--cluster-node-timeout', '1000', '--dir', dir],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    /Ready to accept connections/,
   );
-  await new Promise<void>((resolve, reject) => {
-    let seen = '';
-    const timer = setTimeout(() => reject(new Error(`redis-server ${port} did not start: ${seen.slice(-300)}`)), 10_000);
-    child.stdout!.on('data', (chunk: Buffer) => {
-      seen += chunk;
-      if (seen.includes('Ready to accept connections')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`redis-server ${port} exited with ${code}`));
-    });
-  });
-  child.stdout!.resume();
-  child.stderr!.resume();
-  return child;
-}
 
 /** Three masters with a replica each, on free loopback ports (and their bus ports), nothing kept but their node files in a temporary folder. */
 export class ClusterDeployment {
@@ -118,30 +99,17 @@ export class ClusterDeployment {
   async killMasterOf(key: string): Promise<number> {
     const port = await this.masterOf(key);
     const child = this.children.get(port)!;
-    const exited = once(child, 'exit');
-    child.kill('SIGKILL');
-    await exited;
+    await killNow(child);
     await this.until(async () => (await this.masterOf(key)) !== port, 30_000);
     return port;
   }
 
-  async until(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!(await check().catch(() => false))) {
-      if (Date.now() > deadline) throw new Error('the Cluster did not get there in time');
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+  until(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+    return pollUntil(check, timeoutMs, 'the Cluster');
   }
 
   async stop(): Promise<void> {
-    await Promise.all(
-      [...this.children.values()].map(async (child) => {
-        if (child.exitCode !== null || child.signalCode !== null) return;
-        const exited = once(child, 'exit');
-        child.kill('SIGKILL');
-        await exited;
-      }),
-    );
+    await Promise.all([...this.children.values()].map(killNow));
     await rm(this.dir, { recursive: true, force: true });
   }
 }

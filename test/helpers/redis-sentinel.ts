@@ -1,10 +1,10 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import type { Test } from 'tap';
+import { killNow, pollUntil, startUntil } from './process.js';
 import { freePort } from './redis.js';
 
 /** Whether Debian's redis-sentinel is here (the Sentinel suite needs it; `.ci/run` installs it). */
@@ -22,29 +22,6 @@ export function requireSentinel(t: Test): boolean {
   process.stderr.write('##### redis-sentinel not installed (apt-get install -y redis-sentinel): skipping the Sentinel suite #####\n');
   t.plan(0, 'redis-sentinel not installed');
   return false;
-}
-
-/** Starts a process and resolves once a line of its output says it is up. */
-async function started(command: string, args: string[], ready: RegExp): Promise<ChildProcess> {
-  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  await new Promise<void>((resolve, reject) => {
-    let seen = '';
-    const timer = setTimeout(() => reject(new Error(`${command} did not start: ${seen.slice(-400)}`)), 10_000);
-    child.stdout!.on('data', (chunk: Buffer) => {
-      seen += chunk;
-      if (ready.test(seen)) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`${command} exited with ${code}: ${seen.slice(-400)}`));
-    });
-  });
-  child.stdout!.resume();
-  child.stderr!.resume();
-  return child;
 }
 
 /**
@@ -68,8 +45,8 @@ export class SentinelDeployment {
     const deployment = new SentinelDeployment(dir, redisPorts, sentinelPorts, children);
     try {
       const common = ['--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
-      children.push(await started('redis-server', ['--port', String(redisPorts[0]), ...common], /Ready to accept connections/));
-      children.push(await started('redis-server', ['--port', String(redisPorts[1]), ...common, '--replicaof', '127.0.0.1', String(redisPorts[0])], /Ready to accept connections/));
+      children.push(await startUntil('redis-server', ['--port', String(redisPorts[0]), ...common], /Ready to accept connections/));
+      children.push(await startUntil('redis-server', ['--port', String(redisPorts[1]), ...common, '--replicaof', '127.0.0.1', String(redisPorts[0])], /Ready to accept connections/));
       for (const [i, port] of sentinelPorts.entries()) {
         const file = join(dir, `sentinel-${i}.conf`);
         await writeFile(
@@ -85,7 +62,7 @@ export class SentinelDeployment {
             '',
           ].join('\n'),
         );
-        children.push(await started('redis-sentinel', [file], /Sentinel ID is|monitor master/));
+        children.push(await startUntil('redis-sentinel', [file], /Sentinel ID is|monitor master/));
       }
       await deployment.until(async () => (await deployment.replicaCount()) === 1 && (await deployment.sentinelsKnown()) === 2, 20_000);
     } catch (err) {
@@ -135,36 +112,23 @@ export class SentinelDeployment {
   async killMaster(): Promise<number> {
     const port = await this.masterPort();
     const child = this.children[this.redisPorts.indexOf(port)]!;
-    const exited = once(child, 'exit');
-    child.kill('SIGKILL');
-    await exited;
+    await killNow(child);
     return port;
   }
 
   /** Starts the redis-server of that port again (the sentinels then make it a replica of the current master). */
   async restart(port: number): Promise<void> {
     const i = this.redisPorts.indexOf(port);
-    this.children[i] = await started('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], /Ready to accept connections/);
+    this.children[i] = await startUntil('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], /Ready to accept connections/);
     await this.until(async () => (await this.replicaCount()) >= 1, 20_000);
   }
 
-  async until(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!(await check().catch(() => false))) {
-      if (Date.now() > deadline) throw new Error('the Sentinel deployment did not get there in time');
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+  until(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+    return pollUntil(check, timeoutMs, 'the Sentinel deployment');
   }
 
   async stop(): Promise<void> {
-    await Promise.all(
-      this.children.map(async (child) => {
-        if (child.exitCode !== null || child.signalCode !== null) return;
-        const exited = once(child, 'exit');
-        child.kill('SIGKILL');
-        await exited;
-      }),
-    );
+    await Promise.all(this.children.map(killNow));
     await rm(this.dir, { recursive: true, force: true });
   }
 }
