@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 # Build: compile TypeScript with the dev dependencies.
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts
@@ -9,14 +9,20 @@ COPY src ./src
 RUN npm run build
 
 # Runtime: production dependencies and the compiled service only, as a non-root user.
-FROM node:20-bookworm-slim AS runtime
+FROM node:24-bookworm-slim AS runtime
+LABEL org.opencontainers.image.title="logout-receiver" \
+      org.opencontainers.image.description="Receives OpenID Connect front- and back-channel logouts and removes the signed-out user's accounts from the MSAL token caches of every registered app" \
+      org.opencontainers.image.licenses="MIT" \
+      org.opencontainers.image.version="0.1.0"
 ENV NODE_ENV=production PORT=8080
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force
 COPY --from=build /app/dist ./dist
 COPY openapi.yaml ./
-USER node
+# Numeric, so that Kubernetes' runAsNonRoot can check it (the image's node user); nothing is written to
+# the filesystem at run time, so a read-only root filesystem works.
+USER 1000:1000
 EXPOSE 8080
 HEALTHCHECK --interval=30s --timeout=3s --start-period=10s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]

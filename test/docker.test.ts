@@ -1,6 +1,6 @@
 import t from 'tap';
 import { execFile } from 'node:child_process';
-import { cp, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { cp, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -37,6 +37,16 @@ t.test('the runtime stage installs production dependencies only and runs as a no
   const user = find(/^USER /).at(-1);
   t.ok(user, 'a USER is set');
   t.notMatch(user!, /^USER\s+(root|0)(:|\s|$)/, 'and it is not root');
+  t.match(user!, /^USER\s+\d+:\d+$/, "numeric uid:gid, which Kubernetes' runAsNonRoot can check");
+});
+
+t.test('the stages run on Node 24 (LTS), as CI tests, and the image carries OCI labels', async (t) => {
+  for (const stage of all) t.match(stage.lines[0], /^FROM node:24-bookworm-slim/, `stage ${stage.name}`);
+  const labels = runtime.lines.filter((l) => /^LABEL /.test(l)).join(' ');
+  for (const label of ['title', 'description', 'licenses', 'version']) t.match(labels, new RegExp(`org\\.opencontainers\\.image\\.${label}=`), label);
+  const pkg = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { engines: { node: string }; version: string };
+  t.match(labels, `org.opencontainers.image.version="${pkg.version}"`, 'the version label is the package version');
+  t.equal(pkg.engines.node, '^20.19.0 || ^24.0.0', 'engines says what CI tests: Node 20 and Node 24');
 });
 
 t.test('the runtime stage has a HEALTHCHECK on /healthz, listens on PORT and stops on SIGTERM', async (t) => {
@@ -57,5 +67,6 @@ t.test('replaying the runtime stage: a clean copy, npm ci --omit=dev, the image 
   const health = await fetch(`${service.address}/healthz`);
   t.equal(health.status, 200);
   t.equal(await service.stop('SIGTERM'), 0, 'exits 0 on SIGTERM');
+  t.same((await readdir(dir)).sort(), ['dist', 'node_modules', 'openapi.yaml', 'package-lock.json', 'package.json'], 'it wrote nothing beside its files (a read-only root filesystem works)');
   t.ok(service.lines.some((l) => /stopping/.test(l)), 'says it is stopping');
 });
