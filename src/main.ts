@@ -1,20 +1,53 @@
 #!/usr/bin/env node
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import closeWithGrace from 'close-with-grace';
 import { pino } from 'pino';
+import { keyFromStdin, parseCommandLine, USAGE, UsageError, type Command } from './cli.js';
 import { ConfigError, loadConfig } from './config/load.js';
 import { buildApp } from './http/app.js';
 import { loggerOptions } from './http/logging.js';
 import { createBackends } from './stores/create.js';
 
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
 async function main(): Promise<void> {
+  let command: Command;
+  try {
+    command = parseCommandLine(process.argv.slice(2));
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    process.stderr.write(`logout-receiver: ${err.message}\n${USAGE}`);
+    process.exit(2);
+  }
+  if (command.command === 'help') return void process.stdout.write(USAGE);
+  if (command.command === 'version') {
+    const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+    return void process.stdout.write(`${pkg.version}\n`);
+  }
+  if (command.command === 'hash-key') {
+    const key = keyFromStdin(await readStdin());
+    if (key === '') {
+      process.stderr.write('logout-receiver: no key on stdin (printf %s "$KEY" | logout-receiver hash-key)\n');
+      process.exit(2);
+    }
+    return void process.stdout.write(`${createHash('sha256').update(key, 'utf8').digest('hex')}\n`);
+  }
+
   let config;
   try {
-    config = await loadConfig(process.argv.slice(2));
+    config = await loadConfig(command.configPath !== undefined ? ['--config', command.configPath] : []);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     process.stderr.write(`logout-receiver: configuration error: ${err.message}\n`);
     process.exit(2);
   }
+  if (command.command === 'check-config')
+    return void process.stdout.write(`logout-receiver: ${command.configPath} is valid: ${config.issuers.length} issuer(s), ${config.apps.length} app(s), store ${config.store.kind}\n`);
 
   const logger = pino(loggerOptions(config.logLevel));
   // An unreachable Redis is logged (once per outage by ioredis' reconnects) and never stops the service.

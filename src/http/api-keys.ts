@@ -20,6 +20,15 @@ export class ApiKeys {
     this.keys = keys.map((k) => ({ hash: Buffer.from(k.sha256, 'hex'), caller: { name: k.name, scopes: k.scopes, apps: k.apps } }));
   }
 
+  /**
+   * For a key that matched nothing: the name of a key whose hash is of this one plus a newline (made with
+   * `echo`, not `printf %s`), so the 401 can be logged as what it is.
+   */
+  hashedWithNewline(presented: string): string | undefined {
+    const hash = createHash('sha256').update(`${presented}\n`, 'utf8').digest();
+    return this.keys.find((key) => timingSafeEqual(hash, key.hash))?.caller.name;
+  }
+
   /** The caller a bearer key belongs to, or undefined. */
   identify(presented: string): ApiCaller | undefined {
     const hash = createHash('sha256').update(presented, 'utf8').digest();

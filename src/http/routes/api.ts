@@ -11,7 +11,7 @@ declare module 'fastify' {
 }
 import type { LogoutTarget, Session } from '../../core/model.js';
 import { verifyIdToken } from '../../core/verify-id-token.js';
-import { isBoundTo, type ApiCaller } from '../api-keys.js';
+import { bearerKey, isBoundTo, type ApiCaller } from '../api-keys.js';
 import type { Services } from '../app.js';
 import * as S from '../schemas.js';
 
@@ -34,6 +34,10 @@ export const apiRoutes: FastifyPluginAsync<{ services: Services }> = async (app,
     const caller = await services.apiAuth.authenticate(request.headers.authorization);
     if (!caller) {
       await failedAuthentications(request);
+      const presented = bearerKey(request.headers.authorization);
+      const misHashed = presented === undefined ? undefined : services.apiKeys.hashedWithNewline(presented);
+      if (misHashed)
+        request.log.warn({ key: misHashed }, 'an API key was refused whose configured sha256 is of the key plus a newline (made with echo): hash it with printf %s or logout-receiver hash-key');
       reply.header('www-authenticate', 'Bearer realm="logout-receiver"');
       return reply.code(401).send({ error: 'invalid_token', error_description: 'a valid API key or access token is required' });
     }
