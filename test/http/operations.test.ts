@@ -86,3 +86,13 @@ t.test('openapi.yaml lists exactly the token-cache kinds the service has', async
   };
   t.same(doc.components.schemas.App.properties.tokenCache.properties.kind.enum, TOKEN_CACHE_KINDS.map((k) => k.kind));
 });
+
+t.test('openapi.yaml is a valid OpenAPI 3.1 document (a maintained validator), every operation with an operationId', async (t) => {
+  const { default: SwaggerParser } = await import('@apidevtools/swagger-parser');
+  const path = new URL('../../openapi.yaml', import.meta.url).pathname;
+  await t.resolves(SwaggerParser.validate(path), 'validates');
+  const doc = parse(await readFile(path, 'utf8')) as { paths: Record<string, Record<string, { operationId?: string }>> };
+  const ids = Object.values(doc.paths).flatMap((ops) => Object.values(ops).map((op) => op.operationId));
+  t.notOk(ids.includes(undefined), 'every operation has one');
+  t.equal(new Set(ids).size, ids.length, 'and they are unique');
+});
