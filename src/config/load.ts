@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { parse as parseYaml } from 'yaml';
+import { distance } from 'fastest-levenshtein';
 import { Value } from 'typebox/value';
 import type { TObject, TSchema } from 'typebox';
 import { STORE_KINDS } from '../stores/kinds.js';
@@ -129,14 +130,33 @@ function pointerToKey(pointer: string): string {
 }
 
 /** Schema errors name the deepest offending key first. */
+/** The sub-schema a schema error's `schemaPath` (a JSON pointer into the schema) points at. */
+function schemaAt(schema: TSchema, pointer: string): Record<string, unknown> | undefined {
+  let at: unknown = schema;
+  for (const part of pointer.replace(/^#\/?/, '').split('/').filter(Boolean)) at = (at as Record<string, unknown> | undefined)?.[part.replace(/~1/g, '/').replace(/~0/g, '~')];
+  return typeof at === 'object' && at !== null ? (at as Record<string, unknown>) : undefined;
+}
+
+/** The known setting nearest to a mistyped one, when it is near enough to be what was meant. */
+function nearest(name: string, known: string[]): string | undefined {
+  const scored = known.map((k) => ({ k, d: distance(name.toLowerCase(), k.toLowerCase()) })).sort((a, b) => a.d - b.d);
+  const best = scored[0];
+  return best && best.d <= Math.max(2, Math.floor(best.k.length / 3)) ? best.k : undefined;
+}
+
+export const UNKNOWN_SETTING = 'is not a known setting';
+
+/** Schema errors name the deepest offending key first; an unknown key gets the nearest known one, a choice its allowed values. */
 function schemaError(schema: TSchema, raw: unknown): ConfigError | undefined {
   const errors = [...Value.Errors(schema, raw)];
   if (errors.length === 0) return undefined;
   const unknown = errors.find((e) => e.keyword === 'additionalProperties');
   if (unknown) {
-    const names = (unknown.params as { additionalProperties?: string[] }).additionalProperties ?? [];
+    const name = String(((unknown.params as { additionalProperties?: string[] }).additionalProperties ?? [])[0]);
     const parent = pointerToKey(unknown.instancePath);
-    return new ConfigError(parent ? `${parent}.${names[0]}` : String(names[0]), 'is not a known setting');
+    const known = Object.keys((schemaAt(schema, unknown.schemaPath)?.properties as Record<string, unknown> | undefined) ?? {});
+    const guess = nearest(name, known);
+    return new ConfigError(parent ? `${parent}.${name}` : name, `${UNKNOWN_SETTING}${guess ? ` (did you mean ${guess}?)` : ''}`);
   }
   const missing = errors.find((e) => e.keyword === 'required');
   if (missing) {
@@ -145,7 +165,9 @@ function schemaError(schema: TSchema, raw: unknown): ConfigError | undefined {
     return new ConfigError(parent ? `${parent}.${names[0]}` : String(names[0]), 'is required');
   }
   const deepest = errors.reduce((a, b) => (b.instancePath.length > a.instancePath.length ? b : a));
-  return new ConfigError(pointerToKey(deepest.instancePath) || '(root)', deepest.message);
+  const allowed = (deepest.params as { allowedValues?: unknown[] }).allowedValues;
+  const reason = deepest.keyword === 'enum' && allowed ? `must be one of ${allowed.join(', ')}` : deepest.message;
+  return new ConfigError(pointerToKey(deepest.instancePath) || '(root)', reason);
 }
 
 /** A kind's settings checked against that kind's own schema and rules, with its defaults: errors name `at.setting`. */
@@ -157,11 +179,14 @@ function resolveKind(
   what: string,
 ): Record<string, unknown> {
   const kind = kinds.find((k) => k.kind === name);
-  if (!kind) throw new ConfigError(`${at}.kind`, `must be one of ${kinds.map((k) => k.kind).join(', ')}`);
+  if (!kind) {
+    const guess = typeof name === 'string' ? nearest(name, kinds.map((k) => k.kind)) : undefined;
+    throw new ConfigError(`${at}.kind`, `must be one of ${kinds.map((k) => k.kind).join(', ')}${guess ? ` (did you mean ${guess}?)` : ''}`);
+  }
   const error = schemaError(kind.settings, settings);
   if (error) {
     const reason = error.message.slice(error.key.length + 2);
-    throw new ConfigError(error.key === '(root)' ? at : `${at}.${error.key}`, reason === 'is not a known setting' ? `is not a setting of a ${kind.kind} ${what}` : reason);
+    throw new ConfigError(error.key === '(root)' ? at : `${at}.${error.key}`, reason.startsWith(UNKNOWN_SETTING) ? `is not a setting of a ${kind.kind} ${what}${reason.slice(UNKNOWN_SETTING.length)}` : reason);
   }
   const problem = kind.check?.(settings);
   if (problem) throw new ConfigError(problem.setting ? `${at}.${problem.setting}` : at, problem.reason);
@@ -341,6 +366,9 @@ export function developmentConfigFile(): ConfigFile {
 
 type Env = Record<string, string | undefined>;
 
+/** The settings the environment overrides, by the variable that sets each. */
+const ENV_SETTINGS: Record<string, string> = { PORT: 'server.port', HOST: 'server.host', LOG_LEVEL: 'logLevel', REDIS_URL: 'store.url' };
+
 function applyEnv(raw: Record<string, unknown>, env: Env): Record<string, unknown> {
   const out: Record<string, unknown> = { ...raw };
   const server = { ...((out.server as Record<string, unknown> | undefined) ?? {}) };
@@ -388,7 +416,15 @@ export async function loadConfig(argv: string[], env: Env = process.env): Promis
   } else {
     raw = developmentConfigFile();
   }
-  const config = resolveConfig(applyEnv(raw as Record<string, unknown>, env), !path);
+  let config: Config;
+  try {
+    config = resolveConfig(applyEnv(raw as Record<string, unknown>, env), !path);
+  } catch (err) {
+    // A mistake in a value the environment gave is the variable's, not the file's.
+    const variable = err instanceof ConfigError ? Object.keys(ENV_SETTINGS).find((v) => env[v] !== undefined && ENV_SETTINGS[v] === err.key) : undefined;
+    if (variable) throw new ConfigError(variable, (err as ConfigError).message.slice((err as ConfigError).key.length + 2));
+    throw err;
+  }
   if (config.development && !isLoopbackHost(config.server.host))
     throw new ConfigError('HOST', 'without a configuration file the service (and its built-in development key) listens on loopback only; give --config to listen elsewhere');
   return config;

@@ -123,7 +123,7 @@ t.test('loadConfig errors name the file, the variable or the key', async (t) => 
   await rejectsNaming(t, loadConfig(['--config', list], {}), list);
   await rejectsNaming(t, loadConfig(['--config'], {}), '--config');
   await rejectsNaming(t, loadConfig([], { PORT: 'http' }), 'PORT');
-  await rejectsNaming(t, loadConfig([], { LOG_LEVEL: 'loud' }), 'logLevel');
+  await rejectsNaming(t, loadConfig([], { LOG_LEVEL: 'loud' }), 'LOG_LEVEL');
 });
 
 t.test('without a file: the development configuration, on loopback only', async (t) => {
@@ -149,9 +149,9 @@ function messageOf(edit: (c: Record<string, any>) => void): string {
 }
 
 t.test('token-cache kinds: each is checked against its own settings, and a mistake names the setting and the kinds', async (t) => {
-  t.equal(messageOf((c) => (c.apps[0].tokenCache = { kind: 'Redis', url: 'redis://a' })), 'apps[0].tokenCache.kind: must be one of memory, redis, redis-hash, postgres');
+  t.equal(messageOf((c) => (c.apps[0].tokenCache = { kind: 'Redis', url: 'redis://a' })), 'apps[0].tokenCache.kind: must be one of memory, redis, redis-hash, postgres (did you mean redis?)');
   t.equal(messageOf((c) => (c.apps[0].tokenCache = { kind: 'redis', url: 'redis://a', field: 'data' })), 'apps[0].tokenCache.field: is not a setting of a redis token cache');
-  t.equal(messageOf((c) => (c.apps[0].tokenCache = { kind: 'redis-hash', url: 'redis://a', feild: 'data' })), 'apps[0].tokenCache.feild: is not a setting of a redis-hash token cache');
+  t.equal(messageOf((c) => (c.apps[0].tokenCache = { kind: 'redis-hash', url: 'redis://a', feild: 'data' })), 'apps[0].tokenCache.feild: is not a setting of a redis-hash token cache (did you mean field?)');
   t.equal(messageOf((c) => (c.apps[0].tokenCache = { kind: 'redis-hash', url: 'postgres://a' })), 'apps[0].tokenCache.url: is not a redis:// or rediss:// URL');
   t.equal(messageOf((c) => (c.apps[0].tokenCache = { kind: 'postgres', url: 'postgres://a/db' })), 'apps[0].tokenCache.table: is required');
   t.match(messageOf((c) => (c.apps[0].tokenCache = { kind: 'postgres', url: 'postgres://a/db', table: 't', provider: 'npgsql' })), /^apps\[0\]\.tokenCache\.provider: /);
@@ -159,7 +159,7 @@ t.test('token-cache kinds: each is checked against its own settings, and a mista
   t.match(messageOf((c) => (c.apps[0].tokenCache = { kind: 'postgres', url: 'redis://a', table: 't' })), /^apps\[0\]\.tokenCache\.url: /);
   t.equal(messageOf((c) => (c.apps[0].tokenCache = { kind: 'memory', url: 'redis://a' })), 'apps[0].tokenCache.url: is not a setting of a memory token cache');
   t.equal(messageOf((c) => (c.store = { kind: 'postgres' })), 'store.kind: must be one of memory, redis');
-  t.equal(messageOf((c) => (c.store = { kind: 'redis', url: 'redis://a', prefix: 'x' })), 'store.prefix: is not a setting of a redis store');
+  t.equal(messageOf((c) => (c.store = { kind: 'redis', url: 'redis://a', prefix: 'x' })), 'store.prefix: is not a setting of a redis store (did you mean keyPrefix?)');
 });
 
 t.test('token-cache kinds: url alone means redis, and each kind fills in its defaults', async (t) => {
