@@ -191,3 +191,22 @@ t.test('REDIS_URL beside a Sentinel or Cluster store is refused at start, with o
     await rejectsNaming(t, loadConfig(['--config', path], { REDIS_URL: 'redis://127.0.0.1:6379' }), 'REDIS_URL', /would replace the configured (Sentinel|Cluster) store with a single node/);
   }
 });
+
+t.test('secrets: ${NAME} in the file is the environment variable, or the content of NAME_FILE (a mounted secret); $$ is a literal $', async (t) => {
+  const file = valid();
+  file.store = { kind: 'redis', url: 'redis://:${REDIS_PASSWORD}@cache.internal:6379', keyPrefix: 'lr$$:' };
+  file.api.keys[0].sha256 = '${ORDERS_KEY_SHA256}';
+  const path = join(dir, 'secrets.yaml');
+  await writeFile(path, JSON.stringify(file));
+  const hash = 'a'.repeat(64);
+  const fromEnv = await loadConfig(['--config', path], { REDIS_PASSWORD: 'pa$$word', ORDERS_KEY_SHA256: hash });
+  t.equal(fromEnv.store.url, 'redis://:pa$$word@cache.internal:6379', 'from the variable, its value as it is');
+  t.equal(fromEnv.store.keyPrefix, 'lr$:', '$$ is a literal $');
+  t.equal(fromEnv.apiKeys[0]!.sha256, hash);
+  const secret = join(dir, 'redis-password');
+  await writeFile(secret, 's3cret\n');
+  const fromFile = await loadConfig(['--config', path], { REDIS_PASSWORD_FILE: secret, ORDERS_KEY_SHA256: hash });
+  t.equal(fromFile.store.url, 'redis://:s3cret@cache.internal:6379', 'from the file, less its trailing newline');
+  await rejectsNaming(t, loadConfig(['--config', path], { ORDERS_KEY_SHA256: hash }), 'store.url', /\$\{REDIS_PASSWORD\}: neither REDIS_PASSWORD nor REDIS_PASSWORD_FILE is set/);
+  await rejectsNaming(t, loadConfig(['--config', path], { REDIS_PASSWORD_FILE: join(dir, 'absent'), ORDERS_KEY_SHA256: hash }), 'store.url', /REDIS_PASSWORD_FILE cannot be read \(ENOENT\)/);
+});
