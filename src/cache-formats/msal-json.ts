@@ -173,18 +173,20 @@ export async function removeAccountsFromPartition<B extends string | Buffer>(
 
   const wanted = new Set(accounts);
   const lengths = [...new Set(accounts.map((account) => account.length))];
-  /** `section key` → the account it is removed for (the first of the batch that owns it). */
-  const removedBy = new Map<string, string>();
-  const entryId = (section: string, key: string) => `${section}\u0000${key}`;
+  /** Section → key → the account it is removed for (the first of the batch that owns it). */
+  const removedBy = new Map<string, Map<string, string>>();
   view.walk((section, key, owner) => {
     const owners = ownersOf(wanted, lengths, key, owner);
-    if (owners.length > 0) removedBy.set(entryId(section, key), accounts.find((account) => owners.includes(account))!);
+    if (owners.length === 0) return;
+    let keys = removedBy.get(section);
+    if (!keys) removedBy.set(section, (keys = new Map()));
+    keys.set(key, accounts.find((account) => owners.includes(account))!);
   });
   const removedKeys = new Map<string, string[]>(accounts.map((account) => [account, []]));
   if (removedBy.size === 0) return { accounts: accounts.map(() => ({ outcome: 'not_present', removedKeys: [] })) };
 
   const { next, accountsLeft } = view.without((section, key) => {
-    const by = removedBy.get(entryId(section, key));
+    const by = removedBy.get(section)?.get(key);
     if (by === undefined) return false;
     removedKeys.get(by)!.push(key);
     return true;

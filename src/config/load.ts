@@ -3,7 +3,8 @@ import { isIP } from 'node:net';
 import { parse as parseYaml } from 'yaml';
 import { distance } from 'fastest-levenshtein';
 import { Value } from 'typebox/value';
-import type { TObject, TSchema } from 'typebox';
+import type { TSchema } from 'typebox';
+import type { KindSettings } from './kind-settings.js';
 import { STORE_KINDS } from '../stores/kinds.js';
 import { DEFAULT_TOKEN_CACHE_KIND, TOKEN_CACHE_KINDS } from '../token-caches/kinds.js';
 import { isLoopbackHost, TENANT_PLACEHOLDER, type AppConfig, type IssuerConfig } from '../core/registrations.js';
@@ -172,7 +173,7 @@ function schemaError(schema: TSchema, raw: unknown): ConfigError | undefined {
 
 /** A kind's settings checked against that kind's own schema and rules, with its defaults: errors name `at.setting`. */
 function resolveKind(
-  kinds: readonly { kind: string; settings: TObject; check?: (s: Record<string, unknown>) => { setting: string; reason: string } | undefined; defaults?: (s: Record<string, unknown>) => Record<string, unknown> }[],
+  kinds: readonly KindSettings[],
   name: unknown,
   settings: Record<string, unknown>,
   at: string,

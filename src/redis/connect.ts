@@ -102,18 +102,26 @@ const asUnavailable = (err: unknown): never => {
  * that nothing above the adapters reads ioredis messages.
  */
 export function outagesAsUnavailable<T extends object>(target: T): T {
+  // Each method is wrapped once, not on every call (these are on every request's path).
+  const wrapped = new Map<PropertyKey, unknown>();
   return new Proxy(target, {
     get(object, property) {
       const value: unknown = Reflect.get(object, property);
       if (typeof value !== 'function') return value;
-      return (...args: unknown[]) => {
-        try {
-          const result: unknown = value.apply(object, args);
-          return result instanceof Promise ? result.catch(asUnavailable) : result;
-        } catch (err) {
-          return asUnavailable(err);
-        }
-      };
+      let method = wrapped.get(property);
+      if (!method)
+        wrapped.set(
+          property,
+          (method = (...args: unknown[]) => {
+            try {
+              const result: unknown = value.apply(object, args);
+              return result instanceof Promise ? result.catch(asUnavailable) : result;
+            } catch (err) {
+              return asUnavailable(err);
+            }
+          }),
+        );
+      return method;
     },
   });
 }

@@ -1,5 +1,5 @@
 import type { Redis, Cluster } from 'ioredis';
-import type { TObject } from 'typebox';
+import type { KindSettings } from '../config/kind-settings.js';
 import type { ServiceStores } from '../core/service-stores.js';
 import type { RedisLocation } from '../redis/connect.js';
 
@@ -19,12 +19,6 @@ export interface OpenedStore {
 }
 
 /** One kind of store for what the service keeps of its own (`store.kind`); listed in `kinds.ts`. */
-export interface StoreKind {
-  kind: string;
-  /** Its settings besides `kind`, strict, so a mistake names the setting. */
-  settings: TObject;
-  /** What the schema cannot check: the setting at fault ('' for the whole) and why. */
-  check?(settings: Record<string, unknown>): { setting: string; reason: string } | undefined;
-  defaults?(settings: Record<string, unknown>): Record<string, unknown>;
+export interface StoreKind extends KindSettings {
   open(settings: Record<string, unknown>, context: StoreOpenContext): OpenedStore;
 }

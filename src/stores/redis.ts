@@ -198,30 +198,23 @@ class RedisLogoutJournal implements LogoutJournal {
   }
   async save(report: LogoutReport, dueAt?: number): Promise<void> {
     const { replicas, waitMs } = this.replication;
-    // A logout still to carry out must survive a failover: it waits for the replicas (in the same round trip).
-    if (dueAt !== undefined && replicas > 0) {
-      // A pipeline, not MULTI (WAIT may not run inside a transaction): both writes are idempotent, on one node.
-      const index = targetIndexKey(this.prefix, report.target);
-      const results = await this.redis
-        .pipeline()
-        .set(this.key(report.id), JSON.stringify(report), 'PX', this.retentionMs)
-        .zadd(this.queue, dueAt, report.id)
-        .zadd(index, receivedAt(report), report.id)
-        .pexpire(index, this.retentionMs)
-        .wait(replicas, waitMs)
-        .exec();
-      failOn(results);
-      const acknowledged = results![results!.length - 1]![1] as number;
-      if (acknowledged < replicas) throw notReplicated(acknowledged, replicas, waitMs);
-      return;
-    }
-    const tx = this.redis.multi().set(this.key(report.id), JSON.stringify(report), 'PX', this.retentionMs);
-    if (dueAt === undefined) tx.zrem(this.queue, report.id);
+    // A logout still to carry out must survive a failover: it waits for the replicas, in the same round
+    // trip. Then as a pipeline, not MULTI (WAIT may not run inside a transaction): the writes are
+    // idempotent, on one node.
+    const waits = dueAt !== undefined && replicas > 0;
+    const batch = waits ? this.redis.pipeline() : this.redis.multi();
+    batch.set(this.key(report.id), JSON.stringify(report), 'PX', this.retentionMs);
+    if (dueAt === undefined) batch.zrem(this.queue, report.id);
     else {
       const index = targetIndexKey(this.prefix, report.target);
-      tx.zadd(this.queue, dueAt, report.id).zadd(index, receivedAt(report), report.id).pexpire(index, this.retentionMs);
+      batch.zadd(this.queue, dueAt, report.id).zadd(index, receivedAt(report), report.id).pexpire(index, this.retentionMs);
     }
-    failOn(await tx.exec());
+    if (waits) batch.wait(replicas, waitMs);
+    const results = await batch.exec();
+    failOn(results);
+    if (!waits) return;
+    const acknowledged = results![results!.length - 1]![1] as number;
+    if (acknowledged < replicas) throw notReplicated(acknowledged, replicas, waitMs);
   }
   async byTarget(target: LogoutTarget, limit: number): Promise<LogoutReport[]> {
     const index = targetIndexKey(this.prefix, target);

@@ -1,5 +1,5 @@
 import type { Redis, Cluster } from 'ioredis';
-import type { TObject } from 'typebox';
+import type { KindSettings } from '../config/kind-settings.js';
 import type { TokenCacheSettings } from '../core/registrations.js';
 import type { TokenCacheStore } from '../core/token-cache.js';
 import type { RedisLocation } from '../redis/connect.js';
@@ -15,13 +15,6 @@ export interface OpenContext {
 }
 
 /** One kind of place where apps keep their token-cache partitions (`tokenCache.kind`); listed in `kinds.ts`. */
-export interface TokenCacheKind {
-  kind: string;
-  /** Its settings besides `kind` and `key`, strict, so a mistake names the setting. */
-  settings: TObject;
-  /** What the schema cannot check: the setting at fault ('' for the whole) and why. */
-  check?(settings: Record<string, unknown>): { setting: string; reason: string } | undefined;
-  /** Fills in the settings' defaults. */
-  defaults?(settings: Record<string, unknown>): Record<string, unknown>;
+export interface TokenCacheKind extends KindSettings {
   open(settings: TokenCacheSettings, context: OpenContext): TokenCacheStore;
 }

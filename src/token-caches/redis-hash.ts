@@ -14,14 +14,11 @@ import { foreignType, RedisTokenCacheStore, type RedisPartitionLayout } from './
  */
 export function hashFieldLayout(field: string): RedisPartitionLayout {
   const wrongType = foreignType('a hash');
-  /** A key that exists without the field is not such an entry. */
-  const present = (value: Buffer | string | null, exists: number): Buffer | string | null => {
-    if (value === null && exists === 1) throw new ForeignPartitionError(`the hash has no ${field} field`);
-    return value;
-  };
+  /** A key that exists without the field is not such an entry (asked only when the field is not there). */
   const read = async <T extends Buffer | string>(client: Redis | Cluster, key: string, get: Promise<T | null>): Promise<T | null> => {
-    const [value, exists] = await Promise.all([get.catch(wrongType), client.exists(key)]);
-    return present(value, exists) as T | null;
+    const value = await get.catch(wrongType);
+    if (value === null && (await client.exists(key)) === 1) throw new ForeignPartitionError(`the hash has no ${field} field`);
+    return value;
   };
   return {
     type: 'a hash',

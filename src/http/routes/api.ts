@@ -52,6 +52,9 @@ export const apiRoutes: FastifyPluginAsync<{ services: Services }> = async (app,
   const callerOf = (request: FastifyRequest): ApiCaller => request.apiCaller!;
   const notBound = (reply: FastifyReply) =>
     reply.code(403).send({ error: 'insufficient_scope', error_description: 'this key is not bound to the app of the session' });
+  /** Reports name the sessions and accounts of every app: they are for keys bound to every app. */
+  const notBoundToEveryApp = (request: FastifyRequest, reply: FastifyReply) =>
+    callerOf(request).apps !== '*' && reply.code(403).send({ error: 'insufficient_scope', error_description: 'reading logout reports needs a key bound to every app' });
 
   /** An `issuer` as the `iss` of tokens (a template resolved) or as a configured name. */
   const issOf = (value: string): string => {
@@ -136,8 +139,7 @@ export const apiRoutes: FastifyPluginAsync<{ services: Services }> = async (app,
   });
 
   app.get('/logouts', { ...services.rateLimits.api, onRequest: needs('read'), schema: { querystring: S.LogoutQuery, response: { 200: { type: 'array', items: S.LogoutReport }, ...ErrorResponses } } }, async (request, reply) => {
-    if (callerOf(request).apps !== '*')
-      return reply.code(403).send({ error: 'insufficient_scope', error_description: 'reading logout reports needs a key bound to every app' });
+    if (notBoundToEveryApp(request, reply)) return reply;
     const q = request.query as Static<typeof S.LogoutQuery>;
     let target: LogoutTarget;
     if (q.issuer !== undefined && q.sid !== undefined && q.sub === undefined) target = { kind: 'sid', issuer: issOf(q.issuer), sid: q.sid };
@@ -148,9 +150,7 @@ export const apiRoutes: FastifyPluginAsync<{ services: Services }> = async (app,
 
   app.get('/logouts/:id', { ...services.rateLimits.api, onRequest: needs('read'), schema: { params: S.IdParam, response: { 200: S.LogoutReport, ...ErrorResponses } } }, async (request, reply) => {
     const { id } = request.params as Static<typeof S.IdParam>;
-    // A report names the sessions and accounts of every app: for keys bound to every app.
-    if (callerOf(request).apps !== '*')
-      return reply.code(403).send({ error: 'insufficient_scope', error_description: 'reading logout reports needs a key bound to every app' });
+    if (notBoundToEveryApp(request, reply)) return reply;
     return services.logouts.report(id);
   });
 
