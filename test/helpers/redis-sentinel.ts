@@ -116,10 +116,19 @@ export class SentinelDeployment {
     return port;
   }
 
-  /** Starts the redis-server of that port again (the sentinels then make it a replica of the current master). */
+  /**
+   * Starts the redis-server of that port again, as a replica of the current master. A node without
+   * persistence must never come back as a master: it would be empty, and a sentinel that still counts it
+   * as the master could make the others resync from it (Redis's own documentation warns of this).
+   */
   async restart(port: number): Promise<void> {
     const i = this.redisPorts.indexOf(port);
-    this.children[i] = await startUntil('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], /Ready to accept connections/);
+    const master = await this.masterPort();
+    this.children[i] = await startUntil(
+      'redis-server',
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--replicaof', '127.0.0.1', String(master)],
+      /Ready to accept connections/,
+    );
     await this.until(async () => (await this.replicaCount()) >= 1, 20_000);
   }
 
