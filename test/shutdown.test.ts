@@ -1,4 +1,5 @@
 import t from 'tap';
+import { request } from 'node:http';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,12 +23,24 @@ t.test('SIGTERM under load: requests in flight finish with 200, new ones are not
   t.teardown(() => service.stop('SIGKILL'));
 
   const tokens = await Promise.all(Array.from({ length: 30 }, () => provider.sign(provider.claims(ISSUER, ORDERS))));
-  const inFlight = tokens.map((token) =>
-    fetch(`${service.address}/logout/backchannel`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `logout_token=${token}` }).then((r) => r.status),
+  // Each request on a connection of its own, so that it is known to have reached the service before SIGTERM.
+  let connected = 0;
+  const inFlight = tokens.map(
+    (token) =>
+      new Promise<number>((resolve, reject) => {
+        const body = `logout_token=${token}`;
+        const req = request(`${service.address}/logout/backchannel`, { method: 'POST', agent: false, headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(body) } }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        });
+        req.on('socket', (socket) => socket.once('connect', () => connected++));
+        req.on('error', reject);
+        req.end(body);
+      }),
   );
-  // SIGTERM once the service has taken the requests in (it is fetching the keys for them).
+  // SIGTERM once the service has taken every request in (and is fetching the keys for them).
   await new Promise<void>((resolve) => {
-    const check = () => (provider.jwksFetches > 0 ? resolve() : setTimeout(check, 10));
+    const check = () => (provider.jwksFetches > 0 && connected === tokens.length ? resolve() : setTimeout(check, 10));
     check();
   });
   const exited = service.stop('SIGTERM');
