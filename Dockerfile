@@ -25,7 +25,7 @@ COPY openapi.yaml ./
 USER 1000:1000
 EXPOSE 8080
 HEALTHCHECK --interval=30s --timeout=3s --start-period=10s --retries=3 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
-# node runs as PID 1 and handles SIGTERM itself: stop accepting, finish in-flight requests, close stores.
+  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.MANAGEMENT_PORT||process.env.PORT||8080)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+# node runs as PID 1 and handles SIGTERM itself: /readyz 503, serve shutdownDelaySeconds, stop accepting, finish in-flight requests, close stores.
 STOPSIGNAL SIGTERM
 CMD ["node", "dist/main.js"]

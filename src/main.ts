@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { setTimeout } from 'node:timers/promises';
 import closeWithGrace from 'close-with-grace';
 import { pino } from 'pino';
 import { keyFromStdin, parseCommandLine, USAGE, UsageError, type Command } from './cli.js';
@@ -73,14 +74,27 @@ async function main(): Promise<void> {
   app = await buildApp({ config, stores, attemptStores, tokenCaches, logger, ...(shared ? { rateLimitRedis: shared.redis, rateLimitPrefix: shared.keyPrefix } : {}) });
   const service = app;
   for (const [where, count] of earlyErrors) service.serviceMetrics.storeErrors.inc({ where }, count);
-  closeWithGrace({ delay: 10_000, logger }, async ({ signal, err }) => {
+  const { shutdownDelaySeconds } = config.server;
+  closeWithGrace({ delay: (shutdownDelaySeconds + 10) * 1000, logger }, async ({ signal, err }) => {
     if (err) logger.error({ err: { message: err.message } }, 'stopping after an error');
-    else logger.info({ signal }, 'stopping: finishing in-flight requests');
+    else {
+      service.beginShutdown();
+      // SIGTERM is the orchestrator's: keep serving while endpoints learn from /readyz; Ctrl-C (SIGINT) is a person's.
+      if (signal === 'SIGTERM' && shutdownDelaySeconds > 0) {
+        logger.info({ signal, shutdownDelaySeconds }, 'stopping: /readyz answers 503; still serving until the delay ends');
+        await setTimeout(shutdownDelaySeconds * 1000);
+      }
+      logger.info({ signal }, 'stopping: no longer accepting; finishing in-flight requests');
+    }
     await service.close();
   });
 
   const address = await service.listen({ host: config.server.host, port: config.server.port });
   logger.info({ address, store: config.store.kind, apps: config.apps.length, issuers: config.issuers.length }, `logout-receiver listening on ${address}`);
+  if (service.management) {
+    const management = await service.management.listen({ host: config.server.host, port: config.server.managementPort! });
+    logger.info({ address: management }, `probes and metrics listening on ${management}`);
+  }
 }
 
 main().catch((err: unknown) => {

@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startProcess } from './helpers/process.js';
 import { freePort } from './helpers/redis.js';
+import { testConfigFile, until } from './helpers/service.js';
+import { stringify } from 'yaml';
 
 const root = new URL('..', import.meta.url).pathname;
 const main = join(root, 'dist/main.js');
@@ -58,4 +60,20 @@ t.test('the development key is never served beyond loopback', async (t) => {
   const result = await refuse([], { HOST: '0.0.0.0' });
   t.equal(result.code, 2);
   t.match(result.stderr, /HOST/);
+});
+
+t.test('server.managementPort: the probes and metrics listen there, the main port serves the routes without them', async (t) => {
+  const file = testConfigFile('http://127.0.0.1:9/jwks');
+  file.server = { managementPort: 0, shutdownDelaySeconds: 0 };
+  const config = join(dir, 'management.yaml');
+  await writeFile(config, stringify(file));
+  const service = await startProcess('node', [main, '--config', config], { cwd: root, env: { PORT: '0', HOST: '127.0.0.1' } });
+  t.teardown(() => service.stop('SIGKILL'));
+  const line = await until(async () => service.lines.map((l) => /probes and metrics listening on (http:\/\/[^"\s]+)/.exec(l)?.[1]).find(Boolean));
+  t.not(line, service.address, 'a port of its own');
+  t.equal((await fetch(`${line}/readyz`)).status, 200, '/readyz on the management port');
+  t.equal((await fetch(`${line}/metrics`)).status, 200, '/metrics on the management port');
+  t.equal((await fetch(`${service.address}/metrics`)).status, 404, 'not on the main port');
+  t.equal((await fetch(`${service.address}/openapi.yaml`)).status, 200, 'the main port serves the rest');
+  t.equal(await service.stop('SIGTERM'), 0, 'SIGTERM closes both');
 });

@@ -37,7 +37,8 @@ export interface EntraApiConfig {
 
 export interface Config {
   /** `trustProxy`: the addresses or CIDRs of the proxies whose X-Forwarded-For is believed (none: the peer is the client). */
-  server: { host: string; port: number; trustProxy: string[] };
+  /** `managementPort`: where /healthz, /readyz and /metrics listen alone (unset: on `port`). `shutdownDelaySeconds`: how long SIGTERM keeps serving after /readyz turns 503. */
+  server: { host: string; port: number; managementPort?: number; shutdownDelaySeconds: number; trustProxy: string[] };
   logLevel: string;
   /** The store's kind (stores/kinds.ts) and that kind's settings, defaults filled in. */
   store: { kind: string } & Record<string, unknown>;
@@ -302,13 +303,19 @@ export function resolveConfig(raw: unknown, development = false): Config {
   unique(apiKeys, (k) => k.name, (i) => `api.keys[${i}].name`, 'key name');
   unique(apiKeys, (k) => k.sha256, (i) => `api.keys[${i}].sha256`, 'key hash');
 
+  const port = file.server?.port ?? 8080;
+  if (file.server?.managementPort !== undefined && file.server.managementPort !== 0 && file.server.managementPort === port)
+    throw new ConfigError('server.managementPort', `is server.port (${port}); give the probes a port of their own, or leave it out to serve them on the main port`);
+
   const { kind: storeKind = 'memory', ...storeSettings } = file.store ?? {};
   const store: Config['store'] = { kind: storeKind, ...resolveKind(STORE_KINDS, storeKind, storeSettings, 'store', 'store') };
 
   return {
     server: {
       host: file.server?.host ?? (development ? '127.0.0.1' : '0.0.0.0'),
-      port: file.server?.port ?? 8080,
+      port,
+      ...(file.server?.managementPort !== undefined ? { managementPort: file.server.managementPort } : {}),
+      shutdownDelaySeconds: file.server?.shutdownDelaySeconds ?? (development ? 0 : 5),
       trustProxy: checkTrustProxy(file.server?.trustProxy),
     },
     logLevel: file.logLevel ?? 'info',
@@ -368,7 +375,7 @@ export function developmentConfigFile(): ConfigFile {
 type Env = Record<string, string | undefined>;
 
 /** The settings the environment overrides, by the variable that sets each. */
-const ENV_SETTINGS: Record<string, string> = { PORT: 'server.port', HOST: 'server.host', LOG_LEVEL: 'logLevel', REDIS_URL: 'store.url' };
+const ENV_SETTINGS: Record<string, string> = { PORT: 'server.port', MANAGEMENT_PORT: 'server.managementPort', HOST: 'server.host', LOG_LEVEL: 'logLevel', REDIS_URL: 'store.url' };
 
 function applyEnv(raw: Record<string, unknown>, env: Env): Record<string, unknown> {
   const out: Record<string, unknown> = { ...raw };
@@ -377,8 +384,12 @@ function applyEnv(raw: Record<string, unknown>, env: Env): Record<string, unknow
     if (!/^\d{1,5}$/.test(env.PORT)) throw new ConfigError('PORT', 'must be a port number');
     server.port = Number(env.PORT);
   }
+  if (env.MANAGEMENT_PORT !== undefined) {
+    if (!/^\d{1,5}$/.test(env.MANAGEMENT_PORT)) throw new ConfigError('MANAGEMENT_PORT', 'must be a port number');
+    server.managementPort = Number(env.MANAGEMENT_PORT);
+  }
   if (env.HOST !== undefined) server.host = env.HOST;
-  if (env.PORT !== undefined || env.HOST !== undefined) out.server = server;
+  if (env.PORT !== undefined || env.MANAGEMENT_PORT !== undefined || env.HOST !== undefined) out.server = server;
   if (env.LOG_LEVEL !== undefined) out.logLevel = env.LOG_LEVEL;
   if (env.REDIS_URL !== undefined) {
     const store = (out.store as Record<string, unknown> | undefined) ?? {};

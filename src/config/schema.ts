@@ -68,6 +68,8 @@ export const ConfigSchema = Type.Object(
         {
           host: Type.Optional(NonEmpty),
           port: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
+          managementPort: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
+          shutdownDelaySeconds: Type.Optional(Type.Number({ minimum: 0, maximum: 120 })),
           // Checked in load.ts, so that `true` and hop counts are refused with why.
           trustProxy: Type.Optional(Type.Unknown()),
         },

@@ -20,7 +20,7 @@ import { registerSecurityHeaders } from './security-headers.js';
 import { apiRoutes } from './routes/api.js';
 import { backchannelRoutes } from './routes/backchannel.js';
 import { frontchannelRoutes } from './routes/frontchannel.js';
-import { operationsRoutes } from './routes/operations.js';
+import { openapiRoute, probeRoutes, storeStates } from './routes/operations.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -29,6 +29,10 @@ declare module 'fastify' {
     serviceMetrics: ServiceMetrics;
     /** The logout core, for waiting on logouts answered before they were carried out (`settled()`). */
     logouts: LogoutService;
+    /** The listener for /healthz, /readyz and /metrics when `server.managementPort` is set (else they are on this one). */
+    management: FastifyInstance | null;
+    /** SIGTERM's first step: /readyz answers 503 `stopping` while requests are still served. */
+    beginShutdown(): void;
   }
   interface FastifyRequest {
     /** The logout a request admitted, for its log line. */
@@ -72,6 +76,8 @@ export interface Services {
   now: () => number;
   /** Route options that rate-limit: per client IP on the public routes, per API caller on /v1. */
   rateLimits: { public: RouteRateLimit; api: RouteRateLimit };
+  /** `stopping` from SIGTERM on: readiness is withdrawn before the listener closes. */
+  lifecycle: { stopping: boolean };
 }
 
 type RouteRateLimit = { config: { rateLimit: RateLimitOptions } };
@@ -112,7 +118,8 @@ export function createServices(deps: AppDependencies): Services {
   const perMinute = (max: number, keyGenerator?: RateLimitOptions['keyGenerator']): RouteRateLimit => ({
     config: { rateLimit: { max, timeWindow: 60_000, ...(keyGenerator ? { keyGenerator } : {}) } },
   });
-  return {
+  const services: Services = {
+    lifecycle: { stopping: false },
     rateLimits: {
       public: perMinute(config.limits.publicRequestsPerMinute),
       // A valid key is limited as its caller (wherever it calls from); anything else by client IP.
@@ -132,6 +139,8 @@ export function createServices(deps: AppDependencies): Services {
     metrics,
     now,
   };
+  metrics.measureStores(() => storeStates(services));
+  return services;
 }
 
 /** One line per logout attempt; a warning for every partition skipped or failed, with why. */
@@ -155,8 +164,9 @@ export async function buildApp(input: AppDependencies): Promise<FastifyInstance>
   };
   const services = createServices(deps);
   const logger = deps.logger ?? false;
+  const logging = typeof logger === 'object' ? { loggerInstance: logger } : { logger: logger ? loggerOptions(deps.config.logLevel) : false };
   const app = Fastify({
-    ...(typeof logger === 'object' ? { loggerInstance: logger } : { logger: logger ? loggerOptions(deps.config.logLevel) : false }),
+    ...logging,
     // One line per request, written by the onResponse hook below.
     logController: new LogController({ disableRequestLogging: true }),
     // Only the listed proxies' X-Forwarded-For is believed (proxy-addr checks the peer against them).
@@ -180,6 +190,9 @@ export async function buildApp(input: AppDependencies): Promise<FastifyInstance>
   app.decorate('registeredRoutes', routes);
   app.decorate('serviceMetrics', services.metrics);
   app.decorate('logouts', services.logouts);
+  app.decorate('beginShutdown', () => {
+    services.lifecycle.stopping = true;
+  });
   app.decorateRequest('logoutId', null);
   app.addHook('onRoute', (route) => {
     for (const method of [route.method].flat()) if (method !== 'HEAD') routes.push({ method, url: route.url });
@@ -204,7 +217,16 @@ export async function buildApp(input: AppDependencies): Promise<FastifyInstance>
     }),
   });
 
-  await app.register(operationsRoutes, { services });
+  let management: FastifyInstance | null = null;
+  if (deps.config.server.managementPort === undefined) await app.register(probeRoutes, { services });
+  else {
+    management = Fastify({ ...(typeof logger === 'object' ? { loggerInstance: app.log } : logging), return503OnClosing: true });
+    registerErrorHandling(management, services.metrics);
+    registerSecurityHeaders(management);
+    await management.register(probeRoutes, { services });
+  }
+  app.decorate('management', management);
+  await app.register(openapiRoute);
   await app.register(backchannelRoutes, { services });
   await app.register(frontchannelRoutes, { services });
   await app.register(apiRoutes, { services, prefix: '/v1' });
@@ -224,6 +246,7 @@ export async function buildApp(input: AppDependencies): Promise<FastifyInstance>
     if (interval > 0) services.logouts.startWorker(interval);
   });
   app.addHook('onClose', async () => {
+    await management?.close();
     await services.logouts.stopWorker();
     await deps.stores.close();
     for (const cache of new Set(deps.tokenCaches.values())) await cache.close();

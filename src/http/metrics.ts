@@ -114,6 +114,22 @@ export class ServiceMetrics {
     });
   }
 
+  /** Each store's state, probed when scraped: `store="service"`, or `store="token_cache"` with the app's name. */
+  measureStores(read: () => Promise<{ store: 'up' | 'down'; tokenCaches: Record<string, 'up' | 'down'> }>): void {
+    new Gauge({
+      name: 'logout_receiver_store_up',
+      help: 'Whether a store answers a write probe (1) or not (0): the service store, and each app token cache',
+      labelNames: ['store', 'app'] as const,
+      registers: [this.registry],
+      async collect() {
+        const states = await read();
+        this.reset();
+        this.set({ store: 'service', app: '' }, states.store === 'up' ? 1 : 0);
+        for (const [app, state] of Object.entries(states.tokenCaches)) this.set({ store: 'token_cache', app }, state === 'up' ? 1 : 0);
+      },
+    });
+  }
+
   measureBacklog(read: () => Promise<number>): void {
     const gauge = this.backlog as unknown as { collect?: () => Promise<void> };
     gauge.collect = async () => {

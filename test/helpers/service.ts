@@ -34,6 +34,8 @@ export interface TestService {
 /** The configuration file the tests start from: one plain issuer, one Entra template, two apps. */
 export function testConfigFile(jwksUri: string): ConfigFile {
   return {
+    // Processes the tests stop with SIGTERM need not wait for load balancers (shutdown.test.ts sets its own).
+    server: { shutdownDelaySeconds: 0 },
     clockSkewSeconds: 120,
     issuers: [
       { name: 'idp', issuer: ISSUER, jwksUri, algorithms: ['RS256', 'ES256'], frontchannelOrigins: ['https://idp.example.test'] },

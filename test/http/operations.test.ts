@@ -1,7 +1,7 @@
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { readFile } from 'node:fs/promises';
 import { parse } from 'yaml';
-import { startService } from '../helpers/service.js';
+import { postLogoutToken, startService } from '../helpers/service.js';
 import { TOKEN_CACHE_KINDS } from '../../src/token-caches/kinds.js';
 
 const svc = await startService();
@@ -14,20 +14,76 @@ t.test('GET /healthz answers 200', async (t) => {
   t.same(res.json(), { status: 'ok' });
 });
 
-t.test('GET /readyz answers 200 while the stores answer, 503 when one does not', async (t) => {
-  t.equal((await app.inject({ url: '/readyz' })).statusCode, 200);
-  // A store outage is a fault the memory store cannot have: make its ping fail.
-  const cache = [...svc.caches.values()][0]!;
-  const ping = cache.ping;
-  cache.ping = async () => {
+/** Makes `target.ping` throw (a store outage is a fault the memory stores cannot have) until the test ends. */
+function failPing(t: Test, target: { ping(): Promise<void> }): void {
+  const ping = target.ping;
+  target.ping = async () => {
     throw new Error('connection refused');
   };
   t.teardown(() => {
-    cache.ping = ping;
+    target.ping = ping;
   });
+}
+
+t.test('GET /readyz answers 200 with each store\'s state while the service store answers', async (t) => {
+  const res = await app.inject({ url: '/readyz' });
+  t.equal(res.statusCode, 200);
+  t.same(res.json(), { status: 'ready', store: 'up', tokenCaches: { 'orders-web': 'up', 'billing-web': 'up' } });
+});
+
+t.test('readiness is about the service store: an app token cache down stays 200 (its removals are journaled and retried) and says which', async (t) => {
+  failPing(t, svc.caches.get(svc.config.apps[1]!.clientId)!);
+  const res = await app.inject({ url: '/readyz' });
+  t.equal(res.statusCode, 200);
+  t.same(res.json(), { status: 'ready', store: 'up', tokenCaches: { 'orders-web': 'up', 'billing-web': 'down' } });
+  t.match((await app.inject({ url: '/metrics' })).body, /logout_receiver_store_up\{store="token_cache",app="billing-web"\} 0/, 'and the gauge says so');
+});
+
+t.test('GET /readyz answers 503 unavailable while the service store does not answer', async (t) => {
+  failPing(t, svc.stores);
   const res = await app.inject({ url: '/readyz' });
   t.equal(res.statusCode, 503);
-  t.same(res.json(), { error: 'unavailable', error_description: 'a store is unreachable' });
+  t.same(res.json(), { status: 'unavailable', store: 'down', tokenCaches: { 'orders-web': 'up', 'billing-web': 'up' } });
+  t.match((await app.inject({ url: '/metrics' })).body, /logout_receiver_store_up\{store="service",app=""\} 0/);
+});
+
+t.test('a store probe that hangs counts as down after 2 s rather than hanging /readyz', async (t) => {
+  const stores = svc.stores;
+  const ping = stores.ping;
+  let release!: () => void;
+  stores.ping = () => new Promise<void>((resolve) => (release = resolve));
+  t.teardown(() => {
+    release();
+    stores.ping = ping;
+  });
+  const res = await app.inject({ url: '/readyz' });
+  t.same([res.statusCode, res.json().store], [503, 'down']);
+});
+
+t.test('after beginShutdown (SIGTERM\'s first step) /readyz answers 503 stopping while the routes still answer', async (t) => {
+  const other = await startService();
+  t.teardown(() => other.close());
+  other.app.beginShutdown();
+  const res = await other.app.inject({ url: '/readyz' });
+  t.same([res.statusCode, res.json().status], [503, 'stopping']);
+  t.equal((await other.app.inject({ url: '/healthz' })).statusCode, 200, 'alive');
+  t.equal((await postLogoutToken(other.app, 'x')).statusCode, 400, 'the back channel still answers');
+});
+
+t.test('server.managementPort: /healthz, /readyz and /metrics move to the management listener and leave the main one', async (t) => {
+  const managed = await startService((file) => {
+    file.server = { ...file.server, managementPort: 0 };
+  });
+  t.teardown(() => managed.close());
+  const management = managed.app.management!;
+  t.ok(management, 'a management listener exists');
+  for (const url of ['/healthz', '/readyz', '/metrics']) {
+    t.equal((await management.inject({ url })).statusCode, 200, `${url} on the management listener`);
+    t.equal((await managed.app.inject({ url })).statusCode, 404, `${url} not on the main one`);
+  }
+  t.equal((await management.inject({ method: 'POST', url: '/logout/backchannel', payload: 'logout_token=x', headers: { 'content-type': 'application/x-www-form-urlencoded' } })).statusCode, 404, 'no public route on the management listener');
+  t.equal((await managed.app.inject({ url: '/openapi.yaml' })).statusCode, 200, 'the API document stays on the main port');
+  t.equal(app.management, null, 'without the setting there is none');
 });
 
 t.test('GET /metrics is Prometheus text with the service counters', async (t) => {

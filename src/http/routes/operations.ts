@@ -5,26 +5,60 @@ import type { Services } from '../app.js';
 /** The openapi.yaml at the repository root (three folders up from src/http/routes and dist/http/routes). */
 export const OPENAPI_PATH = new URL('../../../openapi.yaml', import.meta.url);
 
-export const operationsRoutes: FastifyPluginAsync<{ services: Services }> = async (app, { services }) => {
-  const openapi = await readFile(OPENAPI_PATH, 'utf8');
+/** A probe that has not answered by then counts as down: a hung store must not hang the probe. */
+const PING_TIMEOUT_MS = 2_000;
 
+type State = 'up' | 'down';
+
+async function probe(ping: () => Promise<void>): Promise<State> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${PING_TIMEOUT_MS} ms`)), PING_TIMEOUT_MS);
+  });
+  try {
+    await Promise.race([ping(), timeout]);
+    return 'up';
+  } catch {
+    return 'down';
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Each store's state: the service's own, and each app's token cache (a store shared by apps is asked once). */
+export async function storeStates(services: Services): Promise<{ store: State; tokenCaches: Record<string, State> }> {
+  const caches = [...new Set(services.tokenCaches.values())];
+  const [store, ...cacheStates] = await Promise.all([probe(() => services.stores.ping()), ...caches.map((cache) => probe(() => cache.ping()))]);
+  const tokenCaches: Record<string, State> = {};
+  for (const app of services.config.apps) tokenCaches[app.name] = cacheStates[caches.indexOf(services.tokenCaches.get(app.clientId)!)]!;
+  return { store: store!, tokenCaches };
+}
+
+/** `/healthz`, `/readyz` and `/metrics`: on the main port, or on `server.managementPort` alone. */
+export const probeRoutes: FastifyPluginAsync<{ services: Services }> = async (app, { services }) => {
   app.get('/healthz', async () => ({ status: 'ok' }));
 
+  // Ready is about the service's own store only: an app's token cache down delays that app's removals
+  // (journaled and retried) and must not take every instance out of the load balancer.
   app.get('/readyz', async (request, reply) => {
-    try {
-      await services.stores.ping();
-      for (const cache of new Set(services.tokenCaches.values())) await cache.ping();
-      return { status: 'ready' };
-    } catch (err) {
-      request.log.warn({ reason: (err as Error).message }, 'not ready: a store is unreachable');
-      return reply.code(503).send({ error: 'unavailable', error_description: 'a store is unreachable' });
+    const states = await storeStates(services);
+    if (services.lifecycle.stopping) return reply.code(503).send({ status: 'stopping', ...states });
+    if (states.store === 'down') {
+      request.log.warn('not ready: the service store is unreachable');
+      return reply.code(503).send({ status: 'unavailable', ...states });
     }
+    const down = Object.keys(states.tokenCaches).filter((name) => states.tokenCaches[name] === 'down');
+    if (down.length > 0) request.log.warn({ apps: down }, 'ready, but a token cache is unreachable: its removals wait and are retried');
+    return { status: 'ready', ...states };
   });
 
   app.get('/metrics', async (_request, reply) => {
     reply.header('content-type', services.metrics.registry.contentType);
     return services.metrics.registry.metrics();
   });
+};
 
+export const openapiRoute: FastifyPluginAsync = async (app) => {
+  const openapi = await readFile(OPENAPI_PATH, 'utf8');
   app.get('/openapi.yaml', async (_request, reply) => reply.header('content-type', 'application/yaml; charset=utf-8').send(openapi));
 };
