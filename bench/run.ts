@@ -224,12 +224,12 @@ const LOOP_SAMPLING_MS = 10;
 async function scrape(url: string): Promise<{ attempts: Record<string, number>; gcSeconds: Record<string, number>; cpuSeconds: number; loopDelayMaxMs: number; loopDelayP99Ms: number }> {
   const text = await (await fetch(`${url}/metrics`)).text();
   const byLabel = (pattern: RegExp) => Object.fromEntries([...text.matchAll(pattern)].map((m) => [m[1]!, Number(m[2])]));
-  const seconds = (name: string) => Number(new RegExp(`^logout_receiver_${name} ([\\d.e+-]+)$`, 'm').exec(text)?.[1] ?? 0);
+  const seconds = (name: string) => Number(new RegExp(`^${name} ([\\d.e+-]+)$`, 'm').exec(text)?.[1] ?? 0);
   const ms = (name: string) => Math.round(seconds(name) * 1000);
   const delayMs = (name: string) => Math.max(0, ms(name) - LOOP_SAMPLING_MS);
   return {
     attempts: byLabel(/^logout_receiver_logout_attempt_duration_seconds_count\{channel="backchannel",state="(\w+)"\} (\d+)/gm),
-    gcSeconds: byLabel(/^logout_receiver_nodejs_gc_duration_seconds_sum\{kind="(\w+)"\} ([\d.e+-]+)/gm),
+    gcSeconds: byLabel(/^nodejs_gc_duration_seconds_sum\{kind="(\w+)"\} ([\d.e+-]+)/gm),
     cpuSeconds: seconds('process_cpu_seconds_total'),
     loopDelayMaxMs: delayMs('nodejs_eventloop_lag_max_seconds'),
     loopDelayP99Ms: delayMs('nodejs_eventloop_lag_p99_seconds'),

@@ -1,6 +1,5 @@
 #!/usr/bin/env node
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { setTimeout } from 'node:timers/promises';
 import closeWithGrace from 'close-with-grace';
 import { pino } from 'pino';
@@ -9,6 +8,7 @@ import { ConfigError, loadConfig } from './config/load.js';
 import { buildApp } from './http/app.js';
 import { loggerOptions } from './http/logging.js';
 import { createBackends } from './stores/create.js';
+import { VERSION } from './version.js';
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
@@ -27,8 +27,7 @@ async function main(): Promise<void> {
   }
   if (command.command === 'help') return void process.stdout.write(USAGE);
   if (command.command === 'version') {
-    const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
-    return void process.stdout.write(`${pkg.version}\n`);
+    return void process.stdout.write(`${VERSION}\n`);
   }
   if (command.command === 'hash-key') {
     const key = keyFromStdin(await readStdin());

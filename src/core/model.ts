@@ -28,7 +28,8 @@ export type LogoutTarget =
 export const targetKey = (target: LogoutTarget): string =>
   JSON.stringify(target.kind === 'account' ? ['account', target.homeAccountId.toLowerCase()] : target.kind === 'sid' ? ['sid', target.issuer, target.sid] : ['sub', target.issuer, target.sub]);
 
-export type LogoutChannel = 'backchannel' | 'frontchannel' | 'api';
+export const LOGOUT_CHANNELS = ['backchannel', 'frontchannel', 'api'] as const;
+export type LogoutChannel = (typeof LOGOUT_CHANNELS)[number];
 
 /** A validated request to sign a user out, from whichever channel it came. */
 export interface LogoutEvent {
@@ -36,6 +37,7 @@ export interface LogoutEvent {
   target: LogoutTarget;
 }
 
+export const REMOVAL_OUTCOMES = ['removed', 'not_present', 'skipped', 'failed'] as const;
 export type RemovalOutcome =
   | 'removed' // the account was in the partition and is gone now
   | 'not_present' // the partition had no such account (or did not exist)
@@ -69,4 +71,10 @@ export interface LogoutReport {
   accounts: string[];
   removals: AccountRemoval[];
   lastError?: string;
+}
+
+/** When a report was received, in epoch ms (now, for a report that does not say). */
+export function receivedAtMs(report: LogoutReport): number {
+  const at = Date.parse(report.receivedAt);
+  return Number.isFinite(at) ? at : Date.now();
 }

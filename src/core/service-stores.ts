@@ -44,6 +44,8 @@ export interface LogoutJournal {
   dequeue(id: string): Promise<void>;
   /** How many logouts are queued. */
   backlog(): Promise<number>;
+  /** When the oldest logout still queued was received (epoch ms); null when none is. */
+  oldestPending(): Promise<number | null>;
 }
 
 /** What taking in a back-channel logout writes before it is answered. */

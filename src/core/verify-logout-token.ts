@@ -26,7 +26,13 @@ export interface VerifyLogoutTokenOptions {
   now?: () => number;
 }
 
-const fail = (rule: string, message: string): never => {
+/** Every rule a refused back-channel logout token is counted under (`replay` is the jti seen before). */
+export const LOGOUT_TOKEN_RULES = ['logout_token', 'jws', 'alg', 'typ', 'crit', 'b64', 'iss', 'tid', 'kid', 'jwks', 'signature', 'aud', 'iat', 'nbf', 'exp', 'jti', 'events', 'sid', 'sub', 'nonce'] as const;
+export type LogoutTokenRule = (typeof LOGOUT_TOKEN_RULES)[number];
+
+const isRule = (name: string): name is LogoutTokenRule => (LOGOUT_TOKEN_RULES as readonly string[]).includes(name);
+
+const fail = (rule: LogoutTokenRule, message: string): never => {
   throw new InvalidLogoutToken(rule, message);
 };
 
@@ -60,7 +66,7 @@ function decodeUnverified(token: string): { header: Record<string, unknown>; pay
 /** jose's refusal as the rule it breaks. */
 function refusal(err: unknown): never {
   if (err instanceof joseErrors.JWTExpired) return fail('exp', 'the logout token has expired');
-  if (err instanceof joseErrors.JWTClaimValidationFailed) return fail(err.claim, `the ${err.claim} claim is invalid`);
+  if (err instanceof joseErrors.JWTClaimValidationFailed) return fail(isRule(err.claim) ? err.claim : 'jws', `the ${err.claim.slice(0, 32)} claim is invalid`);
   if (err instanceof joseErrors.JWKSNoMatchingKey) return fail('kid', 'no signing key of the issuer matches the token');
   if (err instanceof joseErrors.JOSEAlgNotAllowed) return fail('alg', 'the signing algorithm is not allowed');
   if (err instanceof joseErrors.JOSENotSupported)

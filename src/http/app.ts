@@ -20,6 +20,7 @@ import { registerSecurityHeaders } from './security-headers.js';
 import { apiRoutes } from './routes/api.js';
 import { backchannelRoutes } from './routes/backchannel.js';
 import { frontchannelRoutes } from './routes/frontchannel.js';
+import { VERSION } from '../version.js';
 import { openapiRoute, probeRoutes, storeStates } from './routes/operations.js';
 
 declare module 'fastify' {
@@ -85,7 +86,7 @@ type RouteRateLimit = { config: { rateLimit: RateLimitOptions } };
 export function createServices(deps: AppDependencies): Services {
   const { config, stores, tokenCaches } = deps;
   const now = deps.now ?? Date.now;
-  const metrics = new ServiceMetrics();
+  const metrics = new ServiceMetrics({ version: VERSION, apps: config.apps.map((a) => a.name), issuers: config.issuers.map((i) => i.name) });
   const sweeper = new TokenCacheSweeper(
     config.apps.map((app) => {
       const store = tokenCaches.get(app.clientId);
@@ -112,7 +113,7 @@ export function createServices(deps: AppDependencies): Services {
       deps.onError?.(err, context);
     },
   });
-  metrics.measureBacklog(() => stores.journal.backlog());
+  metrics.measureBacklog(() => stores.journal.backlog(), () => stores.journal.oldestPending(), now);
   if (stores.evictions) metrics.measureEvictions(() => stores.evictions!());
   const apiKeys = new ApiKeys(config.apiKeys);
   const perMinute = (max: number, keyGenerator?: RateLimitOptions['keyGenerator']): RouteRateLimit => ({

@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { LogoutReport } from '../core/model.js';
+import { LOGOUT_CHANNELS, REMOVAL_OUTCOMES, type LogoutReport } from '../core/model.js';
+import { LOGOUT_TOKEN_RULES } from '../core/verify-logout-token.js';
 
 type Labels<L extends string> = Partial<Record<L, string>>;
 type CounterChild = { inc(value?: number): void };
@@ -95,11 +96,23 @@ export class ServiceMetrics {
     registers: [this.registry],
   });
 
-  constructor() {
-    collectDefaultMetrics({ register: this.registry, prefix: 'logout_receiver_' });
+  /** `apps` and `issuers` by name: each labelled counter has its series at 0 from the start, so the first failure shows in `increase()`. */
+  constructor(about: { version: string; apps: string[]; issuers: string[] } = { version: '0.0.0', apps: [], issuers: [] }) {
+    // The standard names (process_*, nodejs_*), which stock dashboards read.
+    collectDefaultMetrics({ register: this.registry });
+    // Gauges named like counters, which promtool refuses; each is the sum of nodejs_active_{handles,requests,resources}.
+    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) this.registry.removeSingleMetric(name);
+    new Gauge({ name: 'logout_receiver_build_info', help: 'Always 1: the running version', labelNames: ['version'] as const, registers: [this.registry] }).set({ version: about.version }, 1);
+    for (const channel of LOGOUT_CHANNELS) {
+      this.received.inc({ channel }, 0);
+      for (const state of ['completed', 'failed']) this.logouts.inc({ channel, state }, 0);
+    }
+    for (const rule of [...LOGOUT_TOKEN_RULES, 'request']) this.rejected.inc({ channel: 'backchannel', rule }, 0);
+    for (const app of about.apps) for (const outcome of REMOVAL_OUTCOMES) this.removals.inc({ app, outcome }, 0);
+    for (const issuer of about.issuers) for (const outcome of ['ok', 'error']) this.jwksFetches.inc({ issuer, outcome }, 0);
+    for (const where of ['request', 'journal', 'worker', 'store', ...about.apps.map((app) => `token cache of ${app}`)]) this.storeErrors.inc({ where }, 0);
   }
 
-  /** The backlog is read from the journal when scraped (shared across instances with Redis). */
   /** Live entries a bounded store dropped to stay within its bound, by map (replay, markers, reports). */
   measureEvictions(read: () => Record<string, number>): void {
     new Counter({
@@ -130,7 +143,8 @@ export class ServiceMetrics {
     });
   }
 
-  measureBacklog(read: () => Promise<number>): void {
+  /** The backlog and its age are read from the journal when scraped (shared across instances with Redis). */
+  measureBacklog(read: () => Promise<number>, oldestPending: () => Promise<number | null>, now: () => number): void {
     const gauge = this.backlog as unknown as { collect?: () => Promise<void> };
     gauge.collect = async () => {
       try {
@@ -139,6 +153,20 @@ export class ServiceMetrics {
         this.storeErrors.inc({ where: 'journal' });
       }
     };
+    const errors = this.storeErrors;
+    new Gauge({
+      name: 'logout_receiver_oldest_pending_logout_age_seconds',
+      help: 'How long ago the oldest logout still queued (pending, or being attempted) was received; 0 when none is',
+      registers: [this.registry],
+      async collect() {
+        try {
+          const at = await oldestPending();
+          this.set(at === null ? 0 : Math.max(0, (now() - at) / 1000));
+        } catch {
+          errors.inc({ where: 'journal' });
+        }
+      },
+    });
   }
 
   /** An answered request: counted and timed by method, route pattern and status. */

@@ -1,6 +1,6 @@
 import { Type } from 'typebox';
 import { randomUUID } from 'node:crypto';
-import { targetKey, type LogoutReport, type LogoutTarget, type NewSession, type Session } from '../core/model.js';
+import { receivedAtMs, targetKey, type LogoutReport, type LogoutTarget, type NewSession, type Session } from '../core/model.js';
 import type { LoggedOutMarkers, LogoutJournal, ReplayStore, ServiceStores, SessionStore } from '../core/service-stores.js';
 import type { StoreKind } from './kind.js';
 
@@ -181,6 +181,8 @@ class MemoryLogoutJournal implements LogoutJournal {
     this.reports = new ExpiringMap(now, { ...bound, keep: (id) => this.queue.has(id) });
   }
   private readonly queue = new Map<string, number>();
+  /** When each queued logout was received, by id. */
+  private readonly pendingSince = new Map<string, number>();
   /** Report ids by target, oldest first; ids whose report is gone are dropped when read. */
   private readonly byTargetKey = new Map<string, string[]>();
   async save(report: LogoutReport, dueAt?: number): Promise<void> {
@@ -189,8 +191,15 @@ class MemoryLogoutJournal implements LogoutJournal {
       this.byTargetKey.set(key, [...(this.byTargetKey.get(key) ?? []), report.id]);
     }
     this.reports.set(report.id, JSON.stringify(report), this.now() + this.retentionMs);
-    if (dueAt === undefined) this.queue.delete(report.id);
-    else this.queue.set(report.id, dueAt);
+    if (dueAt === undefined) this.dequeueNow(report.id);
+    else {
+      this.queue.set(report.id, dueAt);
+      if (!this.pendingSince.has(report.id)) this.pendingSince.set(report.id, receivedAtMs(report));
+    }
+  }
+  private dequeueNow(id: string): void {
+    this.queue.delete(id);
+    this.pendingSince.delete(id);
   }
   async due(now: number, limit: number): Promise<string[]> {
     return [...this.queue].filter(([, at]) => at <= now).sort((a, b) => a[1] - b[1]).slice(0, limit).map(([id]) => id);
@@ -202,10 +211,15 @@ class MemoryLogoutJournal implements LogoutJournal {
     return true;
   }
   async dequeue(id: string): Promise<void> {
-    this.queue.delete(id);
+    this.dequeueNow(id);
   }
   async backlog(): Promise<number> {
     return this.queue.size;
+  }
+  async oldestPending(): Promise<number | null> {
+    let oldest: number | null = null;
+    for (const at of this.pendingSince.values()) if (oldest === null || at < oldest) oldest = at;
+    return oldest;
   }
   async byTarget(target: LogoutTarget, limit: number): Promise<LogoutReport[]> {
     const key = targetKey(target);

@@ -3,7 +3,7 @@ import type { Redis, Cluster } from 'ioredis';
 import { Type } from 'typebox';
 import { StoreUnavailable } from '../core/errors.js';
 import { checkRedisLocation, outagesAsUnavailable, redisLocationOf, REDIS_LOCATION_SETTINGS, type RedisLocation } from '../redis/connect.js';
-import { targetKey, type LogoutReport, type LogoutTarget, type NewSession, type Session } from '../core/model.js';
+import { receivedAtMs, targetKey, type LogoutReport, type LogoutTarget, type NewSession, type Session } from '../core/model.js';
 import type { LoggedOutMarkers, LogoutJournal, ReplayStore, ServiceStores, SessionStore } from '../core/service-stores.js';
 import type { StoreKind } from './kind.js';
 
@@ -23,14 +23,11 @@ function failOn(results: [Error | null, unknown][] | null): void {
 const replayKey = (prefix: string, key: string): string => `${prefix}jti:${digest(key)}`;
 const markerKey = (prefix: string, issuer: string, sid: string): string => `${prefix}loggedout:${digest(issuer, sid)}`;
 const reportKey = (prefix: string, id: string): string => `${prefix}logout:${id}`;
-/** When a report was received, as its index score (now, for a report that does not say). */
-const receivedAt = (report: LogoutReport): number => {
-  const at = Date.parse(report.receivedAt);
-  return Number.isFinite(at) ? at : Date.now();
-};
 /** A sorted set of a target's report ids by receipt time, kept as long as its newest report. */
 const targetIndexKey = (prefix: string, target: LogoutTarget): string => `${prefix}logouts:${digest(targetKey(target))}`;
 const dueQueue = (prefix: string): string => `${prefix}logouts:due`;
+/** The queued logouts again, scored by when each was received: the backlog's age. */
+const pendingSince = (prefix: string): string => `${prefix}logouts:pending-since`;
 
 function indexKeys(prefix: string, s: NewSession): string[] {
   const keys = [`${prefix}idx:sub:${digest(s.issuer, s.sub)}`, `${prefix}idx:account:${digest(s.homeAccountId.toLowerCase())}`];
@@ -184,6 +181,7 @@ return 1
 
 class RedisLogoutJournal implements LogoutJournal {
   private readonly queue: string;
+  private readonly pending: string;
   constructor(
     private readonly redis: Client,
     private readonly prefix: string,
@@ -191,6 +189,7 @@ class RedisLogoutJournal implements LogoutJournal {
     private readonly replication: { replicas: number; waitMs: number },
   ) {
     this.queue = dueQueue(prefix);
+    this.pending = pendingSince(prefix);
     redis.defineCommand('lrClaim', { numberOfKeys: 1, lua: CLAIM });
   }
   private key(id: string): string {
@@ -204,10 +203,10 @@ class RedisLogoutJournal implements LogoutJournal {
     const waits = dueAt !== undefined && replicas > 0;
     const batch = waits ? this.redis.pipeline() : this.redis.multi();
     batch.set(this.key(report.id), JSON.stringify(report), 'PX', this.retentionMs);
-    if (dueAt === undefined) batch.zrem(this.queue, report.id);
+    if (dueAt === undefined) batch.zrem(this.queue, report.id).zrem(this.pending, report.id);
     else {
       const index = targetIndexKey(this.prefix, report.target);
-      batch.zadd(this.queue, dueAt, report.id).zadd(index, receivedAt(report), report.id).pexpire(index, this.retentionMs);
+      batch.zadd(this.queue, dueAt, report.id).zadd(this.pending, 'NX', receivedAtMs(report), report.id).zadd(index, receivedAtMs(report), report.id).pexpire(index, this.retentionMs);
     }
     if (waits) batch.wait(replicas, waitMs);
     const results = await batch.exec();
@@ -237,17 +236,21 @@ class RedisLogoutJournal implements LogoutJournal {
     return (await run.call(this.redis, this.queue, id, now, now + leaseMs)) === 1;
   }
   async dequeue(id: string): Promise<void> {
-    await this.redis.zrem(this.queue, id);
+    await this.redis.multi().zrem(this.queue, id).zrem(this.pending, id).exec().then(failOn);
   }
   async backlog(): Promise<number> {
     return this.redis.zcard(this.queue);
+  }
+  async oldestPending(): Promise<number | null> {
+    const [, score] = await this.redis.zrange(this.pending, 0, 0, 'WITHSCORES');
+    return score === undefined ? null : Number(score);
   }
 }
 
 /**
  * A back-channel logout taken in: the replay record (refused when it exists: nothing else is written),
  * the report queued for a worker and found by its target, the target's marker. KEYS: replay record,
- * report, due queue, target index, marker (optional); ARGV: replay expiry, report JSON, report retention
+ * report, due queue, target index, pending-since, marker (optional); ARGV: replay expiry, report JSON, report retention
  * (ms), due at, report id, received at, marker expiry.
  */
 const ADMIT_LOGOUT = `
@@ -256,7 +259,8 @@ redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
 redis.call('ZADD', KEYS[3], ARGV[4], ARGV[5])
 redis.call('ZADD', KEYS[4], ARGV[6], ARGV[5])
 redis.call('PEXPIRE', KEYS[4], ARGV[3])
-if #KEYS == 5 then redis.call('SET', KEYS[5], '1', 'PXAT', ARGV[7]) end
+redis.call('ZADD', KEYS[5], ARGV[6], ARGV[5])
+if #KEYS == 6 then redis.call('SET', KEYS[6], '1', 'PXAT', ARGV[7]) end
 return 1
 `;
 
@@ -292,8 +296,8 @@ export function createRedisStores(redis: Client, options: RedisStoreOptions): Se
     markers: outagesAsUnavailable(new RedisLoggedOutMarkers(redis, prefix)),
     journal: outagesAsUnavailable(new RedisLogoutJournal(redis, prefix, options.reportRetentionMs, replication)),
     async admitLogout({ replay, report, dueAt, marker }) {
-      const keys = [replayKey(prefix, replay.key), reportKey(prefix, report.id), dueQueue(prefix), targetIndexKey(prefix, report.target)];
-      const args: (string | number)[] = [replay.expiresAt, JSON.stringify(report), options.reportRetentionMs, dueAt, report.id, receivedAt(report)];
+      const keys = [replayKey(prefix, replay.key), reportKey(prefix, report.id), dueQueue(prefix), targetIndexKey(prefix, report.target), pendingSince(prefix)];
+      const args: (string | number)[] = [replay.expiresAt, JSON.stringify(report), options.reportRetentionMs, dueAt, report.id, receivedAtMs(report)];
       if (marker) {
         keys.push(markerKey(prefix, marker.issuer, marker.sid));
         args.push(marker.expiresAt);

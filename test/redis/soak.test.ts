@@ -44,7 +44,7 @@ if (ctx) {
     /** Resident memory, and what V8 holds live: JS heap used plus memory outside it (Buffers). */
     const memory = async (i: RunningService) => {
       const text = await (await fetch(`${i.address}/metrics`)).text();
-      const metric = (name: string) => Number(new RegExp(`^logout_receiver_${name} (\\d+)`, 'm').exec(text)?.[1]);
+      const metric = (name: string) => Number(new RegExp(`^${name} (\\d+)`, 'm').exec(text)?.[1]);
       return { rss: metric('process_resident_memory_bytes'), live: metric('nodejs_heap_size_used_bytes') + metric('nodejs_external_memory_bytes') };
     };
 
