@@ -8,6 +8,7 @@ import { ConfigError, loadConfig } from './config/load.js';
 import { buildApp } from './http/app.js';
 import { loggerOptions } from './http/logging.js';
 import { createBackends } from './stores/create.js';
+import { OutageLog } from './outage-log.js';
 import { VERSION } from './version.js';
 
 async function readStdin(): Promise<string> {
@@ -49,17 +50,20 @@ async function main(): Promise<void> {
   if (command.command === 'check-config')
     return void process.stdout.write(`logout-receiver: ${command.configPath} is valid: ${config.issuers.length} issuer(s), ${config.apps.length} app(s), store ${config.store.kind}\n`);
 
-  const logger = pino(loggerOptions(config.logLevel));
-  // An unreachable Redis is logged (once per outage by ioredis' reconnects) and never stops the service.
-  let lastRedisError = '';
+  const logger = pino(loggerOptions(config.logLevel, config.logClientAddresses));
+  // An unreachable store is logged once as the outage begins and once as it ends, and never stops the service.
+  const outages = new OutageLog(logger);
   let app: Awaited<ReturnType<typeof buildApp>> | undefined;
   const earlyErrors = new Map<string, number>(); // counted before the app (and its metrics) exists
-  const backends = createBackends(config, (reason, where) => {
-    if (app) app.serviceMetrics.storeErrors.inc({ where });
-    else earlyErrors.set(where, (earlyErrors.get(where) ?? 0) + 1);
-    if (reason !== lastRedisError) logger.error({ where, reason }, 'redis unreachable; retrying');
-    lastRedisError = reason;
-  });
+  const backends = createBackends(
+    config,
+    (reason, where) => {
+      if (app) app.serviceMetrics.storeErrors.inc({ where });
+      else earlyErrors.set(where, (earlyErrors.get(where) ?? 0) + 1);
+      outages.failed(where, reason);
+    },
+    (where) => outages.recovered(where),
+  );
   const { stores, attemptStores, tokenCaches, shared } = backends;
   // Give Redis a moment to connect before taking requests; a Redis that is down does not stop the start.
   await backends.connected(3_000);
@@ -70,7 +74,7 @@ async function main(): Promise<void> {
   if (config.development)
     logger.warn(`no configuration file (--config FILE or LOGOUT_RECEIVER_CONFIG): running the built-in development configuration on loopback only, with the development API key from the README`);
 
-  app = await buildApp({ config, stores, attemptStores, tokenCaches, logger, ...(shared ? { rateLimitRedis: shared.redis, rateLimitPrefix: shared.keyPrefix } : {}) });
+  app = await buildApp({ config, stores, attemptStores, tokenCaches, logger, outages, ...(shared ? { rateLimitRedis: shared.redis, rateLimitPrefix: shared.keyPrefix } : {}) });
   const service = app;
   for (const [where, count] of earlyErrors) service.serviceMetrics.storeErrors.inc({ where }, count);
   const { shutdownDelaySeconds } = config.server;

@@ -50,7 +50,7 @@ t.test('with its Redis unreachable the service still starts, says so, and answer
   t.teardown(() => service.stop('SIGKILL'));
   t.equal((await fetch(`${service.address}/healthz`)).status, 200, 'alive');
   t.equal((await fetch(`${service.address}/readyz`)).status, 503, 'not ready');
-  t.ok(service.lines.some((l) => /redis unreachable/.test(l)), 'logs that Redis is unreachable');
+  t.ok(service.lines.some((l) => /outage began/.test(l)), 'logs that Redis is unreachable');
   t.match(await (await fetch(`${service.address}/metrics`)).text(), /logout_receiver_store_errors_total\{where="store"\} [1-9]/, 'and counts it');
   t.notOk(service.lines.some((l) => /redis:\/\/[^"]*@/.test(l)), 'no credentials in the log');
   t.equal(await service.stop('SIGTERM'), 0);

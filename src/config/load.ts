@@ -40,6 +40,8 @@ export interface Config {
   /** `managementPort`: where /healthz, /readyz and /metrics listen alone (unset: on `port`). `shutdownDelaySeconds`: how long SIGTERM keeps serving after /readyz turns 503. */
   server: { host: string; port: number; managementPort?: number; shutdownDelaySeconds: number; trustProxy: string[] };
   logLevel: string;
+  /** Whether request lines carry the client's address (the one the trusted proxy saw). */
+  logClientAddresses: boolean;
   /** The store's kind (stores/kinds.ts) and that kind's settings, defaults filled in. */
   store: { kind: string } & Record<string, unknown>;
   clockSkewSeconds: number;
@@ -319,6 +321,7 @@ export function resolveConfig(raw: unknown, development = false): Config {
       trustProxy: checkTrustProxy(file.server?.trustProxy),
     },
     logLevel: file.logLevel ?? 'info',
+    logClientAddresses: file.logClientAddresses ?? true,
     store,
     clockSkewSeconds: file.clockSkewSeconds ?? 120,
     retention: {

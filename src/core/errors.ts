@@ -14,6 +14,8 @@ export class LogoutReceiverError extends Error {
 
 /** A back-channel logout token that fails a rule of OIDC Back-Channel Logout 1.0 §2.4/§2.6. */
 export class InvalidLogoutToken extends LogoutReceiverError {
+  /** What of the token helps debug a provider and is about no one: its `iss`, and header `kid`, `alg`, `typ`. */
+  facts?: { iss?: string; kid?: string; alg?: string; typ?: string };
   constructor(
     /** The rule that failed, e.g. `signature`, `aud`, `jti`, `typ`. */
     readonly rule: string,

@@ -38,6 +38,8 @@ export interface LogoutServiceOptions {
   onAttempt?: (report: LogoutReport, seconds: number) => void;
   /** Told of errors the worker swallows so it keeps going. */
   onError?: (err: unknown, context: string) => void;
+  /** Told when a worker round went through (the store answered): an outage it met is over. */
+  onWorkerRound?: () => void;
   /**
    * Back-channel logouts answered and not yet through their first attempt, at most (1,000 by default);
    * beyond that, an answer waits for its own logout's first attempt, which slows the provider down.
@@ -261,6 +263,10 @@ export class LogoutService {
     this.worker = setInterval(() => {
       if (this.running) return;
       this.running = this.runDue()
+        .then((attempted) => {
+          this.options.onWorkerRound?.();
+          return attempted;
+        })
         .catch((err: unknown) => {
           this.options.onError?.(err, 'worker');
           return 0;

@@ -115,6 +115,28 @@ async function verifySignature(token: string, issuer: ResolvedIssuer, options: V
 export async function verifyLogoutToken(token: unknown, options: VerifyLogoutTokenOptions): Promise<VerifiedLogoutToken> {
   if (!isNonEmptyString(token)) return fail('logout_token', 'logout_token is missing');
   const { header, payload: unverified } = decodeUnverified(token);
+  try {
+    return await verifyDecoded(token, header, unverified, options);
+  } catch (err) {
+    if (err instanceof InvalidLogoutToken) err.facts = factsOf(header, unverified);
+    throw err;
+  }
+}
+
+/** The token's non-personal facts for the log line of its refusal: strings only, cut short. */
+function factsOf(header: Record<string, unknown>, payload: JWTPayload): NonNullable<InvalidLogoutToken['facts']> {
+  const facts: NonNullable<InvalidLogoutToken['facts']> = {};
+  const take = (name: 'iss' | 'kid' | 'alg' | 'typ', value: unknown) => {
+    if (typeof value === 'string') facts[name] = value.slice(0, 120);
+  };
+  take('iss', payload.iss);
+  take('kid', header.kid);
+  take('alg', header.alg);
+  take('typ', header.typ);
+  return facts;
+}
+
+async function verifyDecoded(token: string, header: Record<string, unknown>, unverified: JWTPayload, options: VerifyLogoutTokenOptions): Promise<VerifiedLogoutToken> {
 
   const alg = header.alg;
   if (typeof alg !== 'string' || alg.toLowerCase() === 'none') return fail('alg', 'an unsigned logout token is not accepted');

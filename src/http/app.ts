@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import formbody from '@fastify/formbody';
 import rateLimit, { type RateLimitOptions } from '@fastify/rate-limit';
@@ -20,6 +21,7 @@ import { registerSecurityHeaders } from './security-headers.js';
 import { apiRoutes } from './routes/api.js';
 import { backchannelRoutes } from './routes/backchannel.js';
 import { frontchannelRoutes } from './routes/frontchannel.js';
+import { OutageLog } from '../outage-log.js';
 import { VERSION } from '../version.js';
 import { openapiRoute, probeRoutes, storeStates } from './routes/operations.js';
 
@@ -62,6 +64,8 @@ export interface AppDependencies {
   rateLimitPrefix?: string;
   /** How often the worker looks for due logouts; 0 runs no worker. */
   workerIntervalMs?: number;
+  /** Where outages are logged once each (main.ts shares it with the connections); one on the app's logger without. */
+  outages?: OutageLog;
 }
 
 /** What the routes need: built once per app instance. */
@@ -77,14 +81,15 @@ export interface Services {
   now: () => number;
   /** Route options that rate-limit: per client IP on the public routes, per API caller on /v1. */
   rateLimits: { public: RouteRateLimit; api: RouteRateLimit };
+  outages: OutageLog;
   /** `stopping` from SIGTERM on: readiness is withdrawn before the listener closes. */
   lifecycle: { stopping: boolean };
 }
 
 type RouteRateLimit = { config: { rateLimit: RateLimitOptions } };
 
-export function createServices(deps: AppDependencies): Services {
-  const { config, stores, tokenCaches } = deps;
+export function createServices(deps: AppDependencies & { outages: OutageLog }): Services {
+  const { config, stores, tokenCaches, outages } = deps;
   const now = deps.now ?? Date.now;
   const metrics = new ServiceMetrics({ version: VERSION, apps: config.apps.map((a) => a.name), issuers: config.issuers.map((i) => i.name) });
   const sweeper = new TokenCacheSweeper(
@@ -112,6 +117,9 @@ export function createServices(deps: AppDependencies): Services {
       metrics.storeErrors.inc({ where: context });
       deps.onError?.(err, context);
     },
+    onWorkerRound: () => {
+      for (const where of ['worker', 'journal', 'store']) outages.recovered(where);
+    },
   });
   metrics.measureBacklog(() => stores.journal.backlog(), () => stores.journal.oldestPending(), now);
   if (stores.evictions) metrics.measureEvictions(() => stores.evictions!());
@@ -120,6 +128,7 @@ export function createServices(deps: AppDependencies): Services {
     config: { rateLimit: { max, timeWindow: 60_000, ...(keyGenerator ? { keyGenerator } : {}) } },
   });
   const services: Services = {
+    outages,
     lifecycle: { stopping: false },
     rateLimits: {
       public: perMinute(config.limits.publicRequestsPerMinute),
@@ -144,6 +153,11 @@ export function createServices(deps: AppDependencies): Services {
   return services;
 }
 
+/** A value too personal for a log line (a partition key holds the user's object id or an app's session key), as a short hash an operator can match. */
+export function hashForLog(value: string): string {
+  return createHash('sha256').update(value).digest('hex').slice(0, 16);
+}
+
 /** One line per logout attempt; a warning for every partition skipped or failed, with why. */
 function logAttempt(log: FastifyInstance['log'] | undefined, report: LogoutReport): void {
   if (!log) return;
@@ -152,20 +166,22 @@ function logAttempt(log: FastifyInstance['log'] | undefined, report: LogoutRepor
   if (state === 'completed') log.info(line, 'logout carried out');
   else log.warn({ ...line, lastError }, state === 'pending' ? 'logout pending: will retry' : 'logout failed: gave up');
   for (const r of report.removals)
-    if (r.outcome === 'skipped' || r.outcome === 'failed') log.warn({ logoutId: id, app: r.app, partitionKey: r.partitionKey, outcome: r.outcome, detail: r.detail }, 'token-cache partition not swept');
+    if (r.outcome === 'skipped' || r.outcome === 'failed') log.warn({ logoutId: id, app: r.app, partition: r.partitionKey === undefined ? undefined : hashForLog(r.partitionKey), outcome: r.outcome, detail: r.detail }, 'token-cache partition not swept');
 }
 
 /** The whole service as a Fastify instance; `server.ts` only starts it, tests `inject()` into it. */
 export async function buildApp(input: AppDependencies): Promise<FastifyInstance> {
   let log: FastifyInstance['log'] | undefined;
-  const deps: AppDependencies = {
+  const outages = input.outages ?? new OutageLog({ warn: (fields, message) => log?.warn(fields, message), info: (fields, message) => log?.info(fields, message) });
+  const deps = {
     ...input,
-    onError: input.onError ?? ((err, context) => log?.warn({ context, reason: String((err as Error)?.message ?? err).slice(0, 200) }, 'background error')),
+    outages,
+    onError: input.onError ?? ((err: unknown, context: string) => outages.failed(context, String((err as Error)?.message ?? err).slice(0, 200))),
     onLogoutAttempt: input.onLogoutAttempt ?? ((report) => logAttempt(log, report)),
   };
   const services = createServices(deps);
   const logger = deps.logger ?? false;
-  const logging = typeof logger === 'object' ? { loggerInstance: logger } : { logger: logger ? loggerOptions(deps.config.logLevel) : false };
+  const logging = typeof logger === 'object' ? { loggerInstance: logger } : { logger: logger ? loggerOptions(deps.config.logLevel, deps.config.logClientAddresses) : false };
   const app = Fastify({
     ...logging,
     // One line per request, written by the onResponse hook below.
@@ -185,7 +201,7 @@ export async function buildApp(input: AppDependencies): Promise<FastifyInstance>
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   log = app.log;
-  registerErrorHandling(app, services.metrics);
+  registerErrorHandling(app, services.metrics, services.outages);
   // The routes as registered, for checking them against openapi.yaml.
   const routes: { method: string; url: string }[] = [];
   app.decorate('registeredRoutes', routes);

@@ -1,3 +1,4 @@
+import type { OutageLog } from '../outage-log.js';
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { LogoutReceiverError, InvalidLogoutToken, StoreUnavailable } from '../core/errors.js';
 import type { ServiceMetrics } from './metrics.js';
@@ -18,20 +19,20 @@ const ERROR_NAME: Record<number, string> = {
 };
 
 /** One error handler and one not-found handler; 5xx messages never leave the process. */
-export function registerErrorHandling(app: FastifyInstance, metrics: ServiceMetrics): void {
+export function registerErrorHandling(app: FastifyInstance, metrics: ServiceMetrics, outages?: OutageLog): void {
   app.setErrorHandler((caught: FastifyError | LogoutReceiverError, request, reply) => {
     const isBackchannel = request.routeOptions.url === '/logout/backchannel';
     const err = caught;
     if (err instanceof StoreUnavailable) {
       metrics.storeErrors.inc({ where: 'request' });
-      request.log.warn({ reason: err.message }, 'store unavailable');
+      outages?.failed('store', err.message);
       // The back-channel spec answers a logout that failed with 400; nothing was promised. The detail stays in the log.
       return reply.code(isBackchannel ? 400 : 503).send({ error: err.code, error_description: 'a store is unreachable; try again' });
     }
     if (err instanceof LogoutReceiverError) {
       if (err instanceof InvalidLogoutToken) {
         metrics.rejected.inc({ channel: 'backchannel', rule: err.rule });
-        request.log.info({ rule: err.rule }, 'logout token refused');
+        request.log.info({ rule: err.rule, ...err.facts }, 'logout token refused');
       }
       return reply.code(STATUS[err.code]).send({ error: err.code, error_description: err.message });
     }

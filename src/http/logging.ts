@@ -21,8 +21,8 @@ export const REDACTED_PATHS = [
   'caller.apiKey',
 ];
 
-/** One line per request: method, path without its query (which carries `sid`s), status, time. */
-export function loggerOptions(level: string): LoggerOptions {
+/** One line per request: method, path without its query (which carries `sid`s), status, time, and the client's address unless told not to. */
+export function loggerOptions(level: string, clientAddresses = true): LoggerOptions {
   return {
     level,
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
@@ -31,7 +31,7 @@ export function loggerOptions(level: string): LoggerOptions {
         method: req.method,
         path: (req.url ?? '').split('?')[0],
         route: req.routeOptions?.url,
-        remoteAddress: req.ip,
+        ...(clientAddresses ? { remoteAddress: req.ip } : {}),
       }),
       res: (reply: FastifyReply) => ({ statusCode: reply.statusCode }),
     },

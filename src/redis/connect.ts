@@ -59,7 +59,7 @@ const hostPort = (node: string): { host: string; port: number } => {
   return { host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port || 6379) };
 };
 
-export function connectRedis(location: RedisLocation, onError: (err: Error) => void): Redis | Cluster {
+export function connectRedis(location: RedisLocation, onError: (err: Error) => void, onReady: () => void = () => {}): Redis | Cluster {
   let client: Redis | Cluster;
   if (location.cluster) {
     client = new Cluster(location.cluster.nodes.map(hostPort), { redisOptions: FAIL_FAST, enableOfflineQueue: false, clusterRetryStrategy: FAIL_FAST.retryStrategy as never });
@@ -72,6 +72,7 @@ export function connectRedis(location: RedisLocation, onError: (err: Error) => v
   }
   // Without a listener ioredis reports every failed reconnect as an unhandled error.
   client.on('error', onError);
+  client.on('ready', onReady);
   return client;
 }
 

@@ -32,7 +32,8 @@ export interface Backends {
  * (one for the answers, one for the attempts), so its small commands never wait behind a megabyte
  * partition in transit.
  */
-export function createBackends(config: Config, onConnectionError: (reason: string, where: string) => void): Backends {
+/** `onConnectionError` is told each failure of a connection (safe text); `onConnectionReady` each (re)connect, by where. */
+export function createBackends(config: Config, onConnectionError: (reason: string, where: string) => void, onConnectionReady: (where: string) => void = () => {}): Backends {
   // Told with a text safe to log (no URL credentials), so that nothing above reads a client's errors.
   const onError = (err: Error, where: string) => onConnectionError(redisErrorMessage(err), where);
   const reportRetentionMs = config.retention.logoutReportSeconds * 1000;
@@ -40,7 +41,7 @@ export function createBackends(config: Config, onConnectionError: (reason: strin
   const connection = (location: RedisLocation, where: string, use: 'store' | 'store attempts' | 'token caches'): Redis | Cluster => {
     const id = JSON.stringify([use, location]);
     let client = connections.get(id);
-    if (!client) connections.set(id, (client = connectRedis(location, (err) => onError(err, where))));
+    if (!client) connections.set(id, (client = connectRedis(location, (err) => onError(err, where), () => onConnectionReady(where))));
     return client;
   };
   const others = new Map<string, { value: unknown; close: () => Promise<unknown> }>();

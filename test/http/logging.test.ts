@@ -2,11 +2,11 @@ import t from 'tap';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { resolveConfig } from '../../src/config/load.js';
-import { buildApp } from '../../src/http/app.js';
+import { buildApp, hashForLog } from '../../src/http/app.js';
 import { loggerOptions, REDACTED_PATHS } from '../../src/http/logging.js';
 import { createMemoryStores } from '../../src/stores/memory.js';
 import { MemoryTokenCacheStore } from '../../src/token-caches/memory.js';
-import { FULL_KEY, ISSUER, ORDERS, testConfigFile } from '../helpers/service.js';
+import { FULL_KEY, ISSUER, ORDERS, testConfigFile, until } from '../helpers/service.js';
 import { TestProvider } from '../helpers/provider.js';
 
 /** A pino destination that keeps the lines written to it. */
@@ -67,7 +67,87 @@ t.test('a partition that is not an MSAL cache is reported in the log as well as 
   const res = await app.inject({ method: 'POST', url: '/v1/logouts', headers: { authorization: `Bearer ${FULL_KEY}` }, payload: { homeAccountId: 'h.t' } });
   t.equal(res.json().removals.find((r: { app: string }) => r.app === 'billing-web').outcome, 'skipped');
   const warning = lines.map((l) => JSON.parse(l)).find((l) => l.msg === 'token-cache partition not swept');
-  t.match(warning, { app: 'billing-web', partitionKey: 'h.t', outcome: 'skipped', detail: /not JSON/ });
+  t.match(warning, { app: 'billing-web', partition: hashForLog('h.t'), outcome: 'skipped', detail: /not JSON/ });
+});
+
+t.test('no partition key in any log line (it holds the user\'s object id or an app\'s session key): a hash of it at most', async (t) => {
+  const { lines, sink } = logSink();
+  const config = resolveConfig(testConfigFile('https://idp.example.test/jwks'));
+  const caches = new Map(config.apps.map((a) => [a.clientId, new MemoryTokenCacheStore()]));
+  const account = '5f6a9c1e-0000-4000-8000-00000000beef.72f988bf-86f1-41af-91ab-2d7cd011db47';
+  await caches.get(config.apps[1]!.clientId)!.set(account, 'not an msal cache'); // billing-web's key is {homeAccountId}
+  const failing = caches.get(config.apps[0]!.clientId)!;
+  failing.get = async () => {
+    throw new Error('connection refused');
+  };
+  const app = await buildApp({ config, stores: createMemoryStores({ reportRetentionMs: 60_000, pruneIntervalMs: 0 }), tokenCaches: caches, logger: pino(loggerOptions('info'), sink) });
+  t.teardown(() => app.close());
+  const res = await app.inject({ method: 'POST', url: '/v1/logouts', headers: { authorization: `Bearer ${FULL_KEY}` }, payload: { homeAccountId: account } });
+  t.same(res.json().removals.map((r: { outcome: string }) => r.outcome).sort(), ['failed', 'skipped'], 'one skipped, one failed: both logged');
+  const warnings = lines.map((l) => JSON.parse(l)).filter((l) => l.msg === 'token-cache partition not swept');
+  t.equal(warnings.length, 2);
+  for (const line of lines) t.notOk(line.includes(account.split('.')[0]!), `no object id in: ${line.slice(0, 100)}`);
+  t.same(warnings.map((w) => w.partition).sort(), [hashForLog(`msal:${ORDERS}:${account}`), hashForLog(account)].sort(), 'each partition as its hash');
+});
+
+t.test('logClientAddresses: false leaves the client address out of the request lines', async (t) => {
+  for (const [setting, expected] of [[undefined, true], [false, false]] as const) {
+    const { lines, sink } = logSink();
+    const file = testConfigFile('https://idp.example.test/jwks');
+    if (setting !== undefined) file.logClientAddresses = setting;
+    const config = resolveConfig(file);
+    const caches = new Map(config.apps.map((a) => [a.clientId, new MemoryTokenCacheStore()]));
+    const app = await buildApp({ config, stores: createMemoryStores({ reportRetentionMs: 60_000, pruneIntervalMs: 0 }), tokenCaches: caches, logger: pino(loggerOptions('info', config.logClientAddresses), sink) });
+    await app.inject({ url: '/healthz', remoteAddress: '198.51.100.7' });
+    await app.close();
+    const line = lines.map((l) => JSON.parse(l)).find((l) => l.msg === 'request completed');
+    t.equal(line.req.remoteAddress === '198.51.100.7', expected, `${setting === undefined ? 'by default' : 'with false'}: ${expected ? 'logged' : 'not logged'}`);
+    t.equal(lines.some((l) => l.includes('198.51.100.7')), expected, 'in no line at all when off');
+  }
+});
+
+t.test('a refused logout token logs the facts that help debug a provider (iss, kid, alg, typ) and nothing about the user', async (t) => {
+  const { lines, sink } = logSink();
+  const provider = await TestProvider.start();
+  t.teardown(() => provider.close());
+  const config = resolveConfig(testConfigFile(provider.jwksUri));
+  const caches = new Map(config.apps.map((a) => [a.clientId, new MemoryTokenCacheStore()]));
+  const app = await buildApp({ config, stores: createMemoryStores({ reportRetentionMs: 60_000, pruneIntervalMs: 0 }), tokenCaches: caches, logger: pino(loggerOptions('info'), sink) });
+  t.teardown(() => app.close());
+  const sub = 'the-users-subject-42';
+  const token = await provider.sign(provider.claims(ISSUER, ORDERS, { sub, sid: 'the-users-sid-42', nonce: 'n' }));
+  t.equal((await app.inject({ method: 'POST', url: '/logout/backchannel', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: `logout_token=${token}` })).statusCode, 400);
+  const refused = lines.map((l) => JSON.parse(l)).find((l) => l.msg === 'logout token refused');
+  const header = JSON.parse(Buffer.from(token.split('.')[0]!, 'base64url').toString()) as { kid: string; alg: string; typ?: string };
+  t.match(refused, { rule: 'nonce', iss: ISSUER, kid: header.kid, alg: header.alg });
+  if (header.typ) t.equal(refused.typ, header.typ);
+  for (const line of lines) for (const personal of [sub, 'the-users-sid-42']) t.notOk(line.includes(personal), `no ${personal} in: ${line.slice(0, 80)}`);
+});
+
+t.test('an outage is logged once when it begins and once when it ends, not on every worker round', async (t) => {
+  const { lines, sink } = logSink();
+  const config = resolveConfig(testConfigFile('https://idp.example.test/jwks'));
+  const caches = new Map(config.apps.map((a) => [a.clientId, new MemoryTokenCacheStore()]));
+  const stores = createMemoryStores({ reportRetentionMs: 60_000, pruneIntervalMs: 0 });
+  const due = stores.journal.due;
+  let rounds = 0;
+  let failing = true;
+  stores.journal.due = async (now, limit) => {
+    rounds++;
+    if (failing) throw new Error('connection refused');
+    return due.call(stores.journal, now, limit);
+  };
+  const app = await buildApp({ config, stores, tokenCaches: caches, logger: pino(loggerOptions('info'), sink), workerIntervalMs: 5 });
+  t.teardown(() => app.close());
+  await app.ready();
+  await until(async () => rounds >= 10);
+  failing = false;
+  const ended = await until(async () => lines.map((l) => JSON.parse(l)).find((l) => l.msg === 'outage ended'));
+  const began = lines.map((l) => JSON.parse(l)).filter((l) => /^outage began/.test(l.msg));
+  t.equal(began.length, 1, `one line as it began, after ${rounds} failed rounds`);
+  t.match(began[0], { where: 'worker', reason: 'connection refused' });
+  t.match(ended, { where: 'worker' });
+  t.ok(ended.failures >= 10, `the line as it ended counts the failures (${ended.failures})`);
 });
 
 t.test('every redacted path is censored in a line that carries it', async (t) => {

@@ -31,6 +31,9 @@ export async function storeStates(services: Services): Promise<{ store: State; t
   const [store, ...cacheStates] = await Promise.all([probe(() => services.stores.ping()), ...caches.map((cache) => probe(() => cache.ping()))]);
   const tokenCaches: Record<string, State> = {};
   for (const app of services.config.apps) tokenCaches[app.name] = cacheStates[caches.indexOf(services.tokenCaches.get(app.clientId)!)]!;
+  const tell = (where: string, state: State) => (state === 'up' ? services.outages.recovered(where) : services.outages.failed(where, `no answer to the write probe within ${PING_TIMEOUT_MS} ms`));
+  tell('store', store!);
+  for (const [app, state] of Object.entries(tokenCaches)) tell(`token cache of ${app}`, state);
   return { store: store!, tokenCaches };
 }
 
@@ -40,15 +43,11 @@ export const probeRoutes: FastifyPluginAsync<{ services: Services }> = async (ap
 
   // Ready is about the service's own store only: an app's token cache down delays that app's removals
   // (journaled and retried) and must not take every instance out of the load balancer.
-  app.get('/readyz', async (request, reply) => {
+  // Each store's outage is logged once as it begins and once as it ends (services.outages), not per probe.
+  app.get('/readyz', async (_request, reply) => {
     const states = await storeStates(services);
     if (services.lifecycle.stopping) return reply.code(503).send({ status: 'stopping', ...states });
-    if (states.store === 'down') {
-      request.log.warn('not ready: the service store is unreachable');
-      return reply.code(503).send({ status: 'unavailable', ...states });
-    }
-    const down = Object.keys(states.tokenCaches).filter((name) => states.tokenCaches[name] === 'down');
-    if (down.length > 0) request.log.warn({ apps: down }, 'ready, but a token cache is unreachable: its removals wait and are retried');
+    if (states.store === 'down') return reply.code(503).send({ status: 'unavailable', ...states });
     return { status: 'ready', ...states };
   });
 
