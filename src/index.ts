@@ -5,4 +5,4 @@ export { verifyLogoutToken, BACKCHANNEL_LOGOUT_EVENT } from './core/verify-logou
 export { InvalidLogoutToken } from './core/errors.js';
 export { removeAccountFromPartition, removeAccountsFromPartition } from './cache-formats/msal-json.js';
 export type { Session, LogoutReport, LogoutTarget } from './core/model.js';
-export { sessionFromSignIn, registerSession, SessionRegistrationError, type SessionRegistration, type SessionOptions } from './client/register-session.js';
+export { sessionFromSignIn, registerSession, SessionRegistrationError, SessionRegistrationQueue, type SessionRegistration, type SessionOptions } from './client/index.js';
