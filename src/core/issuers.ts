@@ -11,8 +11,10 @@ export interface ResolvedIssuer {
 const escapeRegExp = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 export interface IssuerRegistryOptions {
-  /** Told of every request for keys or discovery (metrics). */
-  onFetch?: (issuer: string, outcome: 'ok' | 'error') => void;
+  /** Told of every request for keys or discovery (metrics); a failure with its cause (logs, never a response). */
+  onFetch?: (issuer: string, outcome: 'ok' | 'error', cause?: string) => void;
+  /** The fetch for keys and discovery (egress.ts: through the environment's proxy); the global one without. */
+  fetch?: typeof fetch;
   /** How long a failed discovery is remembered before it is tried again. */
   discoveryRetryMs?: number;
   fetchTimeoutMs?: number;
@@ -81,31 +83,48 @@ export class IssuerRegistry {
       timeoutDuration,
       cooldownDuration: 30_000,
       cacheMaxAge: 10 * 60_000,
-      [customFetch]: (url, init) => this.counted(config.name, () => fetch(url, init)),
+      [customFetch]: (url, init) => this.counted(config.name, () => this.fetch(url, init)),
     });
+  }
+
+  private get fetch(): typeof fetch {
+    return this.options.fetch ?? fetch;
   }
 
   private async counted(issuer: string, request: () => Promise<Response>): Promise<Response> {
     try {
       const response = await request();
-      this.options.onFetch?.(issuer, response.ok ? 'ok' : 'error');
+      if (response.ok) this.options.onFetch?.(issuer, 'ok');
+      else this.options.onFetch?.(issuer, 'error', `${new URL(response.url || 'x:').host || 'the provider'} answered ${response.status}`);
       return response;
     } catch (err) {
-      this.options.onFetch?.(issuer, 'error');
+      this.options.onFetch?.(issuer, 'error', causeOf(err));
       throw err;
     }
   }
 
   private async discoverJwksUri(resolved: ResolvedIssuer, timeoutMs: number): Promise<string> {
     const url = (resolved.config.discoveryUrl ?? '').replace(TENANT_PLACEHOLDER, resolved.tenant ?? '');
-    const response = await this.counted(resolved.config.name, () => fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'error' }));
+    const response = await this.counted(resolved.config.name, () => this.fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'error' }));
+    const refuse = (why: string): never => {
+      this.options.onFetch?.(resolved.config.name, 'error', why);
+      throw new Error(why);
+    };
     if (!response.ok) throw new Error(`discovery answered ${response.status}`);
-    const document = (await response.json()) as { issuer?: unknown; jwks_uri?: unknown };
-    if (document.issuer !== resolved.iss) throw new Error('discovery document names another issuer');
-    if (typeof document.jwks_uri !== 'string') throw new Error('discovery document has no jwks_uri');
-    const jwksUri = new URL(document.jwks_uri);
-    if (jwksUri.protocol !== 'https:' && !(jwksUri.protocol === 'http:' && isLoopbackHost(jwksUri.hostname)))
-      throw new Error('discovered jwks_uri is not https');
+    const document = (await response.json().catch(() => refuse('the discovery document is not JSON'))) as { issuer?: unknown; jwks_uri?: unknown };
+    if (document.issuer !== resolved.iss) refuse('the discovery document names another issuer');
+    if (typeof document.jwks_uri !== 'string') refuse('the discovery document has no jwks_uri');
+    const jwksUri = new URL(document.jwks_uri as string);
+    if (jwksUri.protocol !== 'https:' && !(jwksUri.protocol === 'http:' && isLoopbackHost(jwksUri.hostname))) refuse('the discovered jwks_uri is not https');
     return jwksUri.href;
   }
+}
+
+/** Why a request failed, from the innermost cause (fetch's own "fetch failed" says nothing), without URL credentials. */
+function causeOf(err: unknown): string {
+  if ((err as Error)?.name === 'TimeoutError') return 'no answer in time';
+  let innermost = err as { cause?: unknown; code?: unknown; message?: unknown } | undefined;
+  while (innermost?.cause && typeof innermost.cause === 'object') innermost = innermost.cause as typeof innermost;
+  const code = typeof innermost?.code === 'string' ? `${innermost.code}: ` : '';
+  return `${code}${String(innermost?.message ?? err)}`.replace(/\/\/[^@/\s]*@/g, '//***@').slice(0, 200);
 }

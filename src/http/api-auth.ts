@@ -1,4 +1,4 @@
-import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from 'jose';
+import { createRemoteJWKSet, customFetch, errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import type { EntraApiConfig } from '../config/load.js';
 import { API_SCOPES, type ApiScope } from '../config/schema.js';
 import { ApiKeys, bearerKey, type ApiCaller } from './api-keys.js';
@@ -17,9 +17,10 @@ export class ApiAuthenticator {
     readonly apiKeys: ApiKeys,
     private readonly entra: EntraApiConfig | undefined,
     private readonly clockSkewSeconds: number,
+    fetchImpl: typeof fetch = fetch,
   ) {
     this.issuers = (entra?.tenants ?? []).flatMap((t) => [`https://login.microsoftonline.com/${t}/v2.0`, `https://sts.windows.net/${t}/`]);
-    if (entra) this.keys = createRemoteJWKSet(new URL(entra.jwksUri), { cooldownDuration: 30_000, cacheMaxAge: 10 * 60_000, timeoutDuration: 5_000 });
+    if (entra) this.keys = createRemoteJWKSet(new URL(entra.jwksUri), { cooldownDuration: 30_000, cacheMaxAge: 10 * 60_000, timeoutDuration: 5_000, [customFetch]: fetchImpl });
   }
 
   /** The caller behind an Authorization header, or undefined (never says why: 401 either way). */

@@ -21,6 +21,7 @@ import { registerSecurityHeaders } from './security-headers.js';
 import { apiRoutes } from './routes/api.js';
 import { backchannelRoutes } from './routes/backchannel.js';
 import { frontchannelRoutes } from './routes/frontchannel.js';
+import { egressFetch } from '../egress.js';
 import { OutageLog } from '../outage-log.js';
 import { VERSION } from '../version.js';
 import { openapiRoute, probeRoutes, storeStates } from './routes/operations.js';
@@ -64,6 +65,8 @@ export interface AppDependencies {
   rateLimitPrefix?: string;
   /** How often the worker looks for due logouts; 0 runs no worker. */
   workerIntervalMs?: number;
+  /** The fetch for the issuers' keys and discovery; by default through the environment's proxy (egress.ts). */
+  fetch?: typeof fetch;
   /** Where outages are logged once each (main.ts shares it with the connections); one on the app's logger without. */
   outages?: OutageLog;
 }
@@ -124,6 +127,7 @@ export function createServices(deps: AppDependencies & { outages: OutageLog }): 
   metrics.measureBacklog(() => stores.journal.backlog(), () => stores.journal.oldestPending(), now);
   if (stores.evictions) metrics.measureEvictions(() => stores.evictions!());
   const apiKeys = new ApiKeys(config.apiKeys);
+  const egress = deps.fetch ?? egressFetch();
   const perMinute = (max: number, keyGenerator?: RateLimitOptions['keyGenerator']): RouteRateLimit => ({
     config: { rateLimit: { max, timeWindow: 60_000, ...(keyGenerator ? { keyGenerator } : {}) } },
   });
@@ -142,10 +146,17 @@ export function createServices(deps: AppDependencies & { outages: OutageLog }): 
     config,
     stores,
     tokenCaches,
-    issuers: new IssuerRegistry(config.issuers, { onFetch: (issuer, outcome) => metrics.jwksFetches.inc({ issuer, outcome }) }),
+    issuers: new IssuerRegistry(config.issuers, {
+      fetch: egress,
+      onFetch: (issuer, outcome, cause) => {
+        metrics.jwksFetches.inc({ issuer, outcome });
+        if (outcome === 'ok') outages.recovered(`keys of ${issuer}`);
+        else outages.failed(`keys of ${issuer}`, cause ?? 'unknown');
+      },
+    }),
     logouts,
     apiKeys,
-    apiAuth: new ApiAuthenticator(apiKeys, config.apiEntra, config.clockSkewSeconds),
+    apiAuth: new ApiAuthenticator(apiKeys, config.apiEntra, config.clockSkewSeconds, egress),
     metrics,
     now,
   };

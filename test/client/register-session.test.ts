@@ -32,7 +32,7 @@ t.test('without the sid claim, session_state stands in for it', async (t) => {
   const result = await web.signInResult({ oid: randomUUID(), homeTenant: TENANT_A, name: 'NoSid', sid: '' });
   delete (result.idTokenClaims as { sid?: string }).sid;
   t.equal(sessionFromSignIn(ORDERS, result, { sessionState: 'state-123', cacheKey: 'k' }).sid, 'state-123');
-  t.equal(sessionFromSignIn(ORDERS, result).sid, undefined);
+  t.equal(sessionFromSignIn(ORDERS, result, { onWarning: () => {} }).sid, undefined);
   t.throws(() => sessionFromSignIn(ORDERS, { account: null, idTokenClaims: {} }), TypeError);
 });
 

@@ -124,11 +124,20 @@ export class SentinelDeployment {
   async restart(port: number): Promise<void> {
     const i = this.redisPorts.indexOf(port);
     const master = await this.masterPort();
+    // Never promotable (priority 0): under the whole suite's load a sentinel can judge the busy master down
+    // (down-after 1 s) while this node is still empty or syncing, and promoting it would lose everything.
     this.children[i] = await startUntil(
       'redis-server',
-      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--replicaof', '127.0.0.1', String(master)],
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--replicaof', '127.0.0.1', String(master), '--replica-priority', '0'],
       /Ready to accept connections/,
     );
+    const node = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 1 });
+    node.on('error', () => {});
+    try {
+      await this.until(async () => (await node.info('replication')).includes('master_link_status:up'), 20_000);
+    } finally {
+      node.disconnect();
+    }
     await this.until(async () => (await this.replicaCount()) >= 1, 20_000);
   }
 

@@ -1,0 +1,18 @@
+import { EnvHttpProxyAgent, fetch as undiciFetch } from 'undici';
+
+type Env = Record<string, string | undefined>;
+
+/**
+ * The fetch for the service's own requests (issuers' keys and discovery, Entra's keys): through
+ * `HTTPS_PROXY`/`HTTP_PROXY` (either case) except for the hosts `NO_PROXY` names, as a corporate egress
+ * proxy needs; the global fetch when no proxy is set.
+ */
+export function egressFetch(env: Env = process.env): typeof fetch {
+  const read = (name: string) => env[name] ?? env[name.toLowerCase()];
+  const httpsProxy = read('HTTPS_PROXY');
+  const httpProxy = read('HTTP_PROXY');
+  if (!httpsProxy && !httpProxy) return fetch;
+  const noProxy = read('NO_PROXY');
+  const dispatcher = new EnvHttpProxyAgent({ ...(httpProxy ? { httpProxy } : {}), ...(httpsProxy ? { httpsProxy } : {}), ...(noProxy !== undefined ? { noProxy } : {}) });
+  return ((input: Parameters<typeof fetch>[0], init?: RequestInit) => undiciFetch(input as never, { ...(init as object), dispatcher } as never)) as unknown as typeof fetch;
+}
