@@ -44,9 +44,10 @@ export class SentinelDeployment {
     const sentinelPorts = [await freePort(), await freePort(), await freePort()];
     const deployment = new SentinelDeployment(dir, redisPorts, sentinelPorts, children);
     try {
-      const common = ['--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
-      children.push(await startUntil('redis-server', ['--port', String(redisPorts[0]), ...common], /Ready to accept connections/));
-      children.push(await startUntil('redis-server', ['--port', String(redisPorts[1]), ...common, '--replicaof', '127.0.0.1', String(redisPorts[0])], /Ready to accept connections/));
+      // --dir: a replica's full sync writes an RDB file even without persistence (into the deployment's folder).
+      const common = ['--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir];
+      children.push(await startUntil('redis-server', ['--port', String(redisPorts[0]), ...common, '--dbfilename', `dump-${redisPorts[0]}.rdb`], /Ready to accept connections/));
+      children.push(await startUntil('redis-server', ['--port', String(redisPorts[1]), ...common, '--dbfilename', `dump-${redisPorts[1]}.rdb`, '--replicaof', '127.0.0.1', String(redisPorts[0])], /Ready to accept connections/));
       for (const [i, port] of sentinelPorts.entries()) {
         const file = join(dir, `sentinel-${i}.conf`);
         await writeFile(
@@ -128,7 +129,7 @@ export class SentinelDeployment {
     // (down-after 1 s) while this node is still empty or syncing, and promoting it would lose everything.
     this.children[i] = await startUntil(
       'redis-server',
-      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--replicaof', '127.0.0.1', String(master), '--replica-priority', '0'],
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dir, '--dbfilename', `dump-${port}.rdb`, '--replicaof', '127.0.0.1', String(master), '--replica-priority', '0'],
       /Ready to accept connections/,
     );
     const node = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 1 });

@@ -80,7 +80,8 @@ export class RedisServer {
   }
 
   async start(): Promise<void> {
-    const persistence = this.dataDir ? ['--appendonly', 'yes', '--appendfsync', 'always', '--dir', this.dataDir] : ['--appendonly', 'no'];
+    // Without persistence a replica's full sync still writes an RDB file: into the temporary folder, not the working directory.
+    const persistence = this.dataDir ? ['--appendonly', 'yes', '--appendfsync', 'always', '--dir', this.dataDir] : ['--appendonly', 'no', '--dir', tmpdir(), '--dbfilename', `lr-redis-${this.port}.rdb`];
     const child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', ...persistence], { stdio: ['ignore', 'pipe', 'inherit'] });
     this.child = child;
     await new Promise<void>((resolve, reject) => {
@@ -105,6 +106,7 @@ export class RedisServer {
     const exited = once(child, 'exit');
     child.kill('SIGKILL');
     await exited;
+    if (!this.dataDir) await rm(join(tmpdir(), `lr-redis-${this.port}.rdb`), { force: true });
   }
 
   /** Stops for good and removes its data. */
