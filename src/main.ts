@@ -92,8 +92,15 @@ async function main(): Promise<void> {
     await service.close();
   });
 
-  const address = await service.listen({ host: config.server.host, port: config.server.port });
-  logger.info({ address, store: config.store.kind, apps: config.apps.length, issuers: config.issuers.length }, `logout-receiver listening on ${address}`);
+  const about = { role: config.role, store: config.store.kind, apps: config.apps.length, issuers: config.issuers.length };
+  // A worker with a management port has nothing for the main one.
+  if (config.role !== 'worker' || !service.management) {
+    const address = await service.listen({ host: config.server.host, port: config.server.port });
+    logger.info({ address, ...about }, `logout-receiver listening on ${address}`);
+  } else {
+    await service.ready();
+    logger.info(about, 'logout-receiver worker: no main listener');
+  }
   if (service.management) {
     const management = await service.management.listen({ host: config.server.host, port: config.server.managementPort! });
     logger.info({ address: management }, `probes and metrics listening on ${management}`);

@@ -63,34 +63,42 @@ function parseStop(value: string): number {
   return Number(/^(\d+)s$/.exec(value)![1]);
 }
 
-t.test('kubernetes: ports and probes are the service\'s own (probes on the management port), non-root, read-only, no capabilities, a PodDisruptionBudget over its pods', async (t) => {
+t.test('kubernetes: receivers and workers on one Redis; ports and probes are the service\'s own (probes on the management port), non-root, read-only, no capabilities, a PodDisruptionBudget over the receivers', async (t) => {
   const all = docs('kubernetes/logout-receiver.yaml');
-  const deployment = all.find((d) => d.kind === 'Deployment')!;
-  const pod = deployment.spec.template.spec;
-  const container = pod.containers[0];
-  const ports = Object.fromEntries(container.ports.map((p: { name: string; containerPort: number }) => [p.name, p.containerPort]));
-  t.same(ports, { http: config.server.port, management: config.server.managementPort });
-  t.equal(container.env.find((e: { name: string }) => e.name === 'MANAGEMENT_PORT').value, managementPort);
+  const deployments = all.filter((d) => d.kind === 'Deployment');
+  const envOf = (container: Doc, name: string) => container.env.find((e: { name: string }) => e.name === name)?.value as string | undefined;
+  t.same(deployments.map((d) => envOf(d.spec.template.spec.containers[0], 'LOGOUT_RECEIVER_ROLE')).sort(), ['receiver', 'worker'], 'a Deployment per role');
   const managed = await startService((file) => {
     file.server = { ...file.server, managementPort: 0 };
   });
   t.teardown(() => managed.close());
-  for (const probe of ['readinessProbe', 'livenessProbe', 'startupProbe']) {
-    t.equal(container[probe].httpGet.port, 'management', `${probe} on the management port`);
-    t.equal((await managed.app.management!.inject({ url: container[probe].httpGet.path })).statusCode, 200, `${probe}: ${container[probe].httpGet.path} is served there`);
+  const portsOf = new Map<Doc, Record<string, number>>();
+  for (const deployment of deployments) {
+    const pod = deployment.spec.template.spec;
+    const container = pod.containers[0];
+    const role = envOf(container, 'LOGOUT_RECEIVER_ROLE')!;
+    const ports = Object.fromEntries(container.ports.map((p: { name: string; containerPort: number }) => [p.name, p.containerPort]));
+    portsOf.set(deployment, ports);
+    t.same(ports, role === 'worker' ? { management: config.server.managementPort } : { http: config.server.port, management: config.server.managementPort }, `${role}: its ports (a worker serves the management port only)`);
+    t.equal(envOf(container, 'MANAGEMENT_PORT'), managementPort);
+    for (const probe of ['readinessProbe', 'livenessProbe', 'startupProbe']) {
+      t.equal(container[probe].httpGet.port, 'management', `${role} ${probe} on the management port`);
+      t.equal((await managed.app.management!.inject({ url: container[probe].httpGet.path })).statusCode, 200, `${role} ${probe}: ${container[probe].httpGet.path} is served there`);
+    }
+    t.equal(deployment.spec.template.metadata.annotations['prometheus.io/port'], managementPort);
+    t.equal((await managed.app.management!.inject({ url: deployment.spec.template.metadata.annotations['prometheus.io/path'] })).statusCode, 200, 'the scrape path');
+    t.equal(pod.securityContext.runAsNonRoot, true);
+    t.equal(pod.securityContext.runAsUser, 1000);
+    t.same([container.securityContext.readOnlyRootFilesystem, container.securityContext.allowPrivilegeEscalation, container.securityContext.capabilities.drop], [true, false, ['ALL']]);
+    t.ok(pod.terminationGracePeriodSeconds > config.server.shutdownDelaySeconds + 10, 'the grace period covers the delay and the in-flight requests');
+    t.equal(`${container.volumeMounts[0].mountPath}/config.yaml`, envOf(container, 'LOGOUT_RECEIVER_CONFIG'));
+    t.match(deployment.spec.template.metadata.labels, deployment.spec.selector.matchLabels, 'its selector matches its pods');
   }
-  t.equal(deployment.spec.template.metadata.annotations['prometheus.io/port'], managementPort);
-  t.equal((await managed.app.management!.inject({ url: deployment.spec.template.metadata.annotations['prometheus.io/path'] })).statusCode, 200, 'the scrape path');
-  t.equal(pod.securityContext.runAsNonRoot, true);
-  t.equal(pod.securityContext.runAsUser, 1000);
-  t.same([container.securityContext.readOnlyRootFilesystem, container.securityContext.allowPrivilegeEscalation, container.securityContext.capabilities.drop], [true, false, ['ALL']]);
-  t.ok(pod.terminationGracePeriodSeconds > config.server.shutdownDelaySeconds + 10, 'the grace period covers the delay and the in-flight requests');
-  t.equal(container.volumeMounts[0].mountPath + '/config.yaml', container.env.find((e: { name: string }) => e.name === 'LOGOUT_RECEIVER_CONFIG').value);
-  const labels = deployment.spec.template.metadata.labels;
   for (const other of all.filter((d) => d.kind === 'Service' || d.kind === 'PodDisruptionBudget')) {
     const selector = other.spec.selector.matchLabels ?? other.spec.selector;
-    t.match(labels, selector, `${other.kind} ${other.metadata.name} selects the pods`);
-    for (const port of other.spec.ports ?? []) t.ok(port.targetPort in ports, `${other.metadata.name}: targetPort ${port.targetPort} is a container port`);
+    const selected = deployments.filter((d) => Object.entries(selector).every(([k, v]) => d.spec.template.metadata.labels[k] === v));
+    t.ok(selected.length > 0, `${other.kind} ${other.metadata.name} selects pods`);
+    for (const port of other.spec.ports ?? []) for (const d of selected) t.ok(port.targetPort in portsOf.get(d)!, `${other.metadata.name}: targetPort ${port.targetPort} is a port of ${d.metadata.name}`);
   }
   t.ok(all.some((d) => d.kind === 'PodDisruptionBudget'));
 });

@@ -40,6 +40,8 @@ export interface Config {
   /** `managementPort`: where /healthz, /readyz and /metrics listen alone (unset: on `port`). `shutdownDelaySeconds`: how long SIGTERM keeps serving after /readyz turns 503. */
   server: { host: string; port: number; managementPort?: number; shutdownDelaySeconds: number; trustProxy: string[] };
   logLevel: string;
+  /** `all` takes logouts in and carries them out; a `receiver` only takes them in, a `worker` only carries them out (a shared store). */
+  role: 'all' | 'receiver' | 'worker';
   /** Whether request lines carry the client's address (the one the trusted proxy saw). */
   logClientAddresses: boolean;
   /** The store's kind (stores/kinds.ts) and that kind's settings, defaults filled in. */
@@ -310,6 +312,9 @@ export function resolveConfig(raw: unknown, development = false): Config {
     throw new ConfigError('server.managementPort', `is server.port (${port}); give the probes a port of their own, or leave it out to serve them on the main port`);
 
   const { kind: storeKind = 'memory', ...storeSettings } = file.store ?? {};
+  const role = file.role ?? 'all';
+  if (role !== 'all' && storeKind === 'memory')
+    throw new ConfigError('role', `a ${role} needs a store the receivers and workers share (store.kind: redis); on the memory store one process of role all does both`);
   const store: Config['store'] = { kind: storeKind, ...resolveKind(STORE_KINDS, storeKind, storeSettings, 'store', 'store') };
 
   return {
@@ -322,6 +327,7 @@ export function resolveConfig(raw: unknown, development = false): Config {
     },
     logLevel: file.logLevel ?? 'info',
     logClientAddresses: file.logClientAddresses ?? true,
+    role,
     store,
     clockSkewSeconds: file.clockSkewSeconds ?? 120,
     retention: {
@@ -378,7 +384,7 @@ export function developmentConfigFile(): ConfigFile {
 type Env = Record<string, string | undefined>;
 
 /** The settings the environment overrides, by the variable that sets each. */
-const ENV_SETTINGS: Record<string, string> = { PORT: 'server.port', MANAGEMENT_PORT: 'server.managementPort', HOST: 'server.host', LOG_LEVEL: 'logLevel', REDIS_URL: 'store.url' };
+const ENV_SETTINGS: Record<string, string> = { LOGOUT_RECEIVER_ROLE: 'role', PORT: 'server.port', MANAGEMENT_PORT: 'server.managementPort', HOST: 'server.host', LOG_LEVEL: 'logLevel', REDIS_URL: 'store.url' };
 
 function applyEnv(raw: Record<string, unknown>, env: Env): Record<string, unknown> {
   const out: Record<string, unknown> = { ...raw };
@@ -394,6 +400,7 @@ function applyEnv(raw: Record<string, unknown>, env: Env): Record<string, unknow
   if (env.HOST !== undefined) server.host = env.HOST;
   if (env.PORT !== undefined || env.MANAGEMENT_PORT !== undefined || env.HOST !== undefined) out.server = server;
   if (env.LOG_LEVEL !== undefined) out.logLevel = env.LOG_LEVEL;
+  if (env.LOGOUT_RECEIVER_ROLE !== undefined) out.role = env.LOGOUT_RECEIVER_ROLE;
   if (env.REDIS_URL !== undefined) {
     const store = (out.store as Record<string, unknown> | undefined) ?? {};
     if (store.sentinel !== undefined || store.cluster !== undefined)

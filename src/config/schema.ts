@@ -78,6 +78,7 @@ export const ConfigSchema = Type.Object(
     ),
     logLevel: Type.Optional(OneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const)),
     logClientAddresses: Type.Optional(Type.Boolean()),
+    role: Type.Optional(OneOf(['all', 'receiver', 'worker'] as const)),
     store: Type.Optional(StoreSchema),
     clockSkewSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 600 })),
     retention: Type.Optional(

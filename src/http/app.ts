@@ -107,6 +107,7 @@ export function createServices(deps: AppDependencies & { outages: OutageLog }): 
     stores,
     ...(deps.attemptStores ? { attemptStores: deps.attemptStores } : {}),
     sweeper,
+    role: config.role,
     markerTtlMs: config.retention.loggedOutMarkerSeconds * 1000,
     unmatchedMarkerTtlMs: config.retention.unmatchedMarkerSeconds * 1000,
     clockSkewSeconds: config.clockSkewSeconds,
@@ -254,10 +255,14 @@ export async function buildApp(input: AppDependencies): Promise<FastifyInstance>
     await management.register(probeRoutes, { services });
   }
   app.decorate('management', management);
-  await app.register(openapiRoute);
-  await app.register(backchannelRoutes, { services });
-  await app.register(frontchannelRoutes, { services });
-  await app.register(apiRoutes, { services, prefix: '/v1' });
+  const { role } = deps.config;
+  // A worker takes nothing in: it serves the management endpoints only.
+  if (role !== 'worker') {
+    await app.register(openapiRoute);
+    await app.register(backchannelRoutes, { services });
+    await app.register(frontchannelRoutes, { services });
+    await app.register(apiRoutes, { services, prefix: '/v1' });
+  }
 
   // While shutting down, answers to requests still in flight close their connection, so the server
   // can finish closing instead of waiting for idle keep-alive connections to time out.
@@ -271,7 +276,8 @@ export async function buildApp(input: AppDependencies): Promise<FastifyInstance>
   });
   const interval = deps.workerIntervalMs ?? 1_000;
   app.addHook('onReady', async () => {
-    if (interval > 0) services.logouts.startWorker(interval);
+    // A receiver leaves every attempt, first ones and retries, to the workers.
+    if (interval > 0 && role !== 'receiver') services.logouts.startWorker(interval);
   });
   app.addHook('onClose', async () => {
     await management?.close();

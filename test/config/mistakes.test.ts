@@ -15,6 +15,8 @@ const FILE_MISTAKES: [string, (c: File) => void, string][] = [
   ['trustProxy true', (c) => (c.server = { trustProxy: true }), "server.trustProxy: true is refused: every address in X-Forwarded-For would then be the client's to write; list the proxies' addresses or CIDRs"],
   ['the management port is the main port', (c) => (c.server = { port: 8080, managementPort: 8080 }), 'server.managementPort: is server.port (8080); give the probes a port of their own, or leave it out to serve them on the main port'],
   ['a shutdown delay past two minutes', (c) => (c.server = { shutdownDelaySeconds: 600 }), 'server.shutdownDelaySeconds: must be <= 120'],
+  ['a receiver on the memory store', (c) => (c.role = 'receiver'), 'role: a receiver needs a store the receivers and workers share (store.kind: redis); on the memory store one process of role all does both'],
+  ['a role that does not exist', (c) => (c.role = 'Worker'), 'role: must be one of all, receiver, worker'],
   ['a log level that does not exist', (c) => (c.logLevel = 'verbose'), 'logLevel: must be one of fatal, error, warn, info, debug, trace, silent'],
   ['a store kind in capitals', (c) => (c.store = { kind: 'Redis', url: 'redis://a' }), 'store.kind: must be one of memory, redis (did you mean redis?)'],
   ['a store password key', (c) => (c.store = { kind: 'redis', url: 'redis://a', password: 'x' }), 'store.password: is not a setting of a redis store'],
@@ -67,6 +69,8 @@ const ENV_MISTAKES: [string, Record<string, string>, string][] = [
   ['PORT that is not a number', { PORT: 'http' }, 'PORT: must be a port number'],
   ['MANAGEMENT_PORT that is not a number', { MANAGEMENT_PORT: '9090x' }, 'MANAGEMENT_PORT: must be a port number'],
   ['MANAGEMENT_PORT that is PORT', { PORT: '8080', MANAGEMENT_PORT: '8080' }, 'MANAGEMENT_PORT: is server.port (8080); give the probes a port of their own, or leave it out to serve them on the main port'],
+  ['LOGOUT_RECEIVER_ROLE that does not exist', { LOGOUT_RECEIVER_ROLE: 'both' }, 'LOGOUT_RECEIVER_ROLE: must be one of all, receiver, worker'],
+  ['LOGOUT_RECEIVER_ROLE worker without a configuration file (the memory store)', { LOGOUT_RECEIVER_ROLE: 'worker' }, 'LOGOUT_RECEIVER_ROLE: a worker needs a store the receivers and workers share (store.kind: redis); on the memory store one process of role all does both'],
   ['LOG_LEVEL that does not exist', { LOG_LEVEL: 'loud' }, 'LOG_LEVEL: must be one of fatal, error, warn, info, debug, trace, silent'],
   ['REDIS_URL of another scheme', { REDIS_URL: 'http://cache' }, 'REDIS_URL: is not a redis:// or rediss:// URL'],
 ];

@@ -1,0 +1,79 @@
+import pLimit from 'p-limit';
+import type { LogoutJournal } from './service-stores.js';
+import type { LogoutAttempt } from './logout-attempt.js';
+
+export interface LogoutWorkerOptions {
+  journal: LogoutJournal;
+  attempt: LogoutAttempt;
+  now: () => number;
+  /** How long a claimed logout is this worker's before another may take it over. */
+  leaseMs: number;
+  /** Due logouts claimed per round (50). */
+  batchSize?: number;
+  /** Of those, how many are worked on at once (all of them by default): their partitions are batched together. */
+  concurrency?: number;
+  /** Told when a round went through (the store answered): an outage it met is over. */
+  onRound?: () => void;
+  onError?: (err: unknown, context: string) => void;
+}
+
+/** Works off the queued logouts that are due (retries, and a receiver's logouts): claims a batch, works on it at once. */
+export class LogoutWorker {
+  private timer?: NodeJS.Timeout;
+  private running?: Promise<void>;
+  private stopped = false;
+
+  constructor(private readonly options: LogoutWorkerOptions) {}
+
+  /** One round: claims up to `limit` due logouts and attempts them concurrently; returns how many it attempted. */
+  async runDue(limit = this.options.batchSize ?? 50): Promise<number> {
+    const { journal, now, leaseMs } = this.options;
+    const due = await journal.due(now(), limit);
+    const claimed = (await Promise.all(due.map(async (id) => ((await journal.claim(id, now(), leaseMs)) ? id : undefined)))).filter((id) => id !== undefined);
+    const turn = pLimit(this.options.concurrency ?? Math.max(1, claimed.length));
+    const attempted = await Promise.all(
+      claimed.map((id) =>
+        turn(async () => {
+          const report = await journal.get(id);
+          if (!report || report.state !== 'pending') {
+            await journal.dequeue(id);
+            return 0;
+          }
+          await this.options.attempt.run(report);
+          return 1;
+        }),
+      ),
+    );
+    return attempted.reduce<number>((sum, n) => sum + n, 0);
+  }
+
+  /** Starts looking every `intervalMs`; a full round is followed by the next at once, until the queue has no more due. */
+  start(intervalMs: number): void {
+    if (this.timer) return;
+    this.stopped = false;
+    this.timer = setInterval(() => {
+      if (this.running) return;
+      this.running = this.drain().finally(() => {
+        this.running = undefined;
+      });
+    }, intervalMs).unref();
+  }
+
+  private async drain(): Promise<void> {
+    const limit = this.options.batchSize ?? 50;
+    try {
+      while (!this.stopped && (await this.runDue(limit)) >= limit);
+      this.options.onRound?.();
+    } catch (err) {
+      this.options.onError?.(err, 'worker');
+    }
+  }
+
+  /** Stops, and waits for the round in progress. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    await this.running;
+  }
+}
