@@ -10,7 +10,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, setPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { createLocalJWKSet, jwtVerify } from 'jose';
@@ -61,16 +61,17 @@ async function startServer(script: string, env: Record<string, string>): Promise
   return { child, url };
 }
 
-/** Starts the service (`node dist/main.js`) with this configuration and waits until /healthz answers. */
-async function startService(name: string, config: Record<string, unknown>): Promise<{ child: ChildProcess; url: string }> {
+/** Starts the service (`node dist/main.js`) with this configuration (a role, a lower OS priority) and waits until /healthz answers. */
+async function startService(name: string, config: Record<string, unknown>, options: { role?: 'receiver' | 'worker'; nice?: number } = {}): Promise<{ child: ChildProcess; url: string }> {
   const file = join(dir, `${name}.yaml`);
   await writeFile(file, stringify({ logLevel, limits: { publicRequestsPerMinute: 100_000_000 }, ...config }));
   const port = await freePort();
   const profile = args.has('--profile') ? ['--cpu-prof', `--cpu-prof-dir=${join(root, 'bench/profiles')}`, `--cpu-prof-name=${name}.cpuprofile`] : [];
   // Its log (one line per request at info, as in production) goes to /dev/null.
   const nodeFlags = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
-  const child = spawn('node', [...nodeFlags, ...profile, 'dist/main.js', '--config', file], { cwd: root, env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: logLevel }, stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn('node', [...nodeFlags, ...profile, 'dist/main.js', '--config', file], { cwd: root, env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: logLevel, ...(options.role ? { LOGOUT_RECEIVER_ROLE: options.role } : {}) }, stdio: ['ignore', 'ignore', 'inherit'] });
   children.push(child);
+  if (options.nice !== undefined) setPriority(child.pid!, options.nice);
   const url = `http://127.0.0.1:${port}`;
   let exited = false;
   child.once('exit', () => (exited = true));
@@ -292,21 +293,34 @@ async function redisCalls(): Promise<Record<string, number>> {
 }
 
 /** A sweep run: its users' sessions and caches preloaded, their tokens sent, then what was left and how long it took to go. */
-async function sweepRun(url: string, users: BenchUser[], name: string, overallRate?: number) {
-  const { sharedBytes } = await preload('sweep:', users, users.length);
+/** Split: logouts go to `url` (a receiver) and are carried out at `workerUrl` (a worker); `prefix` is the store's key prefix. */
+interface SweepOptions {
+  prefix?: string;
+  workerUrl?: string;
+  withShared?: boolean;
+}
+
+async function sweepRun(url: string, users: BenchUser[], name: string, overallRate?: number, options: SweepOptions = {}) {
+  const prefix = options.prefix ?? 'sweep:';
+  const workerUrl = options.workerUrl ?? url;
+  const { sharedBytes } = await preload(prefix, users, users.length, options.withShared ?? true);
   const tokens = await provider.tokens(APPS.a, users.map((u) => u.sid));
-  const before = await scrape(url);
+  const before = await scrape(workerUrl);
+  const receiverBefore = workerUrl === url ? before : await scrape(url);
   const redisCpuBefore = await redisCpuSeconds();
   const callsBefore = await redisCalls();
   const since = Date.now();
   const result = await load(url, BACKCHANNEL, tokens, name, overallRate);
   // Scraped at once: every scrape resets the event-loop delay histogram, and this one covers the answers.
   const loop = await scrape(url);
-  await attemptsEnded(url, before.attempts, users.length);
-  const gcMs = (kind: string) => Math.round(((loop.gcSeconds[kind] ?? 0) - (before.gcSeconds[kind] ?? 0)) * 1000);
-  const { attempts: after, cpuSeconds } = await scrape(url);
+  await attemptsEnded(workerUrl, before.attempts, users.length);
+  const gcMs = (kind: string) => Math.round(((loop.gcSeconds[kind] ?? 0) - (receiverBefore.gcSeconds[kind] ?? 0)) * 1000);
+  const { attempts: after, cpuSeconds } = await scrape(workerUrl);
+  const perLogoutMs = (seconds: number) => Number(((seconds * 1000) / users.length).toFixed(2));
+  const receiverCpuSeconds = workerUrl === url ? 0 : (await scrape(url)).cpuSeconds - receiverBefore.cpuSeconds;
   const service = {
-    cpuPerLogoutMs: Number((((cpuSeconds - before.cpuSeconds) * 1000) / users.length).toFixed(2)),
+    cpuPerLogoutMs: perLogoutMs(cpuSeconds - before.cpuSeconds + receiverCpuSeconds),
+    ...(workerUrl === url ? {} : { receiverCpuPerLogoutMs: perLogoutMs(receiverCpuSeconds), workerCpuPerLogoutMs: perLogoutMs(cpuSeconds - before.cpuSeconds) }),
     loopDelayMaxMs: loop.loopDelayMaxMs,
     loopDelayP99Ms: loop.loopDelayP99Ms,
     gcMajorMs: gcMs('major'),
@@ -321,8 +335,8 @@ async function sweepRun(url: string, users: BenchUser[], name: string, overallRa
       .filter(([, perLogout]) => perLogout >= 0.01),
   );
   const pendingFirstAttempts = (after.pending ?? 0) - (before.attempts.pending ?? 0);
-  const drain = await drained('sweep:', users);
-  const completion = await journaled('sweep:', since);
+  const drain = await drained(prefix, users);
+  const completion = await journaled(prefix, since);
   log(
     `${name}: answered ${Math.round(result.rps)}/s, completed ${completion.completedPerSecond}/s (${completion.completed} of ${users.length}), ` +
       `completion p50 ${completion.completionP50Ms} ms p99 ${completion.completionP99Ms} ms; ${pendingFirstAttempts} first attempts ended pending; ` +
@@ -346,6 +360,22 @@ const halfRateRun = await sweepRun(sweepService.url, halfRateUsers, 'sweep-half-
 const halfRate = halfRateRun.result;
 const rssMb = await peakRssMb(sweepService.child.pid!);
 await stop(sweepService.child);
+
+// ---- Split: the same sweep with one receiver process and one worker process on the same Redis; the
+// worker runs at a lower OS priority (nice 10), so that on shared cores the answers come first.
+const splitStore = { kind: 'redis', url: redisServer.url, keyPrefix: 'split:' };
+const receiver = await startService('split-receiver', { store: splitStore, issuers, apps: redisApps }, { role: 'receiver' });
+const worker = await startService('split-worker', { store: splitStore, issuers, apps: redisApps }, { role: 'worker', nice: 10 });
+await load(receiver.url, BACKCHANNEL, warmUp.slice(0, 500), 'split-warm-up');
+const splitUsers = (batch: number) => Array.from({ length: SIZES.sweep }, (_, n) => benchUser(batch, n));
+log(`split: preloading ${SIZES.sweep} sessions and their accounts in 3 apps' token caches…`);
+const splitSweep = await sweepRun(receiver.url, splitUsers(4), 'split-sweep', undefined, { prefix: 'split:', workerUrl: worker.url });
+const splitHalfRate = await sweepRun(receiver.url, splitUsers(5), 'split-sweep-half-rate', Math.max(1, Math.round(splitSweep.completedPerSecond / 2)), { prefix: 'split:', workerUrl: worker.url });
+const splitNoShared = await sweepRun(receiver.url, splitUsers(6), 'split-sweep-no-shared', undefined, { prefix: 'split:', workerUrl: worker.url, withShared: false });
+const receiverRssMb = await peakRssMb(receiver.child.pid!);
+const workerRssMb = await peakRssMb(worker.child.pid!);
+await stop(receiver.child);
+await stop(worker.child);
 
 // ---- Scale: the same sweep at the same fixed rate with few and with many sessions stored; the session
 // lookup happens after the answer, so what counts is the time from receipt to completion. The shared
@@ -431,6 +461,15 @@ const result = {
     ratio: ratio(scaleLarge.completionP99Ms, scaleSmall.completionP99Ms),
   },
   rssMb,
+  split: {
+    workerNice: 10,
+    backchannelSweep: { ...sweepSummary(splitSweep), leftBehind: splitSweep.leftBehind + splitHalfRate.leftBehind, ratioToCeiling: ratio(splitSweep.completedPerSecond, ceiling.rps) },
+    backchannelSweepNoShared: { ...sweepSummary(splitNoShared), leftBehind: splitNoShared.leftBehind, ratioToCeiling: ratio(splitNoShared.completedPerSecond, ceiling.rps) },
+    sweepHalfRate: { rate: Math.max(1, Math.round(splitSweep.completedPerSecond / 2)), ...sweepSummary(splitHalfRate) },
+    receiverRssMb,
+    workerRssMb,
+    redisCallsPerLogout: splitNoShared.redisCallsPerLogout,
+  },
   seconds: Math.round((performance.now() - started) / 1000),
 };
 
@@ -452,17 +491,25 @@ const rows: [string, string, string][] = [
   [`scale at ${scaleRate}/s (per-account partitions): ${SIZES.scaleLarge.toLocaleString('en')} sessions, completion`, `p99 ${scaleLarge.completionP99Ms} ms`, `p50 ${scaleLarge.completionP50Ms} ms`],
   ['  p99 ratio (target ≤ 1.2)', `${result.scale.ratio}`, check(result.scale.ratio <= 1.2)],
   ['service peak RSS in the sweep (target ≤ 150 MB)', `${rssMb} MB`, check(rssMb <= 150)],
+  ['split (a receiver, a worker at nice 10): sweep carried out', `${result.split.backchannelSweep.rps} /s`, `completion p99 ${splitSweep.completionP99Ms} ms`],
+  ['  ratio to ceiling (target ≥ 0.15)', `${result.split.backchannelSweep.ratioToCeiling}`, check(result.split.backchannelSweep.ratioToCeiling >= 0.15)],
+  ['  without the shared partition (2 per-account apps, the third one absent): carried out', `${result.split.backchannelSweepNoShared.rps} /s`, `ratio ${result.split.backchannelSweepNoShared.ratioToCeiling}`],
+  [`  at half that rate (${result.split.sweepHalfRate.rate}/s): receiver answer p99 (target ≤ 20 ms)`, `${splitHalfRate.result.p99Ms} ms`, check(splitHalfRate.result.p99Ms <= 20)],
+  ['  receiver peak RSS (target ≤ 150 MB)', `${receiverRssMb} MB`, check(receiverRssMb <= 150)],
+  ['  worker peak RSS (target ≤ 200 MB)', `${workerRssMb} MB`, check(workerRssMb <= 200)],
+  ['  Redis commands per logout without the shared partition (target ≤ 12)', `${Object.values(result.split.redisCallsPerLogout).reduce((a, b) => a + b, 0).toFixed(1)}`, check(Object.values(result.split.redisCallsPerLogout).reduce((a, b) => a + b, 0) <= 12)],
 ];
 for (const [a, b, c] of rows) process.stdout.write(`${a.padEnd(62)} ${b.padStart(14)}  ${c}\n`);
 const problems = [
-  ...[['ceiling', ceiling], ['no-session', noSession], ['peer', peer], ['sweep', sweep], ['sweep at half rate', halfRate], ['scale small', scaleSmall.result], ['scale large', scaleLarge.result]].flatMap(
+  ...[['ceiling', ceiling], ['no-session', noSession], ['peer', peer], ['sweep', sweep], ['sweep at half rate', halfRate], ['split sweep', splitSweep.result], ['split sweep at half rate', splitHalfRate.result], ['split sweep without the shared partition', splitNoShared.result], ['scale small', scaleSmall.result], ['scale large', scaleLarge.result]].flatMap(
     ([name, r]) => ((r as LoadResult).non2xx + (r as LoadResult).errors > 0 ? [`${name}: ${(r as LoadResult).non2xx} non-2xx answers, ${(r as LoadResult).errors} errors`] : []),
   ),
+  ...(result.split.backchannelSweep.leftBehind + result.split.backchannelSweepNoShared.leftBehind > 0 ? [`split sweep: ${result.split.backchannelSweep.leftBehind + result.split.backchannelSweepNoShared.leftBehind} sessions or cache entries of logged-out users left behind after 60 s`] : []),
   ...(result.backchannelSweep.leftBehind > 0 ? [`sweep: ${result.backchannelSweep.leftBehind} sessions or cache entries of logged-out users left behind after 60 s`] : []),
   ...(sweepRunResult.pendingFirstAttempts + halfRateRun.pendingFirstAttempts > 0
     ? [`sweep: ${sweepRunResult.pendingFirstAttempts + halfRateRun.pendingFirstAttempts} logouts were finished by the worker, not by their first attempt`]
     : []),
-  ...[['sweep', sweepRunResult.completed, sweepUsers.length], ['sweep at half rate', halfRateRun.completed, halfRateUsers.length], ['scale small', scaleSmall.completed, SIZES.scaleTokens], ['scale large', scaleLarge.completed, SIZES.scaleTokens]].flatMap(
+  ...[['sweep', sweepRunResult.completed, sweepUsers.length], ['sweep at half rate', halfRateRun.completed, halfRateUsers.length], ['split sweep', splitSweep.completed, SIZES.sweep], ['split sweep at half rate', splitHalfRate.completed, SIZES.sweep], ['split sweep without the shared partition', splitNoShared.completed, SIZES.sweep], ['scale small', scaleSmall.completed, SIZES.scaleTokens], ['scale large', scaleLarge.completed, SIZES.scaleTokens]].flatMap(
     ([name, done, sent]) => (done !== sent ? [`${name}: the journal has ${done} completed logouts of the ${sent} sent`] : []),
   ),
 ];

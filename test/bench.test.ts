@@ -32,5 +32,14 @@ t.test('npm run bench -- --dry-run --json runs end to end and reports its fields
   t.type(result.scale.large.completionP99Ms, 'number', 'scale completion p99');
   t.ok(result.scale.ratio > 0);
   t.ok(result.rssMb > 0);
+  t.ok(result.split.backchannelSweep.rps > 0, 'split: a receiver and a worker carried the sweep out');
+  t.equal(result.split.backchannelSweep.completed, result.tokensPerRun.sweep, 'split: every sweep logout completed');
+  t.equal(result.split.backchannelSweep.leftBehind, 0, 'split: nothing of a logged-out user left');
+  t.equal(result.split.sweepHalfRate.non2xx, 0, 'split at half rate: every logout answered 200');
+  t.ok(result.split.sweepHalfRate.p99Ms > 0, 'split: the receiver answer p99 at half rate');
+  t.equal(result.split.backchannelSweepNoShared.completed, result.tokensPerRun.sweep, 'split without the shared partition: every logout completed');
+  t.ok(result.split.receiverRssMb > 0 && result.split.workerRssMb > 0, 'split: each process peak RSS');
+  t.ok(result.split.backchannelSweep.service.receiverCpuPerLogoutMs > 0 && result.split.backchannelSweep.service.workerCpuPerLogoutMs > 0, 'split: CPU per logout of each process');
+  t.ok(Object.keys(result.split.redisCallsPerLogout).length > 0, 'split: Redis commands per logout');
   t.match(stdout, /verify-only ceiling/);
 });
