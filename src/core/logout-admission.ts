@@ -85,7 +85,7 @@ export class LogoutAdmission {
         ...(target.kind === 'sid' ? { marker: { issuer: target.issuer, sid: target.sid, expiresAt: attempt.markerUntil(report) } } : {}),
       });
     } catch (err) {
-      await stores.replay.forget(replayKey).catch(() => {});
+      await stores.replay.forget(replayKey, report.id, until).catch(() => {});
       throw new StoreUnavailable(`the logout could not be recorded: ${message(err)}`);
     }
     if (!admitted) throw new InvalidLogoutToken('jti', 'this logout token was already received (replay)');

@@ -38,7 +38,7 @@ export interface LogoutServiceOptions {
   /** See LogoutAdmissionOptions. */
   maxInBackground?: number;
   backgroundConcurrency?: number;
-  /** Due logouts a worker round claims (50). */
+  /** Due logouts a worker round claims (256). */
   workerBatchSize?: number;
 }
 

@@ -19,8 +19,11 @@ export interface SessionStore {
 
 /** Seen `jti`s of logout tokens, so a replayed token has no effect (recorded by {@link ServiceStores.admitLogout}). */
 export interface ReplayStore {
-  /** Drops a record again (when the logout it admitted could not be recorded). */
-  forget(key: string): Promise<void>;
+  /**
+   * Drops the record the admission `admissionId` (its report id) made, when that logout could not be
+   * recorded; a record another admission made since is kept. `until` (epoch ms): the record's own end.
+   */
+  forget(key: string, admissionId: string, until: number): Promise<void>;
 }
 
 /** Marks `(issuer, sid)` pairs that were logged out, so a late registration is refused. */

@@ -141,18 +141,18 @@ class MemorySessionStore implements SessionStore {
 }
 
 class MemoryReplayStore implements ReplayStore {
-  readonly seen: ExpiringMap<true>;
+  readonly seen: ExpiringMap<string>;
   constructor(now: Clock, bound: Bound) {
     this.seen = new ExpiringMap(now, bound);
   }
   /** Records `key` until `expiresAt` (epoch ms); false when it was already recorded. */
-  remember(key: string, expiresAt: number): boolean {
-    if (this.seen.get(key)) return false;
-    this.seen.set(key, true, expiresAt);
+  remember(key: string, admissionId: string, expiresAt: number): boolean {
+    if (this.seen.get(key) !== undefined) return false;
+    this.seen.set(key, admissionId, expiresAt);
     return true;
   }
-  async forget(key: string): Promise<void> {
-    this.seen.delete(key);
+  async forget(key: string, admissionId: string): Promise<void> {
+    if (this.seen.get(key) === admissionId) this.seen.delete(key);
   }
 }
 
@@ -269,7 +269,7 @@ export function createMemoryStores(options: MemoryStoreOptions): ServiceStores {
     markers,
     journal,
     async admitLogout(admission) {
-      if (!replay.remember(admission.replay.key, admission.replay.expiresAt)) return false;
+      if (!replay.remember(admission.replay.key, admission.report.id, admission.replay.expiresAt)) return false;
       await journal.save(admission.report, admission.dueAt);
       if (admission.marker) await markers.mark(admission.marker.issuer, admission.marker.sid, admission.marker.expiresAt);
       return true;

@@ -148,13 +148,70 @@ class RedisSessionStore implements SessionStore {
   }
 }
 
+/** Deletes a replay record only if the admission named in ARGV[1] made it. */
+const FORGET_OWN = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`;
+
+type WithForgetOwn = { lrForgetOwn(key: string, admissionId: string): Promise<number> };
+
 class RedisReplayStore implements ReplayStore {
+  /** Records being forgotten in the background, until the replicas acknowledge it (bounded). */
+  private readonly forgetting = new Set<NodeJS.Timeout>();
+  private stopped = false;
   constructor(
     private readonly redis: Client,
     private readonly prefix: string,
-  ) {}
-  async forget(key: string): Promise<void> {
-    await this.redis.del(replayKey(this.prefix, key));
+    private readonly replication: { replicas: number; waitMs: number },
+  ) {
+    if (!('lrForgetOwn' in redis)) redis.defineCommand('lrForgetOwn', { numberOfKeys: 1, lua: FORGET_OWN });
+  }
+  /**
+   * The admission being undone may have reached a replica that a failover then promotes, while the
+   * delete does not: until the replicas acknowledge the delete, it is tried again (every 250 ms, up to a
+   * minute), so that the provider's retry gets through. Only this admission's record goes: a later
+   * admission of the same token, answered 200, keeps its own.
+   */
+  async forget(key: string, admissionId: string, until: number): Promise<void> {
+    const record = replayKey(this.prefix, key);
+    const { replicas, waitMs } = this.replication;
+    const once = async (): Promise<boolean> => {
+      if (replicas === 0) return (await (this.redis as unknown as WithForgetOwn).lrForgetOwn(record, admissionId), true);
+      const pipeline = this.redis.pipeline() as unknown as WithForgetOwn & { wait(n: number, ms: number): unknown; exec(): Promise<[Error | null, unknown][] | null> };
+      pipeline.lrForgetOwn(record, admissionId);
+      pipeline.wait(replicas, waitMs);
+      const results = await pipeline.exec();
+      failOn(results);
+      return (results![1]![1] as number) >= replicas;
+    };
+    let failure: unknown;
+    if (await once().catch((err: unknown) => ((failure = err), false))) return;
+    const deadline = Math.min(until, Date.now() + 60_000);
+    // Beyond that many (a long outage) the records are left to expire on their own.
+    if (this.forgetting.size < 10_000) this.forgetLater(once, deadline);
+    if (failure) throw failure;
+  }
+
+  private forgetLater(once: () => Promise<boolean>, deadline: number): void {
+    const again = (): void => {
+      const timer: NodeJS.Timeout = setTimeout(() => {
+        this.forgetting.delete(timer);
+        void once()
+          .catch(() => false)
+          .then((done) => {
+            if (!done && !this.stopped && Date.now() < deadline) again();
+          });
+      }, 250);
+      timer.unref();
+      this.forgetting.add(timer);
+    };
+    again();
+  }
+  stop(): void {
+    this.stopped = true;
+    for (const timer of this.forgetting) clearTimeout(timer);
+    this.forgetting.clear();
   }
 }
 
@@ -254,7 +311,7 @@ class RedisLogoutJournal implements LogoutJournal {
  * (ms), due at, report id, received at, marker expiry.
  */
 const ADMIT_LOGOUT = `
-if not redis.call('SET', KEYS[1], '1', 'PXAT', ARGV[1], 'NX') then return 0 end
+if not redis.call('SET', KEYS[1], ARGV[5], 'PXAT', ARGV[1], 'NX') then return 0 end
 redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
 redis.call('ZADD', KEYS[3], ARGV[4], ARGV[5])
 redis.call('ZADD', KEYS[4], ARGV[6], ARGV[5])
@@ -290,9 +347,10 @@ export function createRedisStores(redis: Client, options: RedisStoreOptions): Se
   const prefix = options.keyPrefix;
   if (!('lrAdmitLogout' in redis)) redis.defineCommand('lrAdmitLogout', { lua: ADMIT_LOGOUT });
   const replication = { replicas: options.replicas ?? 0, waitMs: options.replicaWaitMs ?? 500 };
+  const replay = new RedisReplayStore(redis, prefix, replication);
   const stores: ServiceStores = {
     sessions: outagesAsUnavailable(new RedisSessionStore(redis, prefix, now)),
-    replay: outagesAsUnavailable(new RedisReplayStore(redis, prefix)),
+    replay: outagesAsUnavailable(replay),
     markers: outagesAsUnavailable(new RedisLoggedOutMarkers(redis, prefix)),
     journal: outagesAsUnavailable(new RedisLogoutJournal(redis, prefix, options.reportRetentionMs, replication)),
     async admitLogout({ replay, report, dueAt, marker }) {
@@ -320,6 +378,7 @@ export function createRedisStores(redis: Client, options: RedisStoreOptions): Se
       await redis.set(`${prefix}readyz`, '1', 'PX', 10_000);
     },
     async close() {
+      replay.stop();
       if (options.ownsConnection ?? true) await redis.quit().catch(() => redis.disconnect());
     },
   };

@@ -109,6 +109,14 @@ export class RedisServer {
     if (!this.dataDir) await rm(join(tmpdir(), `lr-redis-${this.port}.rdb`), { force: true });
   }
 
+  /** SIGSTOP: the process stays, answers nothing and acknowledges no replication (a replica stalled). */
+  pause(): void {
+    this.child?.kill('SIGSTOP');
+  }
+  resume(): void {
+    this.child?.kill('SIGCONT');
+  }
+
   /** Stops for good and removes its data. */
   async remove(): Promise<void> {
     await this.stop();

@@ -13,7 +13,7 @@ t.test('a Redis that is away is a StoreUnavailable at the adapter edge, for ever
     ['sessions.bySid', () => stores.sessions.bySid('https://idp', 'sid')],
     ['markers.isMarked', () => stores.markers.isMarked('https://idp', 'sid')],
     ['journal.get', () => stores.journal.get('id')],
-    ['replay.forget', () => stores.replay.forget('k')],
+    ['replay.forget', () => stores.replay.forget('k', 'id', Date.now() + 60_000)],
     ['ping', () => stores.ping()],
   ];
   for (const [what, call] of calls) {

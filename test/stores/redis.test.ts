@@ -78,12 +78,16 @@ if (ctx) {
     t.equal(await redis.sismember((await redis.keys(`${prefix}idx:sid:*`))[0] ?? 'none', s.id), 0, 'the stale id was cleaned from the index');
   });
 
-  t.test('a forgotten replay record lets the same token be admitted again', async (t) => {
+  t.test('a replay record forgotten by its own admission lets the same token be admitted again; another admission\'s forget, or a late one, keeps it', async (t) => {
     const admission = (id: string) => ({ replay: { key: 'iss jti-1', expiresAt: Date.now() + 60_000 }, report: { id, state: 'pending' as const, channel: 'backchannel' as const, target: { kind: 'sub' as const, issuer: 'iss', sub: 'u' }, receivedAt: '', attempts: 0, sessionsEnded: 0, sessionIds: [], accounts: [], removals: [] }, dueAt: Date.now() + 60_000 });
     t.equal(await stores.admitLogout(admission('f1')), true);
     t.equal(await stores.admitLogout(admission('f2')), false, 'a replay');
-    await stores.replay.forget('iss jti-1');
-    t.equal(await stores.admitLogout(admission('f3')), true, 'forgotten, it can be recorded again');
+    await stores.replay.forget('iss jti-1', 'f2', Date.now() + 60_000);
+    t.equal(await stores.admitLogout(admission('f4')), false, "another admission's forget leaves the record of f1");
+    await stores.replay.forget('iss jti-1', 'f1', Date.now() + 60_000);
+    t.equal(await stores.admitLogout(admission('f3')), true, 'forgotten by its own admission, it can be recorded again');
+    await stores.replay.forget('iss jti-1', 'f1', Date.now() + 60_000);
+    t.equal(await stores.admitLogout(admission('f5')), false, "a late forget of f1 leaves f3's record: no replay of an answered logout");
     for (const id of ['f1', 'f3']) await stores.journal.dequeue(id);
   });
 
