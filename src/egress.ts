@@ -8,7 +8,11 @@ type Env = Record<string, string | undefined>;
  * proxy needs; the global fetch when no proxy is set.
  */
 export function egressFetch(env: Env = process.env): typeof fetch {
-  const read = (name: string) => env[name] ?? env[name.toLowerCase()];
+  const read = (name: string): string | undefined => {
+    const value = env[name] ?? env[name.toLowerCase()];
+    if (value && name !== 'NO_PROXY' && !URL.canParse(value)) throw new Error(`${name}: is not a URL (e.g. http://proxy.internal:3128)`);
+    return value;
+  };
   const httpsProxy = read('HTTPS_PROXY');
   const httpProxy = read('HTTP_PROXY');
   if (!httpsProxy && !httpProxy) return fetch;

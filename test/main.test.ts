@@ -77,3 +77,10 @@ t.test('server.managementPort: the probes and metrics listen there, the main por
   t.equal((await fetch(`${service.address}/openapi.yaml`)).status, 200, 'the main port serves the rest');
   t.equal(await service.stop('SIGTERM'), 0, 'SIGTERM closes both');
 });
+
+t.test('bad input: an HTTPS_PROXY that is not a URL stops the start with one line naming the variable', async (t) => {
+  const result = await refuse([], { HTTPS_PROXY: 'proxy internal 3128', PORT: '0' });
+  t.equal(result.code, 1);
+  t.match(result.stderr, /cannot start: HTTPS_PROXY: is not a URL/);
+  t.notMatch(result.stderr, /at .*\.js/, 'no stack');
+});
