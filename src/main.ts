@@ -77,7 +77,8 @@ async function main(): Promise<void> {
   app = await buildApp({ config, stores, attemptStores, tokenCaches, logger, outages, ...(shared ? { rateLimitRedis: shared.redis, rateLimitPrefix: shared.keyPrefix } : {}) });
   const service = app;
   for (const [where, count] of earlyErrors) service.serviceMetrics.storeErrors.inc({ where }, count);
-  const { shutdownDelaySeconds } = config.server;
+  // A worker takes no traffic a load balancer could still send: it stops at once.
+  const shutdownDelaySeconds = config.role === 'worker' ? 0 : config.server.shutdownDelaySeconds;
   closeWithGrace({ delay: (shutdownDelaySeconds + 10) * 1000, logger }, async ({ signal, err }) => {
     if (err) logger.error({ err: { message: err.message } }, 'stopping after an error');
     else {

@@ -23,15 +23,16 @@ if (ctx) {
   const auth = { authorization: `Bearer ${FULL_KEY}` };
   const cacheKey = `${prefix}msal:{clientId}:{homeAccountId}`;
 
-  async function configFile(name: string): Promise<string> {
+  async function configFile(name: string, shutdownDelaySeconds = 0): Promise<string> {
     const file = testConfigFile(provider.jwksUri);
+    file.server = { shutdownDelaySeconds };
     file.store = { kind: 'redis', url: REDIS_URL, keyPrefix: `${prefix}${name}:` };
     file.apps[0]!.tokenCache = { url: REDIS_URL, key: cacheKey };
     file.apps[1]!.tokenCache = { url: REDIS_URL, key: `${prefix}billing:{homeAccountId}` };
     file.retry = { leaseSeconds: 1, baseDelaySeconds: 0.05, maxDelaySeconds: 0.2 };
     file.limits = { publicRequestsPerMinute: 1_000_000, apiRequestsPerMinute: 1_000_000 };
     file.logLevel = 'warn';
-    const path = join(dir, `${name}.yaml`);
+    const path = join(dir, `${name}-${shutdownDelaySeconds}.yaml`);
     await writeFile(path, stringify(file));
     return path;
   }
@@ -69,14 +70,17 @@ if (ctx) {
     }
     t.equal((await web.accounts(user.homeAccountId)).length, 1, 'the account is still in the cache');
 
-    const worker = await start(config, 'worker');
+    // Its configuration asks for a long shutdown delay, which a worker (no traffic to drain) does not wait for.
+    const worker = await start(await configFile('later', 60), 'worker');
     t.teardown(() => worker.stop('SIGKILL'));
     await until(async () => (await reportsOf(receiver, sidOf(user.token)))[0]?.state === 'completed', 15_000);
     t.same(await web.accounts(user.homeAccountId), [], 'the worker removed the account');
     t.equal((await fetch(`${worker.address}/logout/backchannel`, { method: 'POST' })).status, 404, 'a worker serves no public route');
     t.equal((await fetch(`${worker.address}/v1/apps`, { headers: auth })).status, 404, 'nor the API');
     t.equal((await fetch(`${worker.address}/readyz`)).status, 200, 'only the management endpoints');
-    t.equal(await worker.stop('SIGTERM'), 0);
+    t.equal(await worker.stop('SIGTERM'), 0, 'the worker stops on SIGTERM');
+    t.notOk(worker.lines.some((l) => l.includes('still serving until the delay ends')), 'without the shutdown delay');
+    t.ok(worker.lines.some((l) => l.includes('no longer accepting')), 'at once');
     t.equal(await receiver.stop('SIGTERM'), 0);
   });
 
