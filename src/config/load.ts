@@ -389,13 +389,11 @@ const ENV_SETTINGS: Record<string, string> = { LOGOUT_RECEIVER_ROLE: 'role', POR
 function applyEnv(raw: Record<string, unknown>, env: Env): Record<string, unknown> {
   const out: Record<string, unknown> = { ...raw };
   const server = { ...((out.server as Record<string, unknown> | undefined) ?? {}) };
-  if (env.PORT !== undefined) {
-    if (!/^\d{1,5}$/.test(env.PORT)) throw new ConfigError('PORT', 'must be a port number');
-    server.port = Number(env.PORT);
-  }
-  if (env.MANAGEMENT_PORT !== undefined) {
-    if (!/^\d{1,5}$/.test(env.MANAGEMENT_PORT)) throw new ConfigError('MANAGEMENT_PORT', 'must be a port number');
-    server.managementPort = Number(env.MANAGEMENT_PORT);
+  for (const [variable, setting] of [['PORT', 'port'], ['MANAGEMENT_PORT', 'managementPort']] as const) {
+    const value = env[variable];
+    if (value === undefined) continue;
+    if (!/^\d{1,5}$/.test(value)) throw new ConfigError(variable, 'must be a port number');
+    server[setting] = Number(value);
   }
   if (env.HOST !== undefined) server.host = env.HOST;
   if (env.PORT !== undefined || env.MANAGEMENT_PORT !== undefined || env.HOST !== undefined) out.server = server;

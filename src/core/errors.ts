@@ -1,3 +1,9 @@
+/** Text fit for a report or a log line: URL credentials masked, 200 characters at most. */
+export const safeText = (text: string): string => text.replace(/\/\/[^@/\s]*@/g, '//***@').slice(0, 200);
+
+/** An error's message as {@link safeText}. */
+export const safeMessage = (err: unknown): string => safeText(err instanceof Error ? err.message : String(err));
+
 /**
  * Failures of the logout core, each with a stable `code`; the routes decide the HTTP status.
  * Messages are safe to return: they never carry token values or keys.

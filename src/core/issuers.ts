@@ -1,4 +1,5 @@
 import { createRemoteJWKSet, customFetch, type JWTVerifyGetKey } from 'jose';
+import { safeText } from './errors.js';
 import { isLoopbackHost, TENANT_PLACEHOLDER, type IssuerConfig } from './registrations.js';
 
 /** A configured issuer matched to one concrete `iss` value (a template resolved to its tenant). */
@@ -126,5 +127,5 @@ function causeOf(err: unknown): string {
   let innermost = err as { cause?: unknown; code?: unknown; message?: unknown } | undefined;
   while (innermost?.cause && typeof innermost.cause === 'object') innermost = innermost.cause as typeof innermost;
   const code = typeof innermost?.code === 'string' ? `${innermost.code}: ` : '';
-  return `${code}${String(innermost?.message ?? err)}`.replace(/\/\/[^@/\s]*@/g, '//***@').slice(0, 200);
+  return safeText(`${code}${String(innermost?.message ?? err)}`);
 }

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import pLimit, { type LimitFunction } from 'p-limit';
 import type { ServiceStores } from './service-stores.js';
-import { Conflict, InvalidLogoutToken, NotFound, StoreUnavailable } from './errors.js';
-import { message, type LogoutAttempt } from './logout-attempt.js';
+import { Conflict, InvalidLogoutToken, NotFound, safeMessage, StoreUnavailable } from './errors.js';
+import type { LogoutAttempt } from './logout-attempt.js';
 import type { LogoutChannel, LogoutEvent, LogoutReport, LogoutTarget, NewSession, Session } from './model.js';
 import type { VerifiedLogoutToken } from './verify-logout-token.js';
 
@@ -86,7 +86,7 @@ export class LogoutAdmission {
       });
     } catch (err) {
       await stores.replay.forget(replayKey, report.id, until).catch(() => {});
-      throw new StoreUnavailable(`the logout could not be recorded: ${message(err)}`);
+      throw new StoreUnavailable(`the logout could not be recorded: ${safeMessage(err)}`);
     }
     if (!admitted) throw new InvalidLogoutToken('jti', 'this logout token was already received (replay)');
     if (this.options.firstAttempt === 'queued') return report;
@@ -122,7 +122,7 @@ export class LogoutAdmission {
     try {
       await this.options.stores.journal.save(report, this.dueAt());
     } catch (err) {
-      throw new StoreUnavailable(`the logout could not be recorded: ${message(err)}`);
+      throw new StoreUnavailable(`the logout could not be recorded: ${safeMessage(err)}`);
     }
     return this.options.firstAttempt === 'queued' ? report : this.options.attempt.run(report);
   }
@@ -142,7 +142,7 @@ export class LogoutAdmission {
       if (issuers.length === 1) await markers.mark(issuers[0]!, sid, this.options.now() + this.options.unmatchedMarkerTtlMs);
       for (const issuer of issuers) if ((await sessions.bySid(issuer, sid)).length > 0) withSessions.push(issuer);
     } catch (err) {
-      throw new StoreUnavailable(`the sessions could not be read: ${message(err)}`);
+      throw new StoreUnavailable(`the sessions could not be read: ${safeMessage(err)}`);
     }
     const reports: LogoutReport[] = [];
     for (const issuer of withSessions) reports.push(await this.logout({ channel, target: { kind: 'sid', issuer, sid } }));

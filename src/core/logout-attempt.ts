@@ -1,3 +1,4 @@
+import { safeMessage } from './errors.js';
 import type { ServiceStores } from './service-stores.js';
 import type { AccountRemoval, LogoutReport, Session } from './model.js';
 import type { AccountToSweep, TokenCacheSweeper } from './token-cache-sweeper.js';
@@ -27,8 +28,6 @@ export interface LogoutAttemptOptions {
   onError?: (err: unknown, context: string) => void;
 }
 
-/** Error text safe for a report: no URL credentials, short. */
-export const message = (err: unknown): string => (err instanceof Error ? err.message : String(err)).replace(/\/\/[^@/\s]*@/g, '//***@').slice(0, 200);
 const removalKey = (r: AccountRemoval): string => JSON.stringify([r.clientId, r.homeAccountId.toLowerCase(), r.partitionKey ?? null]);
 
 /** One attempt at a logout: its sessions, their accounts, every app's token cache, then the sessions. */
@@ -63,7 +62,7 @@ export class LogoutAttempt {
       delete report.lastError;
       await stores.journal.save(report);
     } catch (err) {
-      report.lastError = message(err);
+      report.lastError = safeMessage(err);
       report.state = report.attempts >= retry.maxAttempts ? 'failed' : 'pending';
       const delay = Math.min(retry.baseDelayMs * 2 ** (report.attempts - 1), retry.maxDelayMs);
       await stores.journal

@@ -38,8 +38,6 @@ export interface LogoutServiceOptions {
   /** See LogoutAdmissionOptions. */
   maxInBackground?: number;
   backgroundConcurrency?: number;
-  /** Due logouts a worker round claims (256). */
-  workerBatchSize?: number;
 }
 
 /**
@@ -82,7 +80,6 @@ export class LogoutService {
       attempt: this.attempt,
       now,
       leaseMs: retry.leaseMs,
-      ...(options.workerBatchSize !== undefined ? { batchSize: options.workerBatchSize } : {}),
       ...(options.onWorkerRound ? { onRound: options.onWorkerRound } : {}),
       ...(options.onError ? { onError: options.onError } : {}),
     });

@@ -1,6 +1,8 @@
-import pLimit from 'p-limit';
 import type { LogoutJournal } from './service-stores.js';
 import type { LogoutAttempt } from './logout-attempt.js';
+
+/** Due logouts claimed and worked on at once per round (as many as the first attempts run at once): their partitions are batched together, and the more at once, the fewer rewrites of a shared partition. */
+const BATCH = 256;
 
 export interface LogoutWorkerOptions {
   journal: LogoutJournal;
@@ -8,10 +10,6 @@ export interface LogoutWorkerOptions {
   now: () => number;
   /** How long a claimed logout is this worker's before another may take it over. */
   leaseMs: number;
-  /** Due logouts claimed per round (256, as many as the first attempts run at once): the more at once, the fewer rewrites of a shared partition. */
-  batchSize?: number;
-  /** Of those, how many are worked on at once (all of them by default): their partitions are batched together. */
-  concurrency?: number;
   /** Told when a round went through (the store answered): an outage it met is over. */
   onRound?: () => void;
   onError?: (err: unknown, context: string) => void;
@@ -26,23 +24,20 @@ export class LogoutWorker {
   constructor(private readonly options: LogoutWorkerOptions) {}
 
   /** One round: claims up to `limit` due logouts and attempts them concurrently; returns how many it attempted. */
-  async runDue(limit = this.options.batchSize ?? 256): Promise<number> {
+  async runDue(limit = BATCH): Promise<number> {
     const { journal, now, leaseMs } = this.options;
     const due = await journal.due(now(), limit);
     const claimed = (await Promise.all(due.map(async (id) => ((await journal.claim(id, now(), leaseMs)) ? id : undefined)))).filter((id) => id !== undefined);
-    const turn = pLimit(this.options.concurrency ?? Math.max(1, claimed.length));
     const attempted = await Promise.all(
-      claimed.map((id) =>
-        turn(async () => {
-          const report = await journal.get(id);
-          if (!report || report.state !== 'pending') {
-            await journal.dequeue(id);
-            return 0;
-          }
-          await this.options.attempt.run(report);
-          return 1;
-        }),
-      ),
+      claimed.map(async (id) => {
+        const report = await journal.get(id);
+        if (!report || report.state !== 'pending') {
+          await journal.dequeue(id);
+          return 0;
+        }
+        await this.options.attempt.run(report);
+        return 1;
+      }),
     );
     return attempted.reduce<number>((sum, n) => sum + n, 0);
   }
@@ -60,9 +55,8 @@ export class LogoutWorker {
   }
 
   private async drain(): Promise<void> {
-    const limit = this.options.batchSize ?? 256;
     try {
-      while (!this.stopped && (await this.runDue(limit)) >= limit);
+      while (!this.stopped && (await this.runDue()) >= BATCH);
       this.options.onRound?.();
     } catch (err) {
       this.options.onError?.(err, 'worker');

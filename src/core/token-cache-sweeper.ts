@@ -1,3 +1,4 @@
+import { safeMessage } from './errors.js';
 import type { AppConfig } from './registrations.js';
 import type { AccountRemoval } from './model.js';
 import { ForeignPartitionError, type AccountPartitionRemoval, type CacheFormat, type TokenCacheStore } from './token-cache.js';
@@ -39,7 +40,6 @@ export function partitionKey(template: string, clientId: string, homeAccountId: 
 /** A key template that names the account (`{homeAccountId}`, or both its halves) gives each account a partition of its own. */
 const namesOneAccount = (template: string): boolean => template.includes('{homeAccountId}') || (template.includes('{oid}') && template.includes('{tenantId}'));
 
-const safeMessage = (err: unknown): string => (err instanceof Error ? err.message : String(err)).slice(0, 200);
 
 type PartitionOutcome = Pick<AccountRemoval, 'outcome' | 'detail' | 'removedEntries' | 'partitionDeleted'>;
 

@@ -97,7 +97,7 @@ export class ServiceMetrics {
   });
 
   /** `apps` and `issuers` by name: each labelled counter has its series at 0 from the start, so the first failure shows in `increase()`. */
-  constructor(about: { version: string; apps: string[]; issuers: string[] } = { version: '0.0.0', apps: [], issuers: [] }) {
+  constructor(about: { version: string; apps: string[]; issuers: string[] }) {
     // The standard names (process_*, nodejs_*), which stock dashboards read.
     collectDefaultMetrics({ register: this.registry });
     // Gauges named like counters, which promtool refuses; each is the sum of nodejs_active_{handles,requests,resources}.

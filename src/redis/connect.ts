@@ -1,6 +1,6 @@
 import { Redis, Cluster, type RedisOptions } from 'ioredis';
 import { Type } from 'typebox';
-import { StoreUnavailable } from '../core/errors.js';
+import { safeText, StoreUnavailable } from '../core/errors.js';
 
 /** Where a Redis is: one node by URL, a Sentinel-watched primary, or a Cluster. */
 export interface RedisLocation {
@@ -81,7 +81,7 @@ export function redisErrorMessage(err: unknown): string {
   // A transaction Redis refused (EXECABORT) says why only in the errors of its commands (READONLY, …).
   const cause = (err as { previousErrors?: unknown[] } | undefined)?.previousErrors?.find((e): e is Error => e instanceof Error);
   const text = err instanceof Error ? err.message + (cause ? ` (${cause.message})` : '') : String(err);
-  return text.replace(/\/\/[^@/\s]*@/g, '//***@').slice(0, 200);
+  return safeText(text);
 }
 
 /** Errors that mean a store is away (ioredis while disconnected), not that the request is wrong. */

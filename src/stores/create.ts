@@ -30,9 +30,9 @@ export interface Backends {
  * The service's own store and each app's token-cache store, as configured. Apps whose caches share
  * a Redis URL share one connection; the service's own store has two of its own even on the same URL
  * (one for the answers, one for the attempts), so its small commands never wait behind a megabyte
- * partition in transit.
+ * partition in transit. `onConnectionError` is told each failure of a connection (safe text),
+ * `onConnectionReady` each (re)connect, by where.
  */
-/** `onConnectionError` is told each failure of a connection (safe text); `onConnectionReady` each (re)connect, by where. */
 export function createBackends(config: Config, onConnectionError: (reason: string, where: string) => void, onConnectionReady: (where: string) => void = () => {}): Backends {
   // Told with a text safe to log (no URL credentials), so that nothing above reads a client's errors.
   const onError = (err: Error, where: string) => onConnectionError(redisErrorMessage(err), where);

@@ -20,6 +20,17 @@ function failOn(results: [Error | null, unknown][] | null): void {
   if (failed) throw failed[0];
 }
 
+type Batch = { wait(replicas: number, timeoutMs: number): unknown; exec(): Promise<[Error | null, unknown][] | null> };
+
+/** Sends `batch` and a WAIT behind it in one round trip: its commands' replies, and how many replicas acknowledged them. */
+async function execAndWait(batch: Batch, replicas: number, waitMs: number): Promise<{ replies: unknown[]; acknowledged: number }> {
+  batch.wait(replicas, waitMs);
+  const results = await batch.exec();
+  failOn(results);
+  const replies = results!.map(([, reply]) => reply);
+  return { replies: replies.slice(0, -1), acknowledged: replies.at(-1) as number };
+}
+
 const replayKey = (prefix: string, key: string): string => `${prefix}jti:${digest(key)}`;
 const markerKey = (prefix: string, issuer: string, sid: string): string => `${prefix}loggedout:${digest(issuer, sid)}`;
 const reportKey = (prefix: string, id: string): string => `${prefix}logout:${id}`;
@@ -178,12 +189,9 @@ class RedisReplayStore implements ReplayStore {
     const { replicas, waitMs } = this.replication;
     const once = async (): Promise<boolean> => {
       if (replicas === 0) return (await (this.redis as unknown as WithForgetOwn).lrForgetOwn(record, admissionId), true);
-      const pipeline = this.redis.pipeline() as unknown as WithForgetOwn & { wait(n: number, ms: number): unknown; exec(): Promise<[Error | null, unknown][] | null> };
+      const pipeline = this.redis.pipeline() as unknown as WithForgetOwn & Batch;
       pipeline.lrForgetOwn(record, admissionId);
-      pipeline.wait(replicas, waitMs);
-      const results = await pipeline.exec();
-      failOn(results);
-      return (results![1]![1] as number) >= replicas;
+      return (await execAndWait(pipeline, replicas, waitMs)).acknowledged >= replicas;
     };
     let failure: unknown;
     if (await once().catch((err: unknown) => ((failure = err), false))) return;
@@ -265,11 +273,8 @@ class RedisLogoutJournal implements LogoutJournal {
       const index = targetIndexKey(this.prefix, report.target);
       batch.zadd(this.queue, dueAt, report.id).zadd(this.pending, 'NX', receivedAtMs(report), report.id).zadd(index, receivedAtMs(report), report.id).pexpire(index, this.retentionMs);
     }
-    if (waits) batch.wait(replicas, waitMs);
-    const results = await batch.exec();
-    failOn(results);
-    if (!waits) return;
-    const acknowledged = results![results!.length - 1]![1] as number;
+    if (!waits) return void failOn(await batch.exec());
+    const { acknowledged } = await execAndWait(batch, replicas, waitMs);
     if (acknowledged < replicas) throw notReplicated(acknowledged, replicas, waitMs);
   }
   async byTarget(target: LogoutTarget, limit: number): Promise<LogoutReport[]> {
@@ -362,13 +367,10 @@ export function createRedisStores(redis: Client, options: RedisStoreOptions): Se
       }
       if (replication.replicas === 0) return (await (redis as unknown as WithAdmitLogout).lrAdmitLogout(keys.length, ...keys, ...args)) === 1;
       // Script and WAIT in one round trip, on the node of the admission's keys.
-      const pipeline = redis.pipeline() as unknown as WithAdmitLogout & { wait(n: number, ms: number): unknown; exec(): Promise<[Error | null, unknown][] | null> };
+      const pipeline = redis.pipeline() as unknown as WithAdmitLogout & Batch;
       pipeline.lrAdmitLogout(keys.length, ...keys, ...args);
-      pipeline.wait(replication.replicas, replication.waitMs);
-      const results = await pipeline.exec();
-      failOn(results);
-      if (results![0]![1] !== 1) return false;
-      const acknowledged = results![1]![1] as number;
+      const { replies, acknowledged } = await execAndWait(pipeline, replication.replicas, replication.waitMs);
+      if (replies[0] !== 1) return false;
       if (acknowledged < replication.replicas) throw notReplicated(acknowledged, replication.replicas, replication.waitMs);
       return true;
     },

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type { FastifyPluginAsync } from 'fastify';
+import { safeMessage } from '../../core/errors.js';
 import type { Services } from '../app.js';
 
 /** The openapi.yaml at the repository root (three folders up from src/http/routes and dist/http/routes). */
@@ -10,16 +11,17 @@ const PING_TIMEOUT_MS = 2_000;
 
 type State = 'up' | 'down';
 
-async function probe(ping: () => Promise<void>): Promise<State> {
+/** Why the store's write probe failed (a refusal, or no answer in time); undefined when it answered. */
+async function probe(ping: () => Promise<void>): Promise<string | undefined> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${PING_TIMEOUT_MS} ms`)), PING_TIMEOUT_MS);
+    timer = setTimeout(() => reject(new Error(`no answer to the write probe within ${PING_TIMEOUT_MS} ms`)), PING_TIMEOUT_MS);
   });
   try {
     await Promise.race([ping(), timeout]);
-    return 'up';
-  } catch {
-    return 'down';
+    return undefined;
+  } catch (err) {
+    return safeMessage(err);
   } finally {
     clearTimeout(timer);
   }
@@ -28,13 +30,16 @@ async function probe(ping: () => Promise<void>): Promise<State> {
 /** Each store's state: the service's own, and each app's token cache (a store shared by apps is asked once). */
 export async function storeStates(services: Services): Promise<{ store: State; tokenCaches: Record<string, State> }> {
   const caches = [...new Set(services.tokenCaches.values())];
-  const [store, ...cacheStates] = await Promise.all([probe(() => services.stores.ping()), ...caches.map((cache) => probe(() => cache.ping()))]);
+  const [storeFailure, ...cacheFailures] = await Promise.all([probe(() => services.stores.ping()), ...caches.map((cache) => probe(() => cache.ping()))]);
+  // Each outage is logged once as it begins and once as it ends, not per probe.
+  const state = (where: string, failure: string | undefined): State => {
+    if (failure === undefined) services.outages.recovered(where);
+    else services.outages.failed(where, failure);
+    return failure === undefined ? 'up' : 'down';
+  };
   const tokenCaches: Record<string, State> = {};
-  for (const app of services.config.apps) tokenCaches[app.name] = cacheStates[caches.indexOf(services.tokenCaches.get(app.clientId)!)]!;
-  const tell = (where: string, state: State) => (state === 'up' ? services.outages.recovered(where) : services.outages.failed(where, `no answer to the write probe within ${PING_TIMEOUT_MS} ms`));
-  tell('store', store!);
-  for (const [app, state] of Object.entries(tokenCaches)) tell(`token cache of ${app}`, state);
-  return { store: store!, tokenCaches };
+  for (const app of services.config.apps) tokenCaches[app.name] = state(`token cache of ${app.name}`, cacheFailures[caches.indexOf(services.tokenCaches.get(app.clientId)!)]);
+  return { store: state('store', storeFailure), tokenCaches };
 }
 
 /** `/healthz`, `/readyz` and `/metrics`: on the main port, or on `server.managementPort` alone. */
@@ -43,7 +48,6 @@ export const probeRoutes: FastifyPluginAsync<{ services: Services }> = async (ap
 
   // Ready is about the service's own store only: an app's token cache down delays that app's removals
   // (journaled and retried) and must not take every instance out of the load balancer.
-  // Each store's outage is logged once as it begins and once as it ends (services.outages), not per probe.
   app.get('/readyz', async (_request, reply) => {
     const states = await storeStates(services);
     if (services.lifecycle.stopping) return reply.code(503).send({ status: 'stopping', ...states });
