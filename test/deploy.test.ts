@@ -1,5 +1,6 @@
 import t from 'tap';
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
+import { promtoolTest } from './helpers/promtool.js';
 import { readdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { promisify } from 'node:util';
@@ -119,11 +120,7 @@ t.test('every metric the alert rules and the dashboard read is one the service e
   for (const labels of exprs.flatMap((e) => [...e.matchAll(/logout_receiver_store_up\{store="(\w+)"\}/g)].map((m) => m[1]!))) t.match(labels, /^(service|token_cache)$/);
 });
 
-const promtool = spawnSync('promtool', ['--version']).status === 0;
-if (!promtool && process.env.CI === 'true') t.fail("promtool is required under CI (Debian's prometheus package; .ci/run installs it)");
-else if (!promtool) t.test('promtool check rules', { skip: "##### promtool not installed (Debian's prometheus package): the alert rules are not checked #####" }, async () => {});
-else
-  t.test('promtool check rules passes on deploy/prometheus/alerts.yaml', async (t) => {
-    const { stdout } = await promisify(execFile)('promtool', ['check', 'rules', join(deploy, 'prometheus/alerts.yaml')]);
-    t.match(stdout, /SUCCESS: \d+ rules found/);
-  });
+promtoolTest('promtool check rules passes on deploy/prometheus/alerts.yaml', async (t) => {
+  const { stdout } = await promisify(execFile)('promtool', ['check', 'rules', join(deploy, 'prometheus/alerts.yaml')]);
+  t.match(stdout, /SUCCESS: \d+ rules found/);
+});

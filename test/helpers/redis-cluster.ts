@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
+import { withClient } from './redis.js';
 import { killNow, pollUntil, startUntil } from './process.js';
 
 /** A free port whose cluster bus port (port + 10000) is free too. */
@@ -53,7 +53,7 @@ export class ClusterDeployment {
       await deployment.until(async () => (await Promise.all(ports.map((p) => deployment.info(p)))).every((info) => info.includes('cluster_state:ok')), 30_000);
       // A replica takes over only once it has synced with its master.
       await deployment.until(async () => {
-        const replication = await Promise.all(ports.map((p) => deployment.node(p, async (c) => c.info('replication'))));
+        const replication = await Promise.all(ports.map((p) => withClient(p, async (c) => c.info('replication'))));
         return replication.filter((r) => r.includes('role:slave')).length === 3 && replication.every((r) => r.includes('role:master') || r.includes('master_link_status:up'));
       }, 30_000);
     } catch (err) {
@@ -67,25 +67,14 @@ export class ClusterDeployment {
     return this.ports.map((port) => `127.0.0.1:${port}`);
   }
 
-  private async node<T>(port: number, run: (client: Redis) => Promise<T>): Promise<T> {
-    const client = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-    client.on('error', () => {});
-    try {
-      await client.connect();
-      return await run(client);
-    } finally {
-      client.disconnect();
-    }
-  }
-
   private info(port: number): Promise<string> {
-    return this.node(port, async (c) => (await c.call('CLUSTER', 'INFO')) as string);
+    return withClient(port, async (c) => (await c.call('CLUSTER', 'INFO')) as string);
   }
 
   /** The port of the master that holds `key`'s slot now. */
   async masterOf(key: string): Promise<number> {
     for (const port of this.ports) {
-      const found = await this.node(port, async (c) => {
+      const found = await withClient(port, async (c) => {
         const slot = (await c.call('CLUSTER', 'KEYSLOT', key)) as number;
         const slots = (await c.call('CLUSTER', 'SLOTS')) as [number, number, [string, number]][];
         return slots.find(([from, to]) => slot >= from && slot <= to)?.[2][1];

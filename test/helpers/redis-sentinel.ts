@@ -2,10 +2,10 @@ import { spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { Test } from 'tap';
 import { killNow, pollUntil, startUntil } from './process.js';
-import { freePort } from './redis.js';
+import { freePort, replicaSynced, withClient } from './redis.js';
 
 /** Whether Debian's redis-sentinel is here (the Sentinel suite needs it; `.ci/run` installs it). */
 export function sentinelAvailable(): boolean {
@@ -77,15 +77,8 @@ export class SentinelDeployment {
     return this.sentinelPorts.map((port) => `127.0.0.1:${port}`);
   }
 
-  private async sentinel<T>(run: (client: Redis) => Promise<T>): Promise<T> {
-    const client = new Redis({ port: this.sentinelPorts[0], host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 1 });
-    client.on('error', () => {});
-    try {
-      await client.connect();
-      return await run(client);
-    } finally {
-      client.disconnect();
-    }
+  private sentinel<T>(run: (client: Redis) => Promise<T>): Promise<T> {
+    return withClient(this.sentinelPorts[0]!, run);
   }
 
   /** The port of the master the sentinels announce now. */
@@ -132,13 +125,7 @@ export class SentinelDeployment {
       ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dir, '--dbfilename', `dump-${port}.rdb`, '--replicaof', '127.0.0.1', String(master), '--replica-priority', '0'],
       /Ready to accept connections/,
     );
-    const node = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 1 });
-    node.on('error', () => {});
-    try {
-      await this.until(async () => (await node.info('replication')).includes('master_link_status:up'), 20_000);
-    } finally {
-      node.disconnect();
-    }
+    await replicaSynced(port);
     await this.until(async () => (await this.replicaCount()) >= 1, 20_000);
   }
 

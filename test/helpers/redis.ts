@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import type { Test } from 'tap';
+import { pollUntil } from './process.js';
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -130,4 +131,34 @@ export class RedisServer {
       probe.on('exit', (code) => resolve(code === 0));
     });
   }
+}
+
+/** Connects to the loopback Redis (or sentinel) at `port`, runs `run`, and disconnects: for asking a node that may be down, failing fast. */
+export async function withClient<T>(port: number, run: (client: Redis) => Promise<T>): Promise<T> {
+  const client = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    return await run(client);
+  } finally {
+    client.disconnect();
+  }
+}
+
+/** Resolves once the Redis at `port` is a replica whose link to its master is up (synced). */
+export function replicaSynced(port: number): Promise<void> {
+  return pollUntil(() => withClient(port, async (c) => (await c.info('replication')).includes('master_link_status:up')), 20_000, `the replica on ${port}`);
+}
+
+/** A private master and a replica of it, replicating once this resolves; both stop when the test ends. */
+export async function startReplicated(t: Test): Promise<{ master: RedisServer; replica: RedisServer }> {
+  const master = await RedisServer.start();
+  const replica = await RedisServer.start();
+  t.teardown(async () => {
+    await replica.stop();
+    await master.stop();
+  });
+  await withClient(replica.port, (c) => c.call('REPLICAOF', '127.0.0.1', String(master.port)));
+  await replicaSynced(replica.port);
+  return { master, replica };
 }

@@ -2,16 +2,10 @@ import t, { type Test } from 'tap';
 import { createServer, request } from 'node:http';
 import { connect, type AddressInfo, type Socket } from 'node:net';
 import { once } from 'node:events';
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
-import { resolveConfig } from '../../src/config/load.js';
 import { egressFetch } from '../../src/egress.js';
-import { buildApp } from '../../src/http/app.js';
-import { loggerOptions } from '../../src/http/logging.js';
-import { createMemoryStores } from '../../src/stores/memory.js';
-import { MemoryTokenCacheStore } from '../../src/token-caches/memory.js';
+import { loggedApp } from '../helpers/logged-service.js';
 import { TestProvider } from '../helpers/provider.js';
-import { ISSUER, ORDERS, postLogoutToken, testConfigFile } from '../helpers/service.js';
+import { ISSUER, ORDERS, postLogoutToken } from '../helpers/service.js';
 
 // Behind a corporate egress proxy: the issuers' keys and discovery go through HTTPS_PROXY/HTTP_PROXY
 // unless NO_PROXY names the host; a failed key fetch logs its cause, and the answer never carries it.
@@ -51,21 +45,6 @@ async function proxy(t: Test): Promise<{ url: string; targets: string[] }> {
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, targets };
 }
 
-async function service(t: Test, jwksUri: string, fetchImpl: typeof fetch) {
-  const lines: Record<string, unknown>[] = [];
-  const sink = new Writable({
-    write(chunk, _enc, done) {
-      for (const line of String(chunk).split('\n').filter(Boolean)) lines.push(JSON.parse(line) as Record<string, unknown>);
-      done();
-    },
-  });
-  const config = resolveConfig(testConfigFile(jwksUri));
-  const caches = new Map(config.apps.map((a) => [a.clientId, new MemoryTokenCacheStore()]));
-  const app = await buildApp({ config, stores: createMemoryStores({ reportRetentionMs: 60_000, pruneIntervalMs: 0 }), tokenCaches: caches, logger: pino(loggerOptions('info'), sink), fetch: fetchImpl });
-  t.teardown(() => app.close());
-  return { app, lines };
-}
-
 t.test('without a proxy in the environment the global fetch is used', async (t) => {
   t.equal(egressFetch({}), fetch);
 });
@@ -76,14 +55,14 @@ t.test('the JWKS fetch goes through HTTP_PROXY/HTTPS_PROXY, and straight to a ho
   const { url, targets } = await proxy(t);
   const host = new URL(provider.jwksUri).host;
 
-  const proxied = await service(t, provider.jwksUri, egressFetch({ HTTP_PROXY: url, https_proxy: url }));
+  const proxied = await loggedApp(t, { jwksUri: provider.jwksUri, fetch: egressFetch({ HTTP_PROXY: url, https_proxy: url }) });
   t.equal((await postLogoutToken(proxied.app, await provider.sign(provider.claims(ISSUER, ORDERS)))).statusCode, 200, 'the logout verified with keys fetched through the proxy');
   t.ok(targets.some((target) => target.includes(host)), `the proxy carried the key fetch (${targets.join(', ')})`);
   const fetches = provider.jwksFetches;
   t.ok(fetches >= 1);
 
   targets.length = 0;
-  const direct = await service(t, provider.jwksUri, egressFetch({ HTTP_PROXY: url, NO_PROXY: '127.0.0.1' }));
+  const direct = await loggedApp(t, { jwksUri: provider.jwksUri, fetch: egressFetch({ HTTP_PROXY: url, NO_PROXY: '127.0.0.1' }) });
   t.equal((await postLogoutToken(direct.app, await provider.sign(provider.claims(ISSUER, ORDERS)))).statusCode, 200);
   t.ok(provider.jwksFetches > fetches, 'the keys were fetched again');
   t.same(targets, [], 'not through the proxy: NO_PROXY names the host');
@@ -96,12 +75,12 @@ t.test('a failed key fetch logs its cause once (where, why), and the answer says
   await provider.close(); // nothing listens there any more
   const signer = await TestProvider.start();
   t.teardown(() => signer.close());
-  const { app, lines } = await service(t, jwksUri, egressFetch({ HTTP_PROXY: url }));
+  const { app, lines } = await loggedApp(t, { jwksUri, fetch: egressFetch({ HTTP_PROXY: url }) });
   const first = await postLogoutToken(app, await signer.sign(signer.claims(ISSUER, ORDERS)));
   const second = await postLogoutToken(app, await signer.sign(signer.claims(ISSUER, ORDERS)));
   for (const res of [first, second]) t.same([res.statusCode, res.json().error_description], [400, 'the signing keys of the issuer are unavailable']);
   t.notMatch(first.body, /ECONNREFUSED|502|127\.0\.0\.1/, 'no cause in the answer');
-  const began = lines.filter((l) => String(l.msg).startsWith('outage began') && l.where === 'keys of idp');
+  const began = lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => String(l.msg).startsWith('outage began') && l.where === 'keys of idp');
   t.equal(began.length, 1, 'logged once');
   t.match(String(began[0]?.reason), /502|ECONNREFUSED|answered/, `with its cause (${String(began[0]?.reason)})`);
 });

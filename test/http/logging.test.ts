@@ -1,39 +1,16 @@
 import t from 'tap';
-import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import { resolveConfig } from '../../src/config/load.js';
-import { buildApp, hashForLog } from '../../src/http/app.js';
+import { hashForLog } from '../../src/http/app.js';
 import { loggerOptions, REDACTED_PATHS } from '../../src/http/logging.js';
 import { createMemoryStores } from '../../src/stores/memory.js';
-import { MemoryTokenCacheStore } from '../../src/token-caches/memory.js';
-import { FULL_KEY, ISSUER, ORDERS, testConfigFile, until } from '../helpers/service.js';
+import { loggedApp, logSink } from '../helpers/logged-service.js';
+import { FULL_KEY, ISSUER, ORDERS, until } from '../helpers/service.js';
 import { TestProvider } from '../helpers/provider.js';
 
-/** A pino destination that keeps the lines written to it. */
-function logSink(): { lines: string[]; sink: Writable } {
-  const lines: string[] = [];
-  const sink = new Writable({
-    write(chunk, _enc, done) {
-      lines.push(...String(chunk).split('\n').filter(Boolean));
-      done();
-    },
-  });
-  return { lines, sink };
-}
-
 t.test('one log line per request, and no token, API key, Authorization header or sid in any line', async (t) => {
-  const { lines, sink } = logSink();
   const provider = await TestProvider.start();
   t.teardown(() => provider.close());
-  const config = resolveConfig(testConfigFile(provider.jwksUri));
-  const caches = new Map(config.apps.map((a) => [a.clientId, new MemoryTokenCacheStore()]));
-  const app = await buildApp({
-    config,
-    stores: createMemoryStores({ reportRetentionMs: 60_000, pruneIntervalMs: 0 }),
-    tokenCaches: caches,
-    logger: pino(loggerOptions('debug'), sink),
-  });
-  t.teardown(() => app.close());
+  const { app, lines } = await loggedApp(t, { jwksUri: provider.jwksUri, level: 'debug' });
 
   const sid = 'secret-session-id-123';
   const token = await provider.sign(provider.claims(ISSUER, ORDERS, { sid }));
@@ -58,12 +35,7 @@ t.test('one log line per request, and no token, API key, Authorization header or
 });
 
 t.test('a partition that is not an MSAL cache is reported in the log as well as in the report', async (t) => {
-  const { lines, sink } = logSink();
-  const config = resolveConfig(testConfigFile('https://idp.example.test/jwks'));
-  const caches = new Map(config.apps.map((a) => [a.clientId, new MemoryTokenCacheStore()]));
-  await caches.get(config.apps[1]!.clientId)!.set('h.t', 'not an msal cache');
-  const app = await buildApp({ config, stores: createMemoryStores({ reportRetentionMs: 60_000, pruneIntervalMs: 0 }), tokenCaches: caches, logger: pino(loggerOptions('info'), sink) });
-  t.teardown(() => app.close());
+  const { app, lines } = await loggedApp(t, { prepare: (caches, config) => caches.get(config.apps[1]!.clientId)!.set('h.t', 'not an msal cache') });
   const res = await app.inject({ method: 'POST', url: '/v1/logouts', headers: { authorization: `Bearer ${FULL_KEY}` }, payload: { homeAccountId: 'h.t' } });
   t.equal(res.json().removals.find((r: { app: string }) => r.app === 'billing-web').outcome, 'skipped');
   const warning = lines.map((l) => JSON.parse(l)).find((l) => l.msg === 'token-cache partition not swept');
@@ -71,17 +43,15 @@ t.test('a partition that is not an MSAL cache is reported in the log as well as 
 });
 
 t.test('no partition key in any log line (it holds the user\'s object id or an app\'s session key): a hash of it at most', async (t) => {
-  const { lines, sink } = logSink();
-  const config = resolveConfig(testConfigFile('https://idp.example.test/jwks'));
-  const caches = new Map(config.apps.map((a) => [a.clientId, new MemoryTokenCacheStore()]));
   const account = '5f6a9c1e-0000-4000-8000-00000000beef.72f988bf-86f1-41af-91ab-2d7cd011db47';
-  await caches.get(config.apps[1]!.clientId)!.set(account, 'not an msal cache'); // billing-web's key is {homeAccountId}
-  const failing = caches.get(config.apps[0]!.clientId)!;
-  failing.get = async () => {
-    throw new Error('connection refused');
-  };
-  const app = await buildApp({ config, stores: createMemoryStores({ reportRetentionMs: 60_000, pruneIntervalMs: 0 }), tokenCaches: caches, logger: pino(loggerOptions('info'), sink) });
-  t.teardown(() => app.close());
+  const { app, lines } = await loggedApp(t, {
+    prepare: async (caches, config) => {
+      await caches.get(config.apps[1]!.clientId)!.set(account, 'not an msal cache'); // billing-web's key is {homeAccountId}
+      caches.get(config.apps[0]!.clientId)!.get = async () => {
+        throw new Error('connection refused');
+      };
+    },
+  });
   const res = await app.inject({ method: 'POST', url: '/v1/logouts', headers: { authorization: `Bearer ${FULL_KEY}` }, payload: { homeAccountId: account } });
   t.same(res.json().removals.map((r: { outcome: string }) => r.outcome).sort(), ['failed', 'skipped'], 'one skipped, one failed: both logged');
   const warnings = lines.map((l) => JSON.parse(l)).filter((l) => l.msg === 'token-cache partition not swept');
@@ -92,12 +62,7 @@ t.test('no partition key in any log line (it holds the user\'s object id or an a
 
 t.test('logClientAddresses: false leaves the client address out of the request lines', async (t) => {
   for (const [setting, expected] of [[undefined, true], [false, false]] as const) {
-    const { lines, sink } = logSink();
-    const file = testConfigFile('https://idp.example.test/jwks');
-    if (setting !== undefined) file.logClientAddresses = setting;
-    const config = resolveConfig(file);
-    const caches = new Map(config.apps.map((a) => [a.clientId, new MemoryTokenCacheStore()]));
-    const app = await buildApp({ config, stores: createMemoryStores({ reportRetentionMs: 60_000, pruneIntervalMs: 0 }), tokenCaches: caches, logger: pino(loggerOptions('info', config.logClientAddresses), sink) });
+    const { app, lines } = await loggedApp(t, { edit: (file) => void (setting !== undefined && (file.logClientAddresses = setting)) });
     await app.inject({ url: '/healthz', remoteAddress: '198.51.100.7' });
     await app.close();
     const line = lines.map((l) => JSON.parse(l)).find((l) => l.msg === 'request completed');
@@ -107,13 +72,9 @@ t.test('logClientAddresses: false leaves the client address out of the request l
 });
 
 t.test('a refused logout token logs the facts that help debug a provider (iss, kid, alg, typ) and nothing about the user', async (t) => {
-  const { lines, sink } = logSink();
   const provider = await TestProvider.start();
   t.teardown(() => provider.close());
-  const config = resolveConfig(testConfigFile(provider.jwksUri));
-  const caches = new Map(config.apps.map((a) => [a.clientId, new MemoryTokenCacheStore()]));
-  const app = await buildApp({ config, stores: createMemoryStores({ reportRetentionMs: 60_000, pruneIntervalMs: 0 }), tokenCaches: caches, logger: pino(loggerOptions('info'), sink) });
-  t.teardown(() => app.close());
+  const { app, lines } = await loggedApp(t, { jwksUri: provider.jwksUri });
   const sub = 'the-users-subject-42';
   const token = await provider.sign(provider.claims(ISSUER, ORDERS, { sub, sid: 'the-users-sid-42', nonce: 'n' }));
   t.equal((await app.inject({ method: 'POST', url: '/logout/backchannel', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: `logout_token=${token}` })).statusCode, 400);
@@ -125,9 +86,6 @@ t.test('a refused logout token logs the facts that help debug a provider (iss, k
 });
 
 t.test('an outage is logged once when it begins and once when it ends, not on every worker round', async (t) => {
-  const { lines, sink } = logSink();
-  const config = resolveConfig(testConfigFile('https://idp.example.test/jwks'));
-  const caches = new Map(config.apps.map((a) => [a.clientId, new MemoryTokenCacheStore()]));
   const stores = createMemoryStores({ reportRetentionMs: 60_000, pruneIntervalMs: 0 });
   const due = stores.journal.due;
   let rounds = 0;
@@ -137,8 +95,7 @@ t.test('an outage is logged once when it begins and once when it ends, not on ev
     if (failing) throw new Error('connection refused');
     return due.call(stores.journal, now, limit);
   };
-  const app = await buildApp({ config, stores, tokenCaches: caches, logger: pino(loggerOptions('info'), sink), workerIntervalMs: 5 });
-  t.teardown(() => app.close());
+  const { app, lines } = await loggedApp(t, { stores, workerIntervalMs: 5 });
   await app.ready();
   await until(async () => rounds >= 10);
   failing = false;

@@ -1,5 +1,6 @@
 import t from 'tap';
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
+import { promtoolTest } from '../helpers/promtool.js';
 import { ISSUER, ORDERS, postLogoutToken, startService } from '../helpers/service.js';
 
 // Metrics that stock dashboards read: standard process names, every labelled counter at 0 from the start,
@@ -40,20 +41,16 @@ t.test('logout_receiver_oldest_pending_logout_age_seconds: the age of the oldest
   t.ok(age >= 90 && age < 100, `about 90 s (${age})`);
 });
 
-const promtool = spawnSync('promtool', ['--version']).status === 0;
-if (!promtool && process.env.CI === 'true') t.fail("promtool is required under CI (Debian's prometheus package; .ci/run installs it)");
-else if (!promtool) t.test('promtool check metrics', { skip: "##### promtool not installed (Debian's prometheus package): the exposition is not linted #####" }, async () => {});
-else
-  t.test('promtool check metrics finds nothing to say, after logouts, refusals and requests of every kind', async (t) => {
-    t.equal((await postLogoutToken(app, await svc.provider.sign(svc.provider.claims(ISSUER, ORDERS)))).statusCode, 200);
-    await postLogoutToken(app, 'not-a-token');
-    await app.inject({ url: `/logout/frontchannel?iss=${encodeURIComponent(ISSUER)}&sid=s` });
-    await app.inject({ url: '/readyz' });
-    const body = await scrape();
-    const result = await new Promise<{ code: number; output: string }>((resolve) => {
-      const child = execFile('promtool', ['check', 'metrics'], (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, output: `${stdout}${stderr}` }));
-      child.stdin!.end(body);
-    });
-    t.equal(result.output.trim(), '', 'no lint findings');
-    t.equal(result.code, 0, 'exit 0');
+promtoolTest('promtool check metrics finds nothing to say, after logouts, refusals and requests of every kind', async (t) => {
+  t.equal((await postLogoutToken(app, await svc.provider.sign(svc.provider.claims(ISSUER, ORDERS)))).statusCode, 200);
+  await postLogoutToken(app, 'not-a-token');
+  await app.inject({ url: `/logout/frontchannel?iss=${encodeURIComponent(ISSUER)}&sid=s` });
+  await app.inject({ url: '/readyz' });
+  const body = await scrape();
+  const result = await new Promise<{ code: number; output: string }>((resolve) => {
+    const child = execFile('promtool', ['check', 'metrics'], (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, output: `${stdout}${stderr}` }));
+    child.stdin!.end(body);
   });
+  t.equal(result.output.trim(), '', 'no lint findings');
+  t.equal(result.code, 0, 'exit 0');
+});

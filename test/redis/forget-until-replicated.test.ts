@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { LogoutReport } from '../../src/core/model.js';
 import { createRedisStores } from '../../src/stores/redis.js';
-import { RedisServer } from '../helpers/redis.js';
+import { RedisServer, replicaSynced, startReplicated } from '../helpers/redis.js';
 import { until } from '../helpers/service.js';
 
 // An admission that did not reach the replicas in time is not recorded: its replay record is forgotten
@@ -15,17 +15,7 @@ if (!(await RedisServer.available())) {
   else t.test('forget until replicated', { skip: '##### redis-server is not installed #####' }, async () => {});
 } else
   t.test('a replay record forgotten after a WAIT timeout is deleted again until the replicas acknowledge it, then left alone', async (t) => {
-    const master = await RedisServer.start();
-    const replica = await RedisServer.start();
-    t.teardown(async () => {
-      replica.resume();
-      await replica.stop();
-      await master.stop();
-    });
-    const admin = new Redis(replica.url);
-    t.teardown(() => admin.disconnect());
-    await admin.call('REPLICAOF', '127.0.0.1', String(master.port));
-    await until(async () => (await admin.info('replication')).includes('master_link_status:up'));
+    const { master, replica } = await startReplicated(t);
     const redis = new Redis(master.url);
     t.teardown(() => redis.disconnect());
     const prefix = `lr-forget-${randomUUID()}:`;
@@ -47,7 +37,7 @@ if (!(await RedisServer.available())) {
     t.pass('deleted again while the replicas have not acknowledged the delete');
 
     replica.resume();
-    await until(async () => (await admin.info('replication')).includes('master_link_status:up'));
+    await replicaSynced(replica.port);
     // Once acknowledged the retries stop: a record made now (a later admission's) is left alone.
     await until(async () => {
       await redis.set(record!, report.id, 'PX', 60_000);

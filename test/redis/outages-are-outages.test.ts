@@ -1,7 +1,6 @@
 import t from 'tap';
 import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
-import { freePort, RedisServer } from '../helpers/redis.js';
+import { freePort, RedisServer, startReplicated, withClient } from '../helpers/redis.js';
 import { FULL_KEY, ISSUER, ORDERS, postLogoutToken, startRedisService, until } from '../helpers/service.js';
 
 // Outages are outages: a Redis that cannot take writes (a replica after a failover) or that cannot be
@@ -10,16 +9,7 @@ import { FULL_KEY, ISSUER, ORDERS, postLogoutToken, startRedisService, until } f
 
 if (await RedisServer.available()) {
   t.test('a store URL that now points at a replica: READONLY (and EXECABORT behind it) is an outage, not a 500; /readyz is 503; a token cache there reports why', async (t) => {
-    const master = await RedisServer.start();
-    const replica = await RedisServer.start();
-    t.teardown(async () => {
-      await replica.stop();
-      await master.stop();
-    });
-    const admin = new Redis(replica.url);
-    t.teardown(() => admin.disconnect());
-    await admin.call('REPLICAOF', '127.0.0.1', String(master.port));
-    await until(async () => (await admin.info('replication').catch(() => '')).includes('master_link_status:up'));
+    const { replica } = await startReplicated(t);
     const prefix = `lr-ro-${randomUUID()}:`;
     const svc = await startRedisService({ storeUrl: replica.url, cacheUrl: replica.url, prefix });
     t.teardown(() => svc.close());
@@ -34,23 +24,11 @@ if (await RedisServer.available()) {
   });
 
   t.test('a token cache whose URL points at a replica: the removal fails (retried) and the report names READONLY, not only EXECABORT', async (t) => {
-    const master = await RedisServer.start();
-    const replica = await RedisServer.start();
-    t.teardown(async () => {
-      await replica.stop();
-      await master.stop();
-    });
-    const admin = new Redis(master.url);
-    const replicaAdmin = new Redis(replica.url);
-    t.teardown(() => {
-      admin.disconnect();
-      replicaAdmin.disconnect();
-    });
+    const { master, replica } = await startReplicated(t);
     const prefix = `lr-ro-${randomUUID()}:`;
     const hid = `${randomUUID()}.t`;
-    await admin.set(`${prefix}msal:${ORDERS}:${hid}`, JSON.stringify({ Account: { [`${hid}-login.windows.net-t`]: { home_account_id: hid } } }));
-    await replicaAdmin.call('REPLICAOF', '127.0.0.1', String(master.port));
-    await until(async () => (await replicaAdmin.exists(`${prefix}msal:${ORDERS}:${hid}`).catch(() => 0)) === 1); // LOADING during the sync
+    await withClient(master.port, (c) => c.set(`${prefix}msal:${ORDERS}:${hid}`, JSON.stringify({ Account: { [`${hid}-login.windows.net-t`]: { home_account_id: hid } } })));
+    await until(async () => (await withClient(replica.port, (c) => c.exists(`${prefix}msal:${ORDERS}:${hid}`))) === 1);
     const store = await RedisServer.start();
     t.teardown(() => store.stop());
     const svc = await startRedisService({ storeUrl: store.url, cacheUrl: replica.url, prefix, retry: { baseDelayMs: 60_000, maxDelayMs: 60_000, leaseMs: 60_000 } });
