@@ -1,10 +1,10 @@
 #!/usr/bin/env node
-import { createHash } from 'node:crypto';
 import { setTimeout } from 'node:timers/promises';
 import closeWithGrace from 'close-with-grace';
 import { pino } from 'pino';
 import { keyFromStdin, parseCommandLine, USAGE, UsageError, type Command } from './cli.js';
 import { ConfigError, loadConfig } from './config/load.js';
+import { keyHash } from './http/api-keys.js';
 import { buildApp } from './http/app.js';
 import { loggerOptions } from './http/logging.js';
 import { createBackends } from './stores/create.js';
@@ -36,7 +36,7 @@ async function main(): Promise<void> {
       process.stderr.write('logout-receiver: no key on stdin (printf %s "$KEY" | logout-receiver hash-key)\n');
       process.exit(2);
     }
-    return void process.stdout.write(`${createHash('sha256').update(key, 'utf8').digest('hex')}\n`);
+    return void process.stdout.write(`${keyHash(key).toString('hex')}\n`);
   }
 
   let config;

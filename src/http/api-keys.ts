@@ -9,6 +9,9 @@ export interface ApiCaller {
   apps: AppBinding;
 }
 
+/** The SHA-256 an API key is configured by (`api.keys[].sha256` is its hex). */
+export const keyHash = (key: string): Buffer => createHash('sha256').update(key, 'utf8').digest();
+
 /** Whether the caller is bound to the app (of that clientId). */
 export const isBoundTo = (caller: ApiCaller, clientId: string): boolean => caller.apps === '*' || caller.apps.includes(clientId);
 
@@ -25,13 +28,13 @@ export class ApiKeys {
    * `echo`, not `printf %s`), so the 401 can be logged as what it is.
    */
   hashedWithNewline(presented: string): string | undefined {
-    const hash = createHash('sha256').update(`${presented}\n`, 'utf8').digest();
+    const hash = keyHash(`${presented}\n`);
     return this.keys.find((key) => timingSafeEqual(hash, key.hash))?.caller.name;
   }
 
   /** The caller a bearer key belongs to, or undefined. */
   identify(presented: string): ApiCaller | undefined {
-    const hash = createHash('sha256').update(presented, 'utf8').digest();
+    const hash = keyHash(presented);
     let found: ApiCaller | undefined;
     // Compare with every key, so the time taken says nothing about which one matched.
     for (const key of this.keys) if (timingSafeEqual(hash, key.hash)) found = key.caller;

@@ -2,6 +2,11 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { Static } from 'typebox';
 import type { ApiScope } from '../../config/schema.js';
 import { InvalidRequest, NotFound } from '../../core/errors.js';
+import type { LogoutTarget, Session } from '../../core/model.js';
+import { verifyIdToken } from '../../core/verify-id-token.js';
+import { bearerKey, isBoundTo, type ApiCaller } from '../api-keys.js';
+import type { Services } from '../app.js';
+import * as S from '../schemas.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -9,11 +14,6 @@ declare module 'fastify' {
     apiCaller: ApiCaller | null;
   }
 }
-import type { LogoutTarget, Session } from '../../core/model.js';
-import { verifyIdToken } from '../../core/verify-id-token.js';
-import { bearerKey, isBoundTo, type ApiCaller } from '../api-keys.js';
-import type { Services } from '../app.js';
-import * as S from '../schemas.js';
 
 const ErrorResponses = { 400: S.ErrorBody, 401: S.ErrorBody, 403: S.ErrorBody, 404: S.ErrorBody, 409: S.ErrorBody };
 
