@@ -23,23 +23,12 @@ export class LogoutWorker {
 
   constructor(private readonly options: LogoutWorkerOptions) {}
 
-  /** One round: claims up to `limit` due logouts and attempts them concurrently; returns how many it attempted. */
+  /** One round: claims up to `limit` due logouts (one store round trip) and attempts them concurrently; returns how many it claimed. */
   async runDue(limit = BATCH): Promise<number> {
     const { journal, now, leaseMs } = this.options;
-    const due = await journal.due(now(), limit);
-    const claimed = (await Promise.all(due.map(async (id) => ((await journal.claim(id, now(), leaseMs)) ? id : undefined)))).filter((id) => id !== undefined);
-    const attempted = await Promise.all(
-      claimed.map(async (id) => {
-        const report = await journal.get(id);
-        if (!report || report.state !== 'pending') {
-          await journal.dequeue(id);
-          return 0;
-        }
-        await this.options.attempt.run(report);
-        return 1;
-      }),
-    );
-    return attempted.reduce<number>((sum, n) => sum + n, 0);
+    const claimed = await journal.claimDue(now(), limit, leaseMs);
+    await Promise.all(claimed.map((report) => (report.state === 'pending' ? this.options.attempt.run(report) : journal.dequeue(report.id))));
+    return claimed.length;
   }
 
   /** Starts looking every `intervalMs`; a full round is followed by the next at once, until the queue has no more due. */

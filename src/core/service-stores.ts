@@ -39,10 +39,11 @@ export interface LogoutJournal {
   get(id: string): Promise<LogoutReport | null>;
   /** The reports of the logouts of that target still kept, newest first (a report is found by its target once queued). */
   byTarget(target: LogoutTarget, limit: number): Promise<LogoutReport[]>;
-  /** Ids of queued logouts due by `now`, oldest first. */
-  due(now: number, limit: number): Promise<string[]>;
-  /** Takes a due logout for `leaseMs`, so one worker at a time has it; false when another has it or it is not due. */
-  claim(id: string, now: number, leaseMs: number): Promise<boolean>;
+  /**
+   * Takes up to `limit` queued logouts due by `now`, oldest first, for `leaseMs` (one worker at a time has
+   * each), with their reports, in one step; a queued id whose report is gone leaves the queue.
+   */
+  claimDue(now: number, limit: number, leaseMs: number): Promise<LogoutReport[]>;
   /** Takes a logout off the queue (its report is gone). */
   dequeue(id: string): Promise<void>;
   /** How many logouts are queued. */

@@ -201,14 +201,18 @@ class MemoryLogoutJournal implements LogoutJournal {
     this.queue.delete(id);
     this.pendingSince.delete(id);
   }
-  async due(now: number, limit: number): Promise<string[]> {
-    return [...this.queue].filter(([, at]) => at <= now).sort((a, b) => a[1] - b[1]).slice(0, limit).map(([id]) => id);
-  }
-  async claim(id: string, now: number, leaseMs: number): Promise<boolean> {
-    const at = this.queue.get(id);
-    if (at === undefined || at > now) return false;
-    this.queue.set(id, now + leaseMs);
-    return true;
+  async claimDue(now: number, limit: number, leaseMs: number): Promise<LogoutReport[]> {
+    const due = [...this.queue].filter(([, at]) => at <= now).sort((a, b) => a[1] - b[1]).slice(0, limit);
+    const claimed: LogoutReport[] = [];
+    for (const [id] of due) {
+      const report = await this.get(id);
+      if (!report) this.dequeueNow(id);
+      else {
+        this.queue.set(id, now + leaseMs);
+        claimed.push(report);
+      }
+    }
+    return claimed;
   }
   async dequeue(id: string): Promise<void> {
     this.dequeueNow(id);

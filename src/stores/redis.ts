@@ -236,12 +236,26 @@ class RedisLoggedOutMarkers implements LoggedOutMarkers {
   }
 }
 
-/** Claims a due logout for `lease` ms so that one instance at a time works on it. */
-const CLAIM = `
-local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
-if not score or tonumber(score) > tonumber(ARGV[2]) then return 0 end
-redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
-return 1
+/**
+ * Claims up to ARGV[2] logouts due by ARGV[1] until ARGV[3] (one instance at a time works on each) and
+ * returns their reports; an id whose report is gone leaves the queue. KEYS: due queue, pending-since;
+ * ARGV[4]: the reports' key prefix. (The reports' keys are not declared: in a Cluster they share the
+ * queue's hash tag, hence its node.)
+ */
+const CLAIM_DUE = `
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
+local reports = {}
+for _, id in ipairs(ids) do
+  local report = redis.call('GET', ARGV[4] .. id)
+  if report then
+    redis.call('ZADD', KEYS[1], ARGV[3], id)
+    reports[#reports + 1] = report
+  else
+    redis.call('ZREM', KEYS[1], id)
+    redis.call('ZREM', KEYS[2], id)
+  end
+end
+return reports
 `;
 
 class RedisLogoutJournal implements LogoutJournal {
@@ -255,7 +269,7 @@ class RedisLogoutJournal implements LogoutJournal {
   ) {
     this.queue = dueQueue(prefix);
     this.pending = pendingSince(prefix);
-    redis.defineCommand('lrClaim', { numberOfKeys: 1, lua: CLAIM });
+    if (!('lrClaimDue' in redis)) redis.defineCommand('lrClaimDue', { numberOfKeys: 2, lua: CLAIM_DUE });
   }
   private key(id: string): string {
     return reportKey(this.prefix, id);
@@ -290,12 +304,10 @@ class RedisLogoutJournal implements LogoutJournal {
     const raw = await this.redis.get(this.key(id));
     return raw ? (JSON.parse(raw) as LogoutReport) : null;
   }
-  async due(now: number, limit: number): Promise<string[]> {
-    return this.redis.zrangebyscore(this.queue, '-inf', now, 'LIMIT', 0, limit);
-  }
-  async claim(id: string, now: number, leaseMs: number): Promise<boolean> {
-    const run = (this.redis as unknown as { lrClaim(k: string, id: string, now: number, until: number): Promise<number> }).lrClaim;
-    return (await run.call(this.redis, this.queue, id, now, now + leaseMs)) === 1;
+  async claimDue(now: number, limit: number, leaseMs: number): Promise<LogoutReport[]> {
+    const run = (this.redis as unknown as { lrClaimDue(...keysAndArgs: (string | number)[]): Promise<string[]> }).lrClaimDue;
+    const raws = await run.call(this.redis, this.queue, this.pending, now, limit, now + leaseMs, reportKey(this.prefix, ''));
+    return raws.map((raw) => JSON.parse(raw) as LogoutReport);
   }
   async dequeue(id: string): Promise<void> {
     await this.redis.multi().zrem(this.queue, id).zrem(this.pending, id).exec().then(failOn);

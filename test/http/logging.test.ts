@@ -87,13 +87,13 @@ t.test('a refused logout token logs the facts that help debug a provider (iss, k
 
 t.test('an outage is logged once when it begins and once when it ends, not on every worker round', async (t) => {
   const stores = createMemoryStores({ reportRetentionMs: 60_000, pruneIntervalMs: 0 });
-  const due = stores.journal.due;
+  const claimDue = stores.journal.claimDue;
   let rounds = 0;
   let failing = true;
-  stores.journal.due = async (now, limit) => {
+  stores.journal.claimDue = async (now, limit, leaseMs) => {
     rounds++;
     if (failing) throw new Error('connection refused');
-    return due.call(stores.journal, now, limit);
+    return claimDue.call(stores.journal, now, limit, leaseMs);
   };
   const { app, lines } = await loggedApp(t, { stores, workerIntervalMs: 5 });
   await app.ready();

@@ -58,7 +58,8 @@ t.test('a back-channel logout is admitted once: its replay record, its journal e
   const admission = (id: string, sid: string) => ({ replay: { key: 'i adm-jti', expiresAt: now + 100 }, report: report(id), dueAt: now + 50, marker: { issuer: 'i', sid, expiresAt: now + 100 } });
   t.equal(await stores.admitLogout(admission('adm-1', 'adm-sid-1')), true);
   t.same(await stores.journal.get('adm-1'), report('adm-1'));
-  t.same(await stores.journal.due(now + 50, 10), ['adm-1'], 'queued for a worker at dueAt');
+  t.same(await stores.journal.claimDue(now + 49, 10, 1_000), [], 'not due before dueAt');
+  t.same((await stores.journal.claimDue(now + 50, 10, 1_000)).map((r) => r.id), ['adm-1'], 'queued for a worker at dueAt');
   t.equal(await stores.markers.isMarked('i', 'adm-sid-1'), true);
   t.equal(await stores.admitLogout(admission('adm-2', 'adm-sid-2')), false, 'the same token again');
   t.equal(await stores.journal.get('adm-2'), null, 'journaled nothing');

@@ -112,7 +112,7 @@ if (ctx) {
     t.ok((await ttl('loggedout:*')) > 85_000, 'the marker until its expiry');
     const bySub = { replay: { key: 'https://adm adm-jti-2', expiresAt: now + 60_000 }, report: { ...report('adm-sub'), target: { kind: 'sub' as const, issuer: 'https://adm', sub: 'u' } }, dueAt: now };
     t.equal(await stores.admitLogout(bySub), true, 'a sub target: no marker');
-    t.same(await stores.journal.due(now, 10), ['adm-sub']);
+    t.same((await stores.journal.claimDue(now, 10, 30_000)).map((r) => r.id), ['adm-sub']);
     for (const id of ['adm-sub', `adm-${winner}`]) await stores.journal.dequeue(id);
   });
 
@@ -126,11 +126,16 @@ if (ctx) {
     const report = { id: 'r1', state: 'pending' as const, channel: 'api' as const, target: { kind: 'account' as const, homeAccountId: 'h' }, receivedAt: new Date().toISOString(), attempts: 0, sessionsEnded: 0, sessionIds: [], accounts: [], removals: [] };
     const now = Date.now();
     await stores.journal.save(report, now - 1);
-    t.same(await stores.journal.due(now, 10), ['r1']);
     t.equal(await stores.journal.backlog(), 1);
-    const claims = await Promise.all([stores.journal.claim('r1', now, 30_000), stores.journal.claim('r1', now, 30_000)]);
-    t.same(claims.filter(Boolean).length, 1, 'one of two concurrent claims wins');
-    t.same(await stores.journal.due(now, 10), [], 'a claimed logout is not due during its lease');
+    const claims = await Promise.all([stores.journal.claimDue(now, 10, 30_000), stores.journal.claimDue(now, 10, 30_000)]);
+    t.same(claims.flat(), [report], 'one of two concurrent claims gets it, with its report');
+    t.same(await stores.journal.claimDue(now, 10, 30_000), [], 'a claimed logout is not due during its lease');
+    t.same((await stores.journal.claimDue(now + 30_000, 10, 30_000)).map((r) => r.id), ['r1'], 'due again once its lease is over');
+    await redis.zadd(`${prefix}logouts:due`, now - 1, 'gone');
+    await redis.zadd(`${prefix}logouts:pending-since`, now - 1, 'gone');
+    t.same(await stores.journal.claimDue(now, 10, 30_000), [], 'a queued id whose report is gone is not claimed');
+    t.equal(await redis.zscore(`${prefix}logouts:due`, 'gone'), null, 'and leaves the queue');
+    t.equal(await redis.zscore(`${prefix}logouts:pending-since`, 'gone'), null, 'and the backlog age');
     await stores.journal.save({ ...report, state: 'completed' });
     t.equal(await stores.journal.backlog(), 0, 'saved without a due time, it leaves the queue');
     t.equal((await stores.journal.get('r1'))!.state, 'completed');
