@@ -54,13 +54,18 @@ export class LogoutAttempt {
       report.removals = mergeRemovals(report.removals, await this.options.sweeper.sweep(accounts));
       const failed = report.removals.filter((r) => r.outcome === 'failed');
       if (failed.length) throw new Error(`${failed.length} token-cache removal(s) failed: ${failed[0]!.detail ?? ''}`);
-      // Sessions go last: a retry after a crash must still find them.
-      report.sessionIds.push(...(await stores.sessions.removeFound(sessions)));
-      report.sessionsEnded = report.sessionIds.length;
-      report.state = 'completed';
-      report.completedAt = new Date(now()).toISOString();
+      // Sessions go last, with the report's completion: a retry after a crash must still find them.
+      const { lastError: _, ...rest } = report;
+      const sessionIds = [...new Set([...report.sessionIds, ...sessions.map((s) => s.id)])];
+      const done: LogoutReport = { ...rest, sessionIds, sessionsEnded: sessionIds.length, state: 'completed', completedAt: new Date(now()).toISOString() };
+      if (!(await stores.completeLogout(done, sessions))) {
+        // One was ended meanwhile (another logout, the API): in two steps, counting only those still there.
+        done.sessionIds = [...new Set([...report.sessionIds, ...(await stores.sessions.removeFound(sessions))])];
+        done.sessionsEnded = done.sessionIds.length;
+        await stores.journal.save(done);
+      }
       delete report.lastError;
-      await stores.journal.save(report);
+      Object.assign(report, done);
     } catch (err) {
       report.lastError = safeMessage(err);
       report.state = report.attempts >= retry.maxAttempts ? 'failed' : 'pending';

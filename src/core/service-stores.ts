@@ -75,6 +75,12 @@ export interface ServiceStores {
    * when the replay record exists already. After a failure any part may have been written.
    */
   admitLogout(admission: LogoutAdmission): Promise<boolean>;
+  /**
+   * Ends a logout in one step (with Redis one script): removes the sessions its attempt found and saves
+   * `report`, which counts them already, as it is (completed) and off the queue. Only when every one of
+   * them is still there: otherwise it writes nothing and says false.
+   */
+  completeLogout(report: LogoutReport, sessions: Session[]): Promise<boolean>;
   /** Throws when the backing store cannot be reached. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -278,6 +278,12 @@ export function createMemoryStores(options: MemoryStoreOptions): ServiceStores {
       if (admission.marker) await markers.mark(admission.marker.issuer, admission.marker.sid, admission.marker.expiresAt);
       return true;
     },
+    async completeLogout(report, found) {
+      for (const s of found) if (!(await sessions.get(s.id))) return false;
+      await sessions.removeFound(found);
+      await journal.save(report);
+      return true;
+    },
     evictions: () => ({ ...evictions }),
     async ping() {},
     async close() {

@@ -338,6 +338,34 @@ if #KEYS == 6 then redis.call('SET', KEYS[6], '1', 'PXAT', ARGV[7]) end
 return 1
 `;
 
+/**
+ * A logout's end: when every session its attempt found still exists, they go (with their index entries)
+ * and its report is saved, dequeued; else nothing is written (0). KEYS: report, due queue, pending-since,
+ * then per session its key and its index keys; ARGV: report JSON, report retention (ms), report id, then
+ * per session the number of its index keys and its id.
+ */
+const COMPLETE_LOGOUT = `
+local sessions = {}
+local k = 4
+for a = 4, #ARGV, 2 do
+  sessions[#sessions + 1] = { key = k, indexes = tonumber(ARGV[a]), id = ARGV[a + 1] }
+  k = k + 1 + tonumber(ARGV[a])
+end
+for _, s in ipairs(sessions) do
+  if redis.call('EXISTS', KEYS[s.key]) == 0 then return 0 end
+end
+for _, s in ipairs(sessions) do
+  redis.call('DEL', KEYS[s.key])
+  for j = s.key + 1, s.key + s.indexes do redis.call('SREM', KEYS[j], s.id) end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+redis.call('ZREM', KEYS[2], ARGV[3])
+redis.call('ZREM', KEYS[3], ARGV[3])
+return 1
+`;
+
+type WithCompleteLogout = { lrCompleteLogout(keyCount: number, ...keysAndArgs: (string | number)[]): Promise<number> };
+
 type WithAdmitLogout = { lrAdmitLogout(keyCount: number, ...keysAndArgs: (string | number)[]): Promise<number> };
 
 export interface RedisStoreOptions {
@@ -363,6 +391,7 @@ export function createRedisStores(redis: Client, options: RedisStoreOptions): Se
   const now = options.now ?? Date.now;
   const prefix = options.keyPrefix;
   if (!('lrAdmitLogout' in redis)) redis.defineCommand('lrAdmitLogout', { lua: ADMIT_LOGOUT });
+  if (!('lrCompleteLogout' in redis)) redis.defineCommand('lrCompleteLogout', { lua: COMPLETE_LOGOUT });
   const replication = { replicas: options.replicas ?? 0, waitMs: options.replicaWaitMs ?? 500 };
   const replay = new RedisReplayStore(redis, prefix, replication);
   const stores: ServiceStores = {
@@ -385,6 +414,16 @@ export function createRedisStores(redis: Client, options: RedisStoreOptions): Se
       if (replies[0] !== 1) return false;
       if (acknowledged < replication.replicas) throw notReplicated(acknowledged, replication.replicas, replication.waitMs);
       return true;
+    },
+    async completeLogout(report, sessions) {
+      const keys = [reportKey(prefix, report.id), dueQueue(prefix), pendingSince(prefix)];
+      const args: (string | number)[] = [JSON.stringify(report), options.reportRetentionMs, report.id];
+      for (const s of sessions) {
+        const indexes = indexKeys(prefix, s);
+        keys.push(sessionKey(prefix, s.id), ...indexes);
+        args.push(indexes.length, s.id);
+      }
+      return (await (redis as unknown as WithCompleteLogout).lrCompleteLogout(keys.length, ...keys, ...args)) === 1;
     },
     async ping() {
       // A write under the prefix, not a PING: it must reach a writable master owning the service's keys (a

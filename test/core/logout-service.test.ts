@@ -9,7 +9,7 @@ import { createMemoryStores } from '../../src/stores/memory.js';
 import type { ServiceStores } from '../../src/core/service-stores.js';
 import { MemoryTokenCacheStore } from '../../src/token-caches/memory.js';
 import { FakeEntra, MsalWebApp } from '../helpers/msal-app.js';
-import { ISSUER, ORDERS, TENANT_A, testConfigFile } from '../helpers/service.js';
+import { ISSUER, ORDERS, TENANT_A, testConfigFile, until } from '../helpers/service.js';
 import { CACHE_FORMATS } from '../../src/cache-formats/formats.js';
 
 const app = resolveConfig(testConfigFile('https://idp.example.test/jwks')).apps[0]!;
@@ -217,6 +217,20 @@ t.test('answered back-channel logouts are worked on backgroundConcurrency at a t
 });
 
 /** The same stores, every call told to `calls` as `<label> <store>.<method>`. */
+t.test('a session ended by someone else while its logout is under way is not counted by that logout (completeLogout wrote nothing)', async (t) => {
+  const { stores, store, service, token } = await backchannelSetup();
+  const answered = await service.logoutWithToken(token('ended-meanwhile'));
+  await until(async () => store.waiting > 0);
+  const [session] = await stores.sessions.bySid(ISSUER, 'bc');
+  t.equal(await stores.sessions.remove(session!.id), true, 'the API ends the session during the sweep');
+  store.open();
+  await service.settled();
+  const done = (await stores.journal.get(answered.id))!;
+  t.equal(done.state, 'completed');
+  t.same([done.sessionsEnded, done.sessionIds], [0, []], 'the logout ended none of them');
+  t.equal(await stores.journal.backlog(), 0, 'and left the queue');
+});
+
 function recorded(stores: ServiceStores, label: string, calls: string[]): ServiceStores {
   const wrap = <T extends object>(name: string, store: T): T =>
     new Proxy(store, {
@@ -233,7 +247,11 @@ function recorded(stores: ServiceStores, label: string, calls: string[]): Servic
     calls.push(`${label} admitLogout`);
     return stores.admitLogout(admission);
   };
-  return { ...stores, admitLogout, sessions: wrap('sessions', stores.sessions), replay: wrap('replay', stores.replay), markers: wrap('markers', stores.markers), journal: wrap('journal', stores.journal) };
+  const completeLogout: ServiceStores['completeLogout'] = (report, sessions) => {
+    calls.push(`${label} completeLogout`);
+    return stores.completeLogout(report, sessions);
+  };
+  return { ...stores, admitLogout, completeLogout, sessions: wrap('sessions', stores.sessions), replay: wrap('replay', stores.replay), markers: wrap('markers', stores.markers), journal: wrap('journal', stores.journal) };
 }
 
 t.test('an answer waits only on the answers’ stores; the attempt after it and the worker use the attempts’ stores', async (t) => {
@@ -263,7 +281,7 @@ t.test('an answer waits only on the answers’ stores; the attempt after it and 
   const through = (label: string) => calls.filter((c) => c.startsWith(`${label} `)).map((c) => c.slice(label.length + 1));
   t.same(through('answers'), ['admitLogout'], 'the answer: replay record, journal and marker in one step; nothing else went through the answers’ stores');
   const attempt = through('attempts');
-  t.ok(['sessions.bySid', 'sessions.removeFound', 'journal.save'].every((c) => attempt.includes(c)), `the attempt: lookup, deletion and completion through the attempts’ stores (${attempt.join(', ')})`);
+  t.same(attempt, ['sessions.bySid', 'completeLogout'], 'the attempt: the lookup, then the sessions’ deletion with the completion in one step, through the attempts’ stores');
   t.equal((await shared.journal.get(answered.id))?.state, 'completed');
   t.same(await web.accounts(account.homeAccountId), []);
 
