@@ -41,5 +41,8 @@ t.test('npm run bench -- --dry-run --json runs end to end and reports its fields
   t.ok(result.split.receiverRssMb > 0 && result.split.workerRssMb > 0, 'split: each process peak RSS');
   t.ok(result.split.backchannelSweep.service.receiverCpuPerLogoutMs > 0 && result.split.backchannelSweep.service.workerCpuPerLogoutMs > 0, 'split: CPU per logout of each process');
   t.ok(Object.keys(result.split.redisCallsPerLogout).length > 0, 'split: Redis commands per logout');
+  const sum = (perCommand: Record<string, number>) => Object.values(perCommand).reduce((a, b) => a + b, 0);
+  t.ok(result.split.redisCommandsSentPerLogout.evalsha >= 2, 'split: commands as sent, a script once (the rate limiter and the admission at least)');
+  t.ok(sum(result.split.redisCommandsSentPerLogout) < sum(result.split.redisCallsPerLogout), 'fewer sent than Redis ran: what scripts run is not sent');
   t.match(stdout, /verify-only ceiling/);
 });

@@ -90,9 +90,9 @@ export class LogoutAdmission {
     }
     if (!admitted) throw new InvalidLogoutToken('jti', 'this logout token was already received (replay)');
     if (this.options.firstAttempt === 'queued') return report;
-    if (this.inBackground.size >= this.maxInBackground) return attempt.run(report, { targetMarked: true });
+    if (this.inBackground.size >= this.maxInBackground) return attempt.run(report);
     const answered = copyOf(report);
-    const first = this.backgroundTurn(() => attempt.run(report, { targetMarked: true })).finally(() => this.inBackground.delete(first));
+    const first = this.backgroundTurn(() => attempt.run(report)).finally(() => this.inBackground.delete(first));
     this.inBackground.add(first);
     return answered;
   }

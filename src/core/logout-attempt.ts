@@ -40,13 +40,14 @@ export class LogoutAttempt {
   }
 
   /** Never throws; the report ends `completed`, `pending` (retry queued) or `failed`. */
-  async run(report: LogoutReport, { targetMarked = false } = {}): Promise<LogoutReport> {
+  async run(report: LogoutReport): Promise<LogoutReport> {
     const { stores, retry, now } = this.options;
     const started = performance.now();
     report.attempts += 1;
     try {
       // The target first: a registration that lands after the lookup then sees the marker and undoes itself.
-      if (!targetMarked) await this.markLoggedOut(report, []);
+      // A back-channel logout's was marked when it was admitted (admitLogout), on every attempt's behalf.
+      if (report.channel !== 'backchannel') await this.markLoggedOut(report, []);
       const sessions = await this.findSessions(report);
       await this.markLoggedOut(report, sessions, { targetDone: true });
       const accounts = accountsOf(sessions, report);

@@ -135,15 +135,15 @@ export class TokenCacheSweeper {
     const settleAll = (result: PartitionOutcome) => {
       for (const w of waiting) w.settle(result);
     };
+    const context = { oneAccountPerPartition: this.oneAccountPerPartition.get(store) ?? false };
     try {
       for (let attempt = 1; attempt <= this.maxConflicts; attempt++) {
-        const update = await store.readForUpdate(key);
+        const update = await store.readForUpdate(key, context);
         try {
           const blob = update.value;
           if (blob === null) return settleAll({ outcome: 'not_present', detail: 'no such partition' });
           const format = this.formats.find((f) => f.recognizes(blob));
           if (!format) return settleAll({ outcome: 'skipped', detail: 'the partition is in no known cache format' });
-          const context = { oneAccountPerPartition: this.oneAccountPerPartition.get(store) ?? false };
           const { accounts, next } = await format.removeAccounts(blob, waiting.map((w) => w.homeAccountId), context);
           const removing: [Waiter, AccountPartitionRemoval][] = [];
           waiting.forEach((w, i) => {

@@ -13,9 +13,10 @@ export interface TokenCacheStore {
   /**
    * Reads the blob at `key` for one update: `write(next)` replaces it (null deletes the key; the TTL is
    * kept) only if nothing has written the key since this read, and says whether it did. `release()`
-   * must follow, written or not.
+   * must follow, written or not. `context` is what the sweeper knows of the partition (a store may choose
+   * its way of updating by it).
    */
-  readForUpdate(key: string): Promise<PartitionUpdate>;
+  readForUpdate(key: string, context?: PartitionContext): Promise<PartitionUpdate>;
   /** Throws when the store cannot be reached. */
   ping(): Promise<void>;
   close(): Promise<void>;

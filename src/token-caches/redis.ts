@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { ChainableCommander, Redis, Cluster } from 'ioredis';
 import { Type } from 'typebox';
-import { ForeignPartitionError, updateByCompareAndSet, type PartitionUpdate, type TokenCacheStore } from '../core/token-cache.js';
+import { ForeignPartitionError, type PartitionContext, type PartitionUpdate, type TokenCacheStore } from '../core/token-cache.js';
 import { checkRedisLocation, redisErrorMessage, redisLocationOf, REDIS_LOCATION_SETTINGS, type RedisLocation } from '../redis/connect.js';
 import type { TokenCacheKind } from './kind.js';
 
@@ -66,13 +66,14 @@ interface UpdateSlot {
 /**
  * Partitions where the apps' msal-node DistributedCachePlugin keeps them, in Redis.
  *
- * An update (read, remove accounts, write back) WATCHes the key on a connection kept for updates, GETs
- * it, and writes with MULTI/SET KEEPTTL/EXEC, which Redis refuses if anything wrote the key since the
- * WATCH. A compare-and-set in Lua does the same in as many round trips, but Lua takes both blobs as
- * Lua strings: on a shared partition of 13 MB that held Redis, and every client of it, for 110 ms of
- * CPU per write, against 20 ms. Those connections never reconnect nor resend: a write can only go out
- * on the connection whose WATCH guards it, and one that dropped fails the update, which is retried.
- * Updates read and write the partition as bytes. On a Cluster, updates use the Lua compare-and-set, on text.
+ * An update (read, remove accounts, write back) of a partition of one account is a GET and a
+ * compare-and-set in Lua. One of a shared partition WATCHes the key on a connection kept for updates,
+ * GETs it, and writes with MULTI/SET KEEPTTL/EXEC, which Redis refuses if anything wrote the key since
+ * the WATCH: Lua takes both blobs as Lua strings, and on a shared partition of 13 MB that held Redis, and
+ * every client of it, for 110 ms of CPU per write, against 20 ms. Those connections never reconnect nor
+ * resend: a write can only go out on the connection whose WATCH guards it, and one that dropped fails the
+ * update, which is retried. Updates read and write the partition as bytes. On a Cluster, every update
+ * uses the Lua compare-and-set.
  */
 export class RedisTokenCacheStore implements TokenCacheStore {
   private readonly slots: UpdateSlot[];
@@ -94,8 +95,9 @@ export class RedisTokenCacheStore implements TokenCacheStore {
     this.updateConnectionName = options.updateConnectionName ?? 'logout-receiver:token-cache-update';
   }
 
-  async readForUpdate(key: string): Promise<PartitionUpdate> {
-    if (this.redis.isCluster || this.closed) return updateByCompareAndSet(this, key);
+  async readForUpdate(key: string, context?: PartitionContext): Promise<PartitionUpdate> {
+    // One account's partition is small: a read and a compare-and-set in Lua, two commands instead of five.
+    if (this.redis.isCluster || this.closed || context?.oneAccountPerPartition) return this.updateInLua(key);
     // Updates of one key are one after the other already (the sweeper's rounds); a key's slot is fixed.
     const slot = this.slots[slotOf(key, this.slots.length)]!;
     const previous = slot.free;
@@ -136,6 +138,12 @@ export class RedisTokenCacheStore implements TokenCacheStore {
     };
   }
 
+  /** A read and a compare-and-set in Lua, as bytes (an encrypted partition is no UTF-8 text). */
+  private async updateInLua(key: string): Promise<PartitionUpdate> {
+    const value = await this.layout.read(this.redis, key);
+    return { value, write: async (next) => value !== null && this.compareAndSet(key, value, next), release: () => {} };
+  }
+
   /** The slot's connection, opened again when it is gone. */
   private async updateConnection(slot: UpdateSlot): Promise<Redis> {
     if (slot.connection?.status === 'ready') return slot.connection;
@@ -162,8 +170,8 @@ export class RedisTokenCacheStore implements TokenCacheStore {
     await this.redis.set(key, value);
   }
 
-  async compareAndSet(key: string, expected: string, next: string | null): Promise<boolean> {
-    const run = (this.redis as unknown as Record<string, (key: string, ...args: string[]) => Promise<number>>)[this.script]!;
+  async compareAndSet(key: string, expected: string | Buffer, next: string | Buffer | null): Promise<boolean> {
+    const run = (this.redis as unknown as Record<string, (key: string, ...args: (string | Buffer)[]) => Promise<number>>)[this.script]!;
     return (await run.call(this.redis, key, expected, next === null ? '1' : '0', next ?? '', ...this.layout.scriptArgs).catch(foreignType(this.layout.type))) === 1;
   }
 

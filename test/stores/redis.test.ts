@@ -203,6 +203,37 @@ if (ctx) {
     gone.release();
   });
 
+  t.test('token cache: a partition of one account is updated by a read and a compare-and-set in Lua, as bytes, on no update connection; a write since the read wins', async (t) => {
+    const name = `lr-test-one-account-${prefix.replace(/[^a-z0-9]/gi, '')}`;
+    const caches = new RedisTokenCacheStore(redis, false, { updateConnections: 1, updateConnectionName: name });
+    t.teardown(() => caches.close());
+    const key = `${prefix}cache:one-account`;
+    await redis.set(key, 'v1', 'EX', 3600);
+    const oneAccount = { oneAccountPerPartition: true };
+    const first = await caches.readForUpdate(key, oneAccount);
+    t.ok(Buffer.isBuffer(first.value), 'read as bytes');
+    t.equal(await first.write(Buffer.from('v2')), true);
+    first.release();
+    t.equal(await redis.get(key), 'v2');
+    t.ok((await redis.ttl(key)) > 3500, 'KEEPTTL: the app’s expiry is kept');
+    const raced = await caches.readForUpdate(key, oneAccount);
+    await redis.set(key, 'the app wrote this', 'KEEPTTL');
+    t.equal(await raced.write(null), false, 'refused: the key was written since the read');
+    raced.release();
+    t.equal(await redis.get(key), 'the app wrote this', 'the app’s write is kept');
+    const last = await caches.readForUpdate(key, oneAccount);
+    t.equal(await last.write(null), true, 'null deletes');
+    t.equal(await redis.exists(key), 0);
+    const encrypted = Buffer.from([0x09, 0xf0, 0xc9, 0xf0, 0xff, 0xfe, 0x00, 0x80]);
+    await redis.set(key, encrypted);
+    const binary = await caches.readForUpdate(key, oneAccount);
+    t.same(binary.value, encrypted, 'bytes that are no UTF-8 come back as they are');
+    t.equal(await binary.write(null), true, 'and compare equal to themselves');
+    t.equal(await redis.exists(key), 0);
+    const named = ((await redis.client('LIST')) as string).split('\n').filter((line) => line.includes(` name=${name} `));
+    t.same(named, [], 'no update connection was opened');
+  });
+
   t.test('token cache: an update released without a write leaves no WATCH behind for the next one', async (t) => {
     const caches = new RedisTokenCacheStore(redis, false, { updateConnections: 1 });
     t.teardown(() => caches.close());
