@@ -1,8 +1,17 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import type { LogoutJournal } from './service-stores.js';
 import type { LogoutAttempt } from './logout-attempt.js';
+import type { LogoutReport } from './model.js';
 
-/** Due logouts claimed and worked on at once per round (as many as the first attempts run at once): their partitions are batched together, and the more at once, the fewer rewrites of a shared partition. */
+/** Due logouts claimed at once (one store round trip). */
 const BATCH = 256;
+/**
+ * Logouts a worker has under way at most: it claims more as they end, so that removals from a shared
+ * partition keep joining its next rewrite (a large partition's rewrite takes long, and then takes many).
+ */
+const MAX_IN_FLIGHT = 1_024;
+/** With logouts under way and the queue drained, how soon it is looked at again. */
+const RECLAIM_MS = 50;
 
 export interface LogoutWorkerOptions {
   journal: LogoutJournal;
@@ -15,7 +24,7 @@ export interface LogoutWorkerOptions {
   onError?: (err: unknown, context: string) => void;
 }
 
-/** Works off the queued logouts that are due (retries, and a receiver's logouts): claims a batch, works on it at once. */
+/** Works off the queued logouts that are due (retries, and a receiver's logouts): claims them in batches and works on many at once. */
 export class LogoutWorker {
   private timer?: NodeJS.Timeout;
   private running?: Promise<void>;
@@ -27,11 +36,15 @@ export class LogoutWorker {
   async runDue(limit = BATCH): Promise<number> {
     const { journal, now, leaseMs } = this.options;
     const claimed = await journal.claimDue(now(), limit, leaseMs);
-    await Promise.all(claimed.map((report) => (report.state === 'pending' ? this.options.attempt.run(report) : journal.dequeue(report.id))));
+    await Promise.all(claimed.map((report) => this.work(report)));
     return claimed.length;
   }
 
-  /** Starts looking every `intervalMs`; a full round is followed by the next at once, until the queue has no more due. */
+  private work(report: LogoutReport): Promise<unknown> {
+    return report.state === 'pending' ? this.options.attempt.run(report) : this.options.journal.dequeue(report.id);
+  }
+
+  /** Starts looking every `intervalMs`; each look goes on while logouts are under way (see drain). */
   start(intervalMs: number): void {
     if (this.timer) return;
     this.stopped = false;
@@ -43,11 +56,30 @@ export class LogoutWorker {
     }, intervalMs).unref();
   }
 
+  /**
+   * Claims due logouts while any are under way, up to MAX_IN_FLIGHT: a full batch is followed by the next
+   * as soon as there is room, a partial one by another look after RECLAIM_MS or once all have ended.
+   */
   private async drain(): Promise<void> {
+    const { journal, now, leaseMs } = this.options;
+    const inFlight = new Set<Promise<unknown>>();
     try {
-      while (!this.stopped && (await this.runDue()) >= BATCH);
+      while (!this.stopped) {
+        const claimed = await journal.claimDue(now(), BATCH, leaseMs);
+        for (const report of claimed) {
+          const work: Promise<unknown> = this.work(report)
+            .catch((err: unknown) => this.options.onError?.(err, 'worker'))
+            .finally(() => inFlight.delete(work));
+          inFlight.add(work);
+        }
+        if (claimed.length === BATCH) while (inFlight.size > MAX_IN_FLIGHT - BATCH) await Promise.race(inFlight);
+        else if (inFlight.size === 0) break;
+        else await Promise.race([Promise.all(inFlight), delay(RECLAIM_MS, undefined, { ref: false })]);
+      }
+      await Promise.all(inFlight);
       this.options.onRound?.();
     } catch (err) {
+      await Promise.all(inFlight);
       this.options.onError?.(err, 'worker');
     }
   }

@@ -274,7 +274,9 @@ export async function buildApp(input: AppDependencies): Promise<FastifyInstance>
     if (closing) reply.header('connection', 'close');
     done(null, payload);
   });
-  const interval = deps.workerIntervalMs ?? 1_000;
+  // A worker is where every receiver's logout waits to start; elsewhere the queue holds retries only. A
+  // look that finds nothing due is one script.
+  const interval = deps.workerIntervalMs ?? (role === 'worker' ? 100 : 1_000);
   app.addHook('onReady', async () => {
     // A receiver leaves every attempt, first ones and retries, to the workers.
     if (interval > 0 && role !== 'receiver') services.logouts.startWorker(interval);
