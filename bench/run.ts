@@ -9,6 +9,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { connect } from 'node:net';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, setPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -296,18 +297,33 @@ async function redisCalls(): Promise<Record<string, number>> {
  * Commands as the service's clients sent them while `during` runs, per logout, by command: Redis's
  * MONITOR shows each command a client sends (MULTI, EXEC and WATCH included, a script's EVALSHA once)
  * apart from what scripts run, which INFO commandstats counts as well. The bench's own are left out.
+ * Read off a plain socket: ioredis's monitor mode fails on a line that comes in the chunk of its OK.
  */
 async function redisCommandsSent(logouts: number, during: () => Promise<void>): Promise<Record<string, number>> {
   const own = /\baddr=(\S+)/.exec((await redis.client('INFO')) as string)![1];
-  const monitor = await redis.monitor();
+  const { hostname, port } = new URL(redisServer.url);
+  const socket = connect(Number(port), hostname);
+  await once(socket, 'connect');
   const sent: Record<string, number> = {};
-  monitor.on('monitor', (_time: string, args: string[], source: string) => {
-    if (source === 'lua' || source === own) return;
-    const command = String(args[0]).toLowerCase();
-    sent[command] = (sent[command] ?? 0) + 1;
+  let pending = '';
+  let monitoring!: () => void;
+  const started = new Promise<void>((resolve) => (monitoring = resolve));
+  socket.on('data', (chunk: Buffer) => {
+    const lines = (pending + chunk.toString('latin1')).split('\r\n');
+    pending = lines.pop()!;
+    for (const line of lines) {
+      if (line === '+OK') monitoring();
+      // +1733000000.123456 [0 127.0.0.1:50000] "EVALSHA" "…" …
+      const m = /^\+[\d.]+ \[\d+ ([^\]]+)\] "([^"]+)"/.exec(line);
+      if (!m || m[1] === 'lua' || m[1] === own) continue;
+      const command = m[2]!.toLowerCase();
+      sent[command] = (sent[command] ?? 0) + 1;
+    }
   });
+  socket.write('MONITOR\r\n');
+  await started;
   await during();
-  monitor.disconnect();
+  socket.destroy();
   return Object.fromEntries(Object.entries(sent).map(([command, n]) => [command, Number((n / logouts).toFixed(2))] as const).filter(([, n]) => n >= 0.01));
 }
 
