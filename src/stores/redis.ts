@@ -13,7 +13,52 @@ type Clock = () => number;
 /** Index keys are hashed: issuers, sids and subs are arbitrary text of any length. */
 const digest = (...parts: string[]): string => createHash('sha256').update(JSON.stringify(parts)).digest('base64url');
 
-const sessionKey = (prefix: string, id: string): string => `${prefix}session:${id}`;
+/**
+ * Where the service's keys live. With one bucket (a single node, Sentinel, or a key prefix that names its
+ * own hash tag) every key is under the prefix, as it always was. On a Cluster, issuers (each tenant of a
+ * template) are hashed into buckets, each a hash tag of its own: one logout's keys share a slot, so its
+ * admission and its completion stay one script, while different issuers' keys spread over the shards.
+ * A session id's first two hex digits name its bucket.
+ */
+export class Keyspace {
+  constructor(
+    readonly prefix: string,
+    readonly buckets: number,
+  ) {}
+  /** What a bucket's keys start with. */
+  of(bucket: number): string {
+    return this.buckets === 1 ? this.prefix : `{${this.prefix}${bucket}}`;
+  }
+  bucketOf(text: string): number {
+    return this.buckets === 1 ? 0 : createHash('sha256').update(text).digest().readUInt32BE(0) % this.buckets;
+  }
+  /** A logout's keys are its target's issuer's (an account, for a logout by account). */
+  bucketOfTarget(target: LogoutTarget): number {
+    return this.bucketOf(target.kind === 'account' ? target.homeAccountId.toLowerCase() : target.issuer);
+  }
+  newSessionId(bucket: number): string {
+    const id = randomUUID();
+    return this.buckets === 1 ? id : bucket.toString(16).padStart(2, '0') + id.slice(2);
+  }
+  bucketOfSessionId(id: string): number {
+    const bucket = this.buckets === 1 ? 0 : Number.parseInt(id.slice(0, 2), 16);
+    return Number.isInteger(bucket) && bucket < this.buckets ? bucket : 0;
+  }
+  all(): number[] {
+    return Array.from({ length: this.buckets }, (_, bucket) => bucket);
+  }
+}
+
+/** A key and the bucket it is in. */
+interface Placed {
+  key: string;
+  bucket: number;
+}
+
+const sessionKey = (ks: Keyspace, id: string): Placed => {
+  const bucket = ks.bucketOfSessionId(id);
+  return { key: `${ks.of(bucket)}session:${id}`, bucket };
+};
 /** A pipeline's or transaction's first failed command, thrown (ioredis resolves them with per-command errors). */
 function failOn(results: [Error | null, unknown][] | null): void {
   const failed = results?.find(([err]) => err);
@@ -40,103 +85,136 @@ const dueQueue = (prefix: string): string => `${prefix}logouts:due`;
 /** The queued logouts again, scored by when each was received: the backlog's age. */
 const pendingSince = (prefix: string): string => `${prefix}logouts:pending-since`;
 
-function indexKeys(prefix: string, s: NewSession): string[] {
-  const keys = [`${prefix}idx:sub:${digest(s.issuer, s.sub)}`, `${prefix}idx:account:${digest(s.homeAccountId.toLowerCase())}`];
-  if (s.sid !== undefined) keys.push(`${prefix}idx:sid:${digest(s.issuer, s.sid)}`);
+/** A session's index keys: by (issuer, sub) and (issuer, sid) in its issuer's bucket, by account in the account's. */
+function indexKeys(ks: Keyspace, s: NewSession): Placed[] {
+  const own = ks.bucketOf(s.issuer);
+  const account = s.homeAccountId.toLowerCase();
+  const keys = [{ key: `${ks.of(own)}idx:sub:${digest(s.issuer, s.sub)}`, bucket: own }];
+  const accountBucket = ks.bucketOf(account);
+  keys.push({ key: `${ks.of(accountBucket)}idx:account:${digest(account)}`, bucket: accountBucket });
+  if (s.sid !== undefined) keys.push({ key: `${ks.of(own)}idx:sid:${digest(s.issuer, s.sid)}`, bucket: own });
   return keys;
 }
 
 /**
- * Writes sessions and their indexes, atomically. KEYS: per session its key, then its index keys;
- * ARGV: per session the number of its index keys, its id, its JSON and its expiry (epoch ms).
- * An index lives as long as its longest-lived session.
+ * Writes sessions and their indexes, atomically (keys of one bucket). KEYS: per entry its session key
+ * (when it has one) then its index keys; ARGV: per entry whether it has a session key (1 or 0), the
+ * number of its index keys, its id, its JSON and its expiry (epoch ms). An index lives as long as its
+ * longest-lived session.
  */
 const WRITE_SESSIONS = `
 local k = 1
-for a = 1, #ARGV, 4 do
-  local indexes, id, at = tonumber(ARGV[a]), ARGV[a + 1], ARGV[a + 3]
-  redis.call('SET', KEYS[k], ARGV[a + 2], 'PXAT', at)
-  for j = k + 1, k + indexes do
+for a = 1, #ARGV, 5 do
+  local withSession, indexes, id, at = ARGV[a] == '1', tonumber(ARGV[a + 1]), ARGV[a + 2], ARGV[a + 4]
+  if withSession then
+    redis.call('SET', KEYS[k], ARGV[a + 3], 'PXAT', at)
+    k = k + 1
+  end
+  for j = k, k + indexes - 1 do
     redis.call('SADD', KEYS[j], id)
     redis.call('PEXPIREAT', KEYS[j], at, 'NX')
     redis.call('PEXPIREAT', KEYS[j], at, 'GT')
   end
-  k = k + 1 + indexes
+  k = k + indexes
 end
-return #ARGV / 4
+return #ARGV / 5
 `;
 
 type WithWriteSessions = { lrWriteSessions(keyCount: number, ...keysAndArgs: (string | number)[]): Promise<number> };
 
-function writeSessions(redis: Client, prefix: string, sessions: Session[]): Promise<number> {
-  if (!('lrWriteSessions' in redis)) (redis as Client).defineCommand('lrWriteSessions', { lua: WRITE_SESSIONS });
-  const keys: string[] = [];
-  const args: (string | number)[] = [];
-  for (const session of sessions) {
-    const indexes = indexKeys(prefix, session);
-    keys.push(sessionKey(prefix, session.id), ...indexes);
-    args.push(indexes.length, session.id, JSON.stringify(session), Date.parse(session.expiresAt));
+/** Groups by bucket, in order: `keys` and `args` to go into one script call per bucket. */
+class PerBucket {
+  readonly calls = new Map<number, { keys: string[]; args: (string | number)[] }>();
+  at(bucket: number): { keys: string[]; args: (string | number)[] } {
+    let call = this.calls.get(bucket);
+    if (!call) this.calls.set(bucket, (call = { keys: [], args: [] }));
+    return call;
   }
-  return (redis as unknown as WithWriteSessions).lrWriteSessions(keys.length, ...keys, ...args);
+}
+
+async function writeSessions(redis: Client, ks: Keyspace, sessions: Session[]): Promise<void> {
+  if (!('lrWriteSessions' in redis)) (redis as Client).defineCommand('lrWriteSessions', { lua: WRITE_SESSIONS });
+  const calls = new PerBucket();
+  for (const session of sessions) {
+    const own = sessionKey(ks, session.id);
+    const json = JSON.stringify(session);
+    const at = Date.parse(session.expiresAt);
+    const indexes = indexKeys(ks, session);
+    const here = indexes.filter((i) => i.bucket === own.bucket).map((i) => i.key);
+    calls.at(own.bucket).keys.push(own.key, ...here);
+    calls.at(own.bucket).args.push(1, here.length, session.id, json, at);
+    for (const elsewhere of indexes.filter((i) => i.bucket !== own.bucket)) {
+      calls.at(elsewhere.bucket).keys.push(elsewhere.key);
+      calls.at(elsewhere.bucket).args.push(0, 1, session.id, '', at);
+    }
+  }
+  const run = (redis as unknown as WithWriteSessions).lrWriteSessions.bind(redis);
+  await Promise.all([...calls.calls.values()].map(({ keys, args }) => run(keys.length, ...keys, ...args)));
 }
 
 /**
  * Writes many sessions at once in the store's layout (a bulk import, e.g. a migration or the
- * benchmark's preload). Unlike `add` it does not look for an identical registration first. In a
- * Cluster, `keyPrefix` must carry the store's hash tag so that all keys share a slot.
+ * benchmark's preload), on a single node or Sentinel (one bucket). Unlike `add` it does not look for an
+ * identical registration first.
  */
 export async function importSessions(redis: Client, keyPrefix: string, sessions: Session[]): Promise<void> {
-  for (let i = 0; i < sessions.length; i += 500) await writeSessions(redis, keyPrefix, sessions.slice(i, i + 500));
+  for (let i = 0; i < sessions.length; i += 500) await writeSessions(redis, new Keyspace(keyPrefix, 1), sessions.slice(i, i + 500));
 }
 
 class RedisSessionStore implements SessionStore {
   constructor(
     private readonly redis: Client,
-    private readonly prefix: string,
+    private readonly ks: Keyspace,
     private readonly now: Clock,
   ) {}
 
-  private sessionKey(id: string): string {
-    return sessionKey(this.prefix, id);
-  }
-
-  private indexKeys(s: NewSession): string[] {
-    return indexKeys(this.prefix, s);
-  }
-
   async add(input: NewSession): Promise<Session> {
-    const same = (await this.lookup(this.indexKeys(input)[0]!)).find(
+    const same = (await this.lookup(indexKeys(this.ks, input)[0]!.key)).find(
       (s) => s.clientId === input.clientId && s.sid === input.sid && s.homeAccountId === input.homeAccountId && s.cacheKey === input.cacheKey,
     );
-    const session: Session = same ? { ...same, expiresAt: input.expiresAt } : { ...input, id: randomUUID(), createdAt: new Date(this.now()).toISOString() };
-    await writeSessions(this.redis, this.prefix, [session]);
+    const id = () => this.ks.newSessionId(this.ks.bucketOf(input.issuer));
+    const session: Session = same ? { ...same, expiresAt: input.expiresAt } : { ...input, id: id(), createdAt: new Date(this.now()).toISOString() };
+    await writeSessions(this.redis, this.ks, [session]);
     return session;
   }
 
   async get(id: string): Promise<Session | null> {
-    const raw = await this.redis.get(this.sessionKey(id));
+    const raw = await this.redis.get(sessionKey(this.ks, id).key);
     return raw ? (JSON.parse(raw) as Session) : null;
   }
 
   private async lookup(indexKey: string): Promise<Session[]> {
     const ids = await this.redis.smembers(indexKey);
     if (ids.length === 0) return [];
-    const raws = await this.redis.mget(ids.map((id) => this.sessionKey(id)));
-    const stale = ids.filter((_, i) => raws[i] === null);
+    // One MGET per bucket (an account's sessions may be at several issuers).
+    const byBucket = new Map<number, string[]>();
+    for (const id of ids) {
+      const { bucket } = sessionKey(this.ks, id);
+      byBucket.set(bucket, [...(byBucket.get(bucket) ?? []), id]);
+    }
+    const raws = new Map<string, string | null>();
+    await Promise.all(
+      [...byBucket.values()].map(async (group) => {
+        const values = await this.redis.mget(group.map((id) => sessionKey(this.ks, id).key));
+        group.forEach((id, i) => raws.set(id, values[i] ?? null));
+      }),
+    );
+    const stale = ids.filter((id) => raws.get(id) === null);
     if (stale.length) await this.redis.srem(indexKey, ...stale);
-    return raws.filter((r): r is string => r !== null).map((r) => JSON.parse(r) as Session);
+    return ids.map((id) => raws.get(id)).filter((r): r is string => typeof r === 'string').map((r) => JSON.parse(r) as Session);
   }
 
   bySid(issuer: string, sid: string): Promise<Session[]> {
-    return this.lookup(`${this.prefix}idx:sid:${digest(issuer, sid)}`);
+    return this.lookup(`${this.ks.of(this.ks.bucketOf(issuer))}idx:sid:${digest(issuer, sid)}`);
   }
 
   bySub(issuer: string, sub: string): Promise<Session[]> {
-    return this.lookup(`${this.prefix}idx:sub:${digest(issuer, sub)}`);
+    return this.lookup(`${this.ks.of(this.ks.bucketOf(issuer))}idx:sub:${digest(issuer, sub)}`);
   }
 
   byHomeAccountId(homeAccountId: string): Promise<Session[]> {
-    return this.lookup(`${this.prefix}idx:account:${digest(homeAccountId.toLowerCase())}`);
+    const account = homeAccountId.toLowerCase();
+    return this.lookup(`${this.ks.of(this.ks.bucketOf(account))}idx:account:${digest(account)}`);
   }
 
   async remove(id: string): Promise<boolean> {
@@ -145,17 +223,33 @@ class RedisSessionStore implements SessionStore {
     return (await this.removeFound([session])).length === 1;
   }
 
-  /** One transaction for all of them: no read first, the lookup's copies name their index keys. */
+  /** One transaction per bucket (one for all on a single node): no read first, the lookup's copies name their index keys. */
   async removeFound(sessions: Session[]): Promise<string[]> {
     if (sessions.length === 0) return [];
-    // The DELs first, so that the i-th reply is the i-th session's.
-    const tx = this.redis.multi();
-    for (const s of sessions) tx.del(this.sessionKey(s.id));
-    for (const s of sessions) for (const key of this.indexKeys(s)) tx.srem(key, s.id);
-    const results = await tx.exec();
-    if (!results) throw new Error('the session removal was not carried out');
-    for (const [err] of results) if (err) throw err;
-    return sessions.filter((_, i) => results[i]?.[1] === 1).map((s) => s.id);
+    const buckets = new Map<number, { dels: Session[]; srems: [string, string][] }>();
+    const at = (bucket: number) => {
+      let b = buckets.get(bucket);
+      if (!b) buckets.set(bucket, (b = { dels: [], srems: [] }));
+      return b;
+    };
+    for (const s of sessions) {
+      at(sessionKey(this.ks, s.id).bucket).dels.push(s);
+      for (const index of indexKeys(this.ks, s)) at(index.bucket).srems.push([index.key, s.id]);
+    }
+    const removed = new Set<string>();
+    await Promise.all(
+      [...buckets.values()].map(async ({ dels, srems }) => {
+        // The DELs first, so that the i-th reply is the i-th session's.
+        const tx = this.redis.multi();
+        for (const s of dels) tx.del(sessionKey(this.ks, s.id).key);
+        for (const [key, id] of srems) tx.srem(key, id);
+        const results = await tx.exec();
+        if (!results) throw new Error('the session removal was not carried out');
+        for (const [err] of results) if (err) throw err;
+        dels.forEach((s, i) => results[i]?.[1] === 1 && removed.add(s.id));
+      }),
+    );
+    return sessions.filter((s) => removed.has(s.id)).map((s) => s.id);
   }
 }
 
@@ -173,7 +267,7 @@ class RedisReplayStore implements ReplayStore {
   private stopped = false;
   constructor(
     private readonly redis: Client,
-    private readonly prefix: string,
+    private readonly ks: Keyspace,
     private readonly replication: { replicas: number; waitMs: number },
   ) {
     if (!('lrForgetOwn' in redis)) redis.defineCommand('lrForgetOwn', { numberOfKeys: 1, lua: FORGET_OWN });
@@ -185,14 +279,16 @@ class RedisReplayStore implements ReplayStore {
    * admission of the same token, answered 200, keeps its own.
    */
   async forget(key: string, admissionId: string, until: number): Promise<void> {
-    const record = replayKey(this.prefix, key);
+    // The key does not say its issuer's bucket: each bucket's record is compared, only the admission's goes.
+    const records = this.ks.all().map((bucket) => replayKey(this.ks.of(bucket), key));
     const { replicas, waitMs } = this.replication;
-    const once = async (): Promise<boolean> => {
+    const forgetOne = async (record: string): Promise<boolean> => {
       if (replicas === 0) return (await (this.redis as unknown as WithForgetOwn).lrForgetOwn(record, admissionId), true);
       const pipeline = this.redis.pipeline() as unknown as WithForgetOwn & Batch;
       pipeline.lrForgetOwn(record, admissionId);
       return (await execAndWait(pipeline, replicas, waitMs)).acknowledged >= replicas;
     };
+    const once = async (): Promise<boolean> => (await Promise.all(records.map(forgetOne))).every(Boolean);
     let failure: unknown;
     if (await once().catch((err: unknown) => ((failure = err), false))) return;
     const deadline = Math.min(until, Date.now() + 60_000);
@@ -226,13 +322,16 @@ class RedisReplayStore implements ReplayStore {
 class RedisLoggedOutMarkers implements LoggedOutMarkers {
   constructor(
     private readonly redis: Client,
-    private readonly prefix: string,
+    private readonly ks: Keyspace,
   ) {}
+  private key(issuer: string, sid: string): string {
+    return markerKey(this.ks.of(this.ks.bucketOf(issuer)), issuer, sid);
+  }
   async mark(issuer: string, sid: string, expiresAt: number): Promise<void> {
-    await this.redis.set(markerKey(this.prefix, issuer, sid), '1', 'PXAT', expiresAt);
+    await this.redis.set(this.key(issuer, sid), '1', 'PXAT', expiresAt);
   }
   async isMarked(issuer: string, sid: string): Promise<boolean> {
-    return (await this.redis.exists(markerKey(this.prefix, issuer, sid))) === 1;
+    return (await this.redis.exists(this.key(issuer, sid))) === 1;
   }
 }
 
@@ -259,65 +358,72 @@ return reports
 `;
 
 class RedisLogoutJournal implements LogoutJournal {
-  private readonly queue: string;
-  private readonly pending: string;
+  /** The bucket the next claim starts at, so that every bucket's queue gets its turn. */
+  private nextClaim = 0;
   constructor(
     private readonly redis: Client,
-    private readonly prefix: string,
+    private readonly ks: Keyspace,
     private readonly retentionMs: number,
     private readonly replication: { replicas: number; waitMs: number },
   ) {
-    this.queue = dueQueue(prefix);
-    this.pending = pendingSince(prefix);
     if (!('lrClaimDue' in redis)) redis.defineCommand('lrClaimDue', { numberOfKeys: 2, lua: CLAIM_DUE });
-  }
-  private key(id: string): string {
-    return reportKey(this.prefix, id);
   }
   async save(report: LogoutReport, dueAt?: number): Promise<void> {
     const { replicas, waitMs } = this.replication;
+    const prefix = this.ks.of(this.ks.bucketOfTarget(report.target));
     // A logout still to carry out must survive a failover: it waits for the replicas, in the same round
     // trip. Then as a pipeline, not MULTI (WAIT may not run inside a transaction): the writes are
     // idempotent, on one node.
     const waits = dueAt !== undefined && replicas > 0;
     const batch = waits ? this.redis.pipeline() : this.redis.multi();
-    batch.set(this.key(report.id), JSON.stringify(report), 'PX', this.retentionMs);
-    if (dueAt === undefined) batch.zrem(this.queue, report.id).zrem(this.pending, report.id);
+    batch.set(reportKey(prefix, report.id), JSON.stringify(report), 'PX', this.retentionMs);
+    if (dueAt === undefined) batch.zrem(dueQueue(prefix), report.id).zrem(pendingSince(prefix), report.id);
     else {
-      const index = targetIndexKey(this.prefix, report.target);
-      batch.zadd(this.queue, dueAt, report.id).zadd(this.pending, 'NX', receivedAtMs(report), report.id).zadd(index, receivedAtMs(report), report.id).pexpire(index, this.retentionMs);
+      const index = targetIndexKey(prefix, report.target);
+      batch.zadd(dueQueue(prefix), dueAt, report.id).zadd(pendingSince(prefix), 'NX', receivedAtMs(report), report.id).zadd(index, receivedAtMs(report), report.id).pexpire(index, this.retentionMs);
     }
     if (!waits) return void failOn(await batch.exec());
     const { acknowledged } = await execAndWait(batch, replicas, waitMs);
     if (acknowledged < replicas) throw notReplicated(acknowledged, replicas, waitMs);
   }
   async byTarget(target: LogoutTarget, limit: number): Promise<LogoutReport[]> {
-    const index = targetIndexKey(this.prefix, target);
+    const prefix = this.ks.of(this.ks.bucketOfTarget(target));
+    const index = targetIndexKey(prefix, target);
     // Reports older than the retention are gone; their ids leave the index as it is read.
     await this.redis.zremrangebyscore(index, '-inf', Date.now() - this.retentionMs);
     const ids = await this.redis.zrevrange(index, 0, limit - 1);
     if (ids.length === 0) return [];
-    const raws = await this.redis.mget(...ids.map((id) => this.key(id)));
+    const raws = await this.redis.mget(...ids.map((id) => reportKey(prefix, id)));
     return raws.filter((raw): raw is string => raw !== null).map((raw) => JSON.parse(raw) as LogoutReport);
   }
+  /** A report id does not say its bucket: each is asked (one on a single node). */
   async get(id: string): Promise<LogoutReport | null> {
-    const raw = await this.redis.get(this.key(id));
+    const raws = await Promise.all(this.ks.all().map((bucket) => this.redis.get(reportKey(this.ks.of(bucket), id))));
+    const raw = raws.find((r) => r !== null);
     return raw ? (JSON.parse(raw) as LogoutReport) : null;
   }
   async claimDue(now: number, limit: number, leaseMs: number): Promise<LogoutReport[]> {
     const run = (this.redis as unknown as { lrClaimDue(...keysAndArgs: (string | number)[]): Promise<string[]> }).lrClaimDue;
-    const raws = await run.call(this.redis, this.queue, this.pending, now, limit, now + leaseMs, reportKey(this.prefix, ''));
-    return raws.map((raw) => JSON.parse(raw) as LogoutReport);
+    const claimed: LogoutReport[] = [];
+    const first = this.nextClaim++ % this.ks.buckets;
+    for (let n = 0; n < this.ks.buckets && claimed.length < limit; n++) {
+      const prefix = this.ks.of((first + n) % this.ks.buckets);
+      const raws = await run.call(this.redis, dueQueue(prefix), pendingSince(prefix), now, limit - claimed.length, now + leaseMs, reportKey(prefix, ''));
+      for (const raw of raws) claimed.push(JSON.parse(raw) as LogoutReport);
+    }
+    return claimed;
   }
   async dequeue(id: string): Promise<void> {
-    await this.redis.multi().zrem(this.queue, id).zrem(this.pending, id).exec().then(failOn);
+    await Promise.all(this.ks.all().map((bucket) => this.redis.multi().zrem(dueQueue(this.ks.of(bucket)), id).zrem(pendingSince(this.ks.of(bucket)), id).exec().then(failOn)));
   }
   async backlog(): Promise<number> {
-    return this.redis.zcard(this.queue);
+    const counts = await Promise.all(this.ks.all().map((bucket) => this.redis.zcard(dueQueue(this.ks.of(bucket)))));
+    return counts.reduce((a, b) => a + b, 0);
   }
   async oldestPending(): Promise<number | null> {
-    const [, score] = await this.redis.zrange(this.pending, 0, 0, 'WITHSCORES');
-    return score === undefined ? null : Number(score);
+    const firsts = await Promise.all(this.ks.all().map((bucket) => this.redis.zrange(pendingSince(this.ks.of(bucket)), 0, 0, 'WITHSCORES')));
+    const scores = firsts.filter(([, score]) => score !== undefined).map(([, score]) => Number(score));
+    return scores.length ? Math.min(...scores) : null;
   }
 }
 
@@ -370,6 +476,8 @@ type WithAdmitLogout = { lrAdmitLogout(keyCount: number, ...keysAndArgs: (string
 
 export interface RedisStoreOptions {
   keyPrefix: string;
+  /** Buckets of issuers, each a hash tag of its own (see {@link Keyspace}); 1, the default, keeps every key under the prefix. */
+  buckets?: number;
   reportRetentionMs: number;
   now?: Clock;
   /** Whether close() ends the connection (false when it is shared). */
@@ -389,21 +497,24 @@ const notReplicated = (acknowledged: number, replicas: number, waitMs: number): 
 /** The production store: sessions, replay records, logged-out markers and the logout journal in Redis. */
 export function createRedisStores(redis: Client, options: RedisStoreOptions): ServiceStores {
   const now = options.now ?? Date.now;
-  const prefix = options.keyPrefix;
+  const ks = new Keyspace(options.keyPrefix, options.buckets ?? 1);
   if (!('lrAdmitLogout' in redis)) redis.defineCommand('lrAdmitLogout', { lua: ADMIT_LOGOUT });
   if (!('lrCompleteLogout' in redis)) redis.defineCommand('lrCompleteLogout', { lua: COMPLETE_LOGOUT });
   const replication = { replicas: options.replicas ?? 0, waitMs: options.replicaWaitMs ?? 500 };
-  const replay = new RedisReplayStore(redis, prefix, replication);
+  const replay = new RedisReplayStore(redis, ks, replication);
+  const sessions = new RedisSessionStore(redis, ks, now);
   const stores: ServiceStores = {
-    sessions: outagesAsUnavailable(new RedisSessionStore(redis, prefix, now)),
+    sessions: outagesAsUnavailable(sessions),
     replay: outagesAsUnavailable(replay),
-    markers: outagesAsUnavailable(new RedisLoggedOutMarkers(redis, prefix)),
-    journal: outagesAsUnavailable(new RedisLogoutJournal(redis, prefix, options.reportRetentionMs, replication)),
+    markers: outagesAsUnavailable(new RedisLoggedOutMarkers(redis, ks)),
+    journal: outagesAsUnavailable(new RedisLogoutJournal(redis, ks, options.reportRetentionMs, replication)),
     async admitLogout({ replay, report, dueAt, marker }) {
+      // Every key in the target's issuer's bucket (the marker is the target's own).
+      const prefix = ks.of(ks.bucketOfTarget(report.target));
       const keys = [replayKey(prefix, replay.key), reportKey(prefix, report.id), dueQueue(prefix), targetIndexKey(prefix, report.target), pendingSince(prefix)];
       const args: (string | number)[] = [replay.expiresAt, JSON.stringify(report), options.reportRetentionMs, dueAt, report.id, receivedAtMs(report)];
       if (marker) {
-        keys.push(markerKey(prefix, marker.issuer, marker.sid));
+        keys.push(markerKey(ks.of(ks.bucketOf(marker.issuer)), marker.issuer, marker.sid));
         args.push(marker.expiresAt);
       }
       if (replication.replicas === 0) return (await (redis as unknown as WithAdmitLogout).lrAdmitLogout(keys.length, ...keys, ...args)) === 1;
@@ -415,20 +526,31 @@ export function createRedisStores(redis: Client, options: RedisStoreOptions): Se
       if (acknowledged < replication.replicas) throw notReplicated(acknowledged, replication.replicas, replication.waitMs);
       return true;
     },
-    async completeLogout(report, sessions) {
+    async completeLogout(report, found) {
+      const bucket = ks.bucketOfTarget(report.target);
+      const prefix = ks.of(bucket);
+      // One script over the report's bucket; a session at another issuer than the target's (a logout by
+      // account) is not (false: the attempt then removes and saves in steps).
+      if (found.some((s) => sessionKey(ks, s.id).bucket !== bucket)) return false;
       const keys = [reportKey(prefix, report.id), dueQueue(prefix), pendingSince(prefix)];
       const args: (string | number)[] = [JSON.stringify(report), options.reportRetentionMs, report.id];
-      for (const s of sessions) {
-        const indexes = indexKeys(prefix, s);
-        keys.push(sessionKey(prefix, s.id), ...indexes);
-        args.push(indexes.length, s.id);
+      const elsewhere: [string, string][] = [];
+      for (const s of found) {
+        const indexes = indexKeys(ks, s);
+        const here = indexes.filter((i) => i.bucket === bucket).map((i) => i.key);
+        keys.push(sessionKey(ks, s.id).key, ...here);
+        args.push(here.length, s.id);
+        for (const other of indexes.filter((i) => i.bucket !== bucket)) elsewhere.push([other.key, s.id]);
       }
-      return (await (redis as unknown as WithCompleteLogout).lrCompleteLogout(keys.length, ...keys, ...args)) === 1;
+      const done = (await (redis as unknown as WithCompleteLogout).lrCompleteLogout(keys.length, ...keys, ...args)) === 1;
+      // The account index, in the account's bucket: after the script (a stale id there is dropped when read).
+      if (done) await Promise.all(elsewhere.map(([key, id]) => redis.srem(key, id)));
+      return done;
     },
     async ping() {
       // A write under the prefix, not a PING: it must reach a writable master owning the service's keys (a
       // replica answers READONLY, a Cluster shard that is down fails), which is what readiness means here.
-      await redis.set(`${prefix}readyz`, '1', 'PX', 10_000);
+      await Promise.all(ks.all().map((bucket) => redis.set(`${ks.of(bucket)}readyz`, '1', 'PX', 10_000)));
     },
     async close() {
       replay.stop();
@@ -437,6 +559,9 @@ export function createRedisStores(redis: Client, options: RedisStoreOptions): Se
   };
   return outagesAsUnavailable(stores);
 }
+
+/** Hash tags a Cluster store spreads its issuers over: enough for the shards of most Clusters, few enough for a worker to look at each queue every round. */
+export const CLUSTER_BUCKETS = 16;
 
 /** `kind: redis`: the production store, shared by every instance. */
 export const redisStore: StoreKind = {
@@ -455,14 +580,16 @@ export const redisStore: StoreKind = {
   open(settings, context) {
     const keyPrefix = settings.keyPrefix as string;
     const location = redisLocationOf(settings as RedisLocation);
-    // In a Cluster the service's keys share one hash slot, so its MULTI transactions stay on one node.
-    const prefix = location.cluster && !/\{.+\}/.test(keyPrefix) ? `{${keyPrefix}}` : keyPrefix;
-    const options = { keyPrefix: prefix, reportRetentionMs: context.reportRetentionMs, ownsConnection: false, replicas: settings.replicas as number, replicaWaitMs: settings.replicaWaitMs as number };
+    // On a Cluster, issuers' keys spread over CLUSTER_BUCKETS hash tags, unless the prefix names its own tag
+    // (every key in one slot, as before).
+    const buckets = location.cluster && !/\{.+\}/.test(keyPrefix) ? CLUSTER_BUCKETS : 1;
+    const options = { keyPrefix, buckets, reportRetentionMs: context.reportRetentionMs, ownsConnection: false, replicas: settings.replicas as number, replicaWaitMs: settings.replicaWaitMs as number };
     const redis = context.redis(location, 'store');
     return {
       stores: createRedisStores(redis, options),
       attemptStores: createRedisStores(context.redis(location, 'store attempts'), options),
-      shared: { redis, keyPrefix: prefix },
+      // The rate limiter's keys: each its own slot on a Cluster.
+      shared: { redis, keyPrefix },
     };
   },
 };

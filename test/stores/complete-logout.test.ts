@@ -62,3 +62,9 @@ t.test('redis', async (t) => {
   if (!ctx) return;
   await completeLogoutContract(t, createRedisStores(ctx.redis, { keyPrefix: ctx.prefix, reportRetentionMs: 60_000, ownsConnection: false }));
 });
+
+t.test("redis, in a Cluster's buckets (on one node)", async (t) => {
+  const ctx = await redisForTest(t);
+  if (!ctx) return;
+  await completeLogoutContract(t, createRedisStores(ctx.redis, { keyPrefix: ctx.prefix, buckets: 16, reportRetentionMs: 60_000, ownsConnection: false }));
+});
