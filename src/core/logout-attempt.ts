@@ -56,9 +56,9 @@ export class LogoutAttempt {
       const failed = report.removals.filter((r) => r.outcome === 'failed');
       if (failed.length) throw new Error(`${failed.length} token-cache removal(s) failed: ${failed[0]!.detail ?? ''}`);
       // Sessions go last, with the report's completion: a retry after a crash must still find them.
-      const { lastError: _, ...rest } = report;
       const sessionIds = [...new Set([...report.sessionIds, ...sessions.map((s) => s.id)])];
-      const done: LogoutReport = { ...rest, sessionIds, sessionsEnded: sessionIds.length, state: 'completed', completedAt: new Date(now()).toISOString() };
+      const done: LogoutReport = { ...report, sessionIds, sessionsEnded: sessionIds.length, state: 'completed', completedAt: new Date(now()).toISOString() };
+      delete done.lastError;
       if (!(await stores.completeLogout(done, sessions))) {
         // One was ended meanwhile (another logout, the API): in two steps, counting only those still there.
         done.sessionIds = [...new Set([...report.sessionIds, ...(await stores.sessions.removeFound(sessions))])];

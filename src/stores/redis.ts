@@ -59,6 +59,18 @@ const sessionKey = (ks: Keyspace, id: string): Placed => {
   const bucket = ks.bucketOfSessionId(id);
   return { key: `${ks.of(bucket)}session:${id}`, bucket };
 };
+
+/** Items by bucket, each bucket's in the order given: what one script or transaction per bucket takes. */
+function byBucket<T>(items: T[], bucketOf: (item: T) => number): T[][] {
+  const groups = new Map<number, T[]>();
+  for (const item of items) {
+    const bucket = bucketOf(item);
+    const group = groups.get(bucket);
+    if (group) group.push(item);
+    else groups.set(bucket, [item]);
+  }
+  return [...groups.values()];
+}
 /** A pipeline's or transaction's first failed command, thrown (ioredis resolves them with per-command errors). */
 function failOn(results: [Error | null, unknown][] | null): void {
   const failed = results?.find(([err]) => err);
@@ -122,34 +134,37 @@ return #ARGV / 5
 
 type WithWriteSessions = { lrWriteSessions(keyCount: number, ...keysAndArgs: (string | number)[]): Promise<number> };
 
-/** Groups by bucket, in order: `keys` and `args` to go into one script call per bucket. */
-class PerBucket {
-  readonly calls = new Map<number, { keys: string[]; args: (string | number)[] }>();
-  at(bucket: number): { keys: string[]; args: (string | number)[] } {
-    let call = this.calls.get(bucket);
-    if (!call) this.calls.set(bucket, (call = { keys: [], args: [] }));
-    return call;
-  }
+/** What WRITE_SESSIONS takes for one session in one bucket: its key there (if any) and its index keys there. */
+interface SessionWrite {
+  bucket: number;
+  session?: string;
+  indexes: string[];
+  id: string;
+  json: string;
+  at: number;
 }
 
 async function writeSessions(redis: Client, ks: Keyspace, sessions: Session[]): Promise<void> {
   if (!('lrWriteSessions' in redis)) (redis as Client).defineCommand('lrWriteSessions', { lua: WRITE_SESSIONS });
-  const calls = new PerBucket();
+  const writes: SessionWrite[] = [];
   for (const session of sessions) {
     const own = sessionKey(ks, session.id);
     const json = JSON.stringify(session);
     const at = Date.parse(session.expiresAt);
-    const indexes = indexKeys(ks, session);
-    const here = indexes.filter((i) => i.bucket === own.bucket).map((i) => i.key);
-    calls.at(own.bucket).keys.push(own.key, ...here);
-    calls.at(own.bucket).args.push(1, here.length, session.id, json, at);
-    for (const elsewhere of indexes.filter((i) => i.bucket !== own.bucket)) {
-      calls.at(elsewhere.bucket).keys.push(elsewhere.key);
-      calls.at(elsewhere.bucket).args.push(0, 1, session.id, '', at);
+    for (const indexes of byBucket([own, ...indexKeys(ks, session)], (k) => k.bucket)) {
+      const bucket = indexes[0]!.bucket;
+      const keys = indexes.map((k) => k.key);
+      writes.push(bucket === own.bucket ? { bucket, session: keys[0]!, indexes: keys.slice(1), id: session.id, json, at } : { bucket, indexes: keys, id: session.id, json: '', at });
     }
   }
   const run = (redis as unknown as WithWriteSessions).lrWriteSessions.bind(redis);
-  await Promise.all([...calls.calls.values()].map(({ keys, args }) => run(keys.length, ...keys, ...args)));
+  await Promise.all(
+    byBucket(writes, (w) => w.bucket).map((group) => {
+      const keys = group.flatMap((w) => (w.session ? [w.session, ...w.indexes] : w.indexes));
+      const args = group.flatMap((w) => [w.session ? 1 : 0, w.indexes.length, w.id, w.json, w.at]);
+      return run(keys.length, ...keys, ...args);
+    }),
+  );
 }
 
 /**
@@ -172,8 +187,9 @@ class RedisSessionStore implements SessionStore {
     const same = (await this.lookup(indexKeys(this.ks, input)[0]!.key)).find(
       (s) => s.clientId === input.clientId && s.sid === input.sid && s.homeAccountId === input.homeAccountId && s.cacheKey === input.cacheKey,
     );
-    const id = () => this.ks.newSessionId(this.ks.bucketOf(input.issuer));
-    const session: Session = same ? { ...same, expiresAt: input.expiresAt } : { ...input, id: id(), createdAt: new Date(this.now()).toISOString() };
+    const session: Session = same
+      ? { ...same, expiresAt: input.expiresAt }
+      : { ...input, id: this.ks.newSessionId(this.ks.bucketOf(input.issuer)), createdAt: new Date(this.now()).toISOString() };
     await writeSessions(this.redis, this.ks, [session]);
     return session;
   }
@@ -187,14 +203,9 @@ class RedisSessionStore implements SessionStore {
     const ids = await this.redis.smembers(indexKey);
     if (ids.length === 0) return [];
     // One MGET per bucket (an account's sessions may be at several issuers).
-    const byBucket = new Map<number, string[]>();
-    for (const id of ids) {
-      const { bucket } = sessionKey(this.ks, id);
-      byBucket.set(bucket, [...(byBucket.get(bucket) ?? []), id]);
-    }
     const raws = new Map<string, string | null>();
     await Promise.all(
-      [...byBucket.values()].map(async (group) => {
+      byBucket(ids, (id) => sessionKey(this.ks, id).bucket).map(async (group) => {
         const values = await this.redis.mget(group.map((id) => sessionKey(this.ks, id).key));
         group.forEach((id, i) => raws.set(id, values[i] ?? null));
       }),
@@ -226,27 +237,19 @@ class RedisSessionStore implements SessionStore {
   /** One transaction per bucket (one for all on a single node): no read first, the lookup's copies name their index keys. */
   async removeFound(sessions: Session[]): Promise<string[]> {
     if (sessions.length === 0) return [];
-    const buckets = new Map<number, { dels: Session[]; srems: [string, string][] }>();
-    const at = (bucket: number) => {
-      let b = buckets.get(bucket);
-      if (!b) buckets.set(bucket, (b = { dels: [], srems: [] }));
-      return b;
-    };
-    for (const s of sessions) {
-      at(sessionKey(this.ks, s.id).bucket).dels.push(s);
-      for (const index of indexKeys(this.ks, s)) at(index.bucket).srems.push([index.key, s.id]);
-    }
+    // The DELs first, so that in each bucket the i-th reply is its i-th session's.
+    const dels = sessions.map((s) => ({ ...sessionKey(this.ks, s.id), id: s.id, del: true }));
+    const srems = sessions.flatMap((s) => indexKeys(this.ks, s).map((index) => ({ ...index, id: s.id, del: false })));
     const removed = new Set<string>();
     await Promise.all(
-      [...buckets.values()].map(async ({ dels, srems }) => {
-        // The DELs first, so that the i-th reply is the i-th session's.
+      byBucket([...dels, ...srems], (op) => op.bucket).map(async (ops) => {
         const tx = this.redis.multi();
-        for (const s of dels) tx.del(sessionKey(this.ks, s.id).key);
-        for (const [key, id] of srems) tx.srem(key, id);
+        for (const op of ops) if (op.del) tx.del(op.key);
+        else tx.srem(op.key, op.id);
         const results = await tx.exec();
         if (!results) throw new Error('the session removal was not carried out');
         for (const [err] of results) if (err) throw err;
-        dels.forEach((s, i) => results[i]?.[1] === 1 && removed.add(s.id));
+        ops.forEach((op, i) => op.del && results[i]?.[1] === 1 && removed.add(op.id));
       }),
     );
     return sessions.filter((s) => removed.has(s.id)).map((s) => s.id);
