@@ -32,8 +32,8 @@ for (const file of files) {
 const docs = (name: string): Doc[] => parsed.get(name) ?? [];
 const ENV = { REDIS_URL: 'redis://redis:6379', APP_CACHE_REDIS_URL: 'redis://redis:6379', ENTRA_TENANT_ID: '72f988bf-86f1-41af-91ab-2d7cd011db47', APP_CLIENT_ID: '6731de76-14a6-49ae-97bc-6eba6914391e', WEB_API_KEY_SHA256: 'a'.repeat(64) };
 
-t.test('every file in deploy/ parses (YAML, JSON), and there are the compose file, the manifests, the alert rules and the dashboard', async (t) => {
-  t.same([...parsed.keys()].sort(), ['compose.yaml', 'config.yaml', 'grafana/dashboard.json', 'kubernetes/logout-receiver.yaml', 'prometheus/alerts.yaml']);
+t.test('every file in deploy/ parses (YAML, JSON), and there are the compose file, the manifests, the alert rules, their unit tests and the dashboard', async (t) => {
+  t.same([...parsed.keys()].sort(), ['compose.yaml', 'config.yaml', 'grafana/dashboard.json', 'kubernetes/logout-receiver.yaml', 'prometheus/alerts.test.yaml', 'prometheus/alerts.yaml']);
 });
 
 const config = await loadConfig(['--config', join(deploy, 'config.yaml')], ENV);
@@ -123,4 +123,9 @@ t.test('every metric the alert rules and the dashboard read is one the service e
 promtoolTest('promtool check rules passes on deploy/prometheus/alerts.yaml', async (t) => {
   const { stdout } = await promisify(execFile)('promtool', ['check', 'rules', join(deploy, 'prometheus/alerts.yaml')]);
   t.match(stdout, /SUCCESS: \d+ rules found/);
+});
+
+promtoolTest('a logout that reaches maxAttempts (state failed) fires LogoutReceiverLogoutsFailed (promtool test rules)', async (t) => {
+  const { stdout } = await promisify(execFile)('promtool', ['test', 'rules', join(deploy, 'prometheus/alerts.test.yaml')]);
+  t.match(stdout, /SUCCESS/);
 });

@@ -47,7 +47,7 @@ export interface Config {
   /** The store's kind (stores/kinds.ts) and that kind's settings, defaults filled in. */
   store: { kind: string } & Record<string, unknown>;
   clockSkewSeconds: number;
-  retention: { sessionSeconds: number; loggedOutMarkerSeconds: number; unmatchedMarkerSeconds: number; logoutReportSeconds: number };
+  retention: { sessionSeconds: number; loggedOutMarkerSeconds: number; unmatchedMarkerSeconds: number; logoutReportSeconds: number; secondPassSeconds: number };
   /** How queued logouts are retried (see LogoutService). */
   retry: { baseDelayMs: number; maxDelayMs: number; maxAttempts: number; leaseMs: number };
   /** Abuse limits: requests per minute per client IP (public routes) and per API caller, and HTTP timeouts. */
@@ -335,6 +335,7 @@ export function resolveConfig(raw: unknown, development = false): Config {
       loggedOutMarkerSeconds: file.retention?.loggedOutMarkerSeconds ?? 7 * 24 * 3600,
       unmatchedMarkerSeconds: file.retention?.unmatchedMarkerSeconds ?? 600,
       logoutReportSeconds: file.retention?.logoutReportSeconds ?? 7 * 24 * 3600,
+      secondPassSeconds: file.retention?.secondPassSeconds ?? 60,
     },
     retry: {
       baseDelayMs: (file.retry?.baseDelaySeconds ?? 1) * 1000,

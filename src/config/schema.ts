@@ -88,6 +88,7 @@ export const ConfigSchema = Type.Object(
           loggedOutMarkerSeconds: Type.Optional(Type.Integer({ minimum: 60 })),
           unmatchedMarkerSeconds: Type.Optional(Type.Integer({ minimum: 10, maximum: 86400 })),
           logoutReportSeconds: Type.Optional(Type.Integer({ minimum: 60 })),
+          secondPassSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 86400 })),
         },
         Strict,
       ),

@@ -89,6 +89,16 @@ export class LogoutAdmission {
       throw new StoreUnavailable(`the logout could not be recorded: ${safeMessage(err)}`);
     }
     if (!admitted) throw new InvalidLogoutToken('jti', 'this logout token was already received (replay)');
+    return this.firstAttemptAfterAnswer(report);
+  }
+
+  /**
+   * A journaled logout's first attempt, after the answer (the provider is not kept waiting on the token
+   * caches): here in the background, or left to a worker. The report as it is now; or as its first attempt
+   * left it when `maxInBackground` logouts are already under way.
+   */
+  private async firstAttemptAfterAnswer(report: LogoutReport): Promise<LogoutReport> {
+    const { attempt } = this.options;
     if (this.options.firstAttempt === 'queued') return report;
     if (this.inBackground.size >= this.maxInBackground) return attempt.run(report);
     const answered = copyOf(report);
@@ -118,18 +128,25 @@ export class LogoutAdmission {
    * it to a worker). The report comes back `completed`, or `pending` when a store failed and a retry is queued.
    */
   async logout(event: LogoutEvent): Promise<LogoutReport> {
+    const report = await this.journal(event);
+    return this.options.firstAttempt === 'queued' ? report : this.options.attempt.run(report);
+  }
+
+  /** A new logout's report, journaled and queued (throws StoreUnavailable when it cannot be). */
+  private async journal(event: LogoutEvent): Promise<LogoutReport> {
     const report = this.newReport(event);
     try {
       await this.options.stores.journal.save(report, this.dueAt());
     } catch (err) {
       throw new StoreUnavailable(`the logout could not be recorded: ${safeMessage(err)}`);
     }
-    return this.options.firstAttempt === 'queued' ? report : this.options.attempt.run(report);
+    return report;
   }
 
   /**
    * A front-channel logout: by `sid`, at one issuer or (the Entra form of a multi-tenant template) at any
-   * of several. Where sessions have the sid, they are logged out (journaled, reported). Where none does,
+   * of several. Where sessions have the sid, they are logged out: the sid marked and the logout journaled
+   * before this returns, carried out after, as for the back channel. Where none does,
    * an unauthenticated caller must not make the store grow: a single issuer gets only a short marker,
    * which covers a sign-in whose registration is still on its way, and no report; several issuers get
    * nothing (a marker per tenant would be the fan-out this avoids).
@@ -145,7 +162,15 @@ export class LogoutAdmission {
       throw new StoreUnavailable(`the sessions could not be read: ${safeMessage(err)}`);
     }
     const reports: LogoutReport[] = [];
-    for (const issuer of withSessions) reports.push(await this.logout({ channel, target: { kind: 'sid', issuer, sid } }));
+    for (const issuer of withSessions) {
+      const report = await this.journal({ channel, target: { kind: 'sid', issuer, sid } });
+      try {
+        await markers.mark(issuer, sid, this.options.attempt.markerUntil(report));
+      } catch (err) {
+        throw new StoreUnavailable(`the logout could not be recorded: ${safeMessage(err)}`);
+      }
+      reports.push(await this.firstAttemptAfterAnswer(report));
+    }
     return reports;
   }
 

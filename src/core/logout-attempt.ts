@@ -1,6 +1,6 @@
 import { safeMessage } from './errors.js';
 import type { ServiceStores } from './service-stores.js';
-import type { AccountRemoval, LogoutReport, Session } from './model.js';
+import { receivedAtMs, type AccountRemoval, type LogoutReport, type Session } from './model.js';
 import type { AccountToSweep, TokenCacheSweeper } from './token-cache-sweeper.js';
 
 export interface RetryPolicy {
@@ -21,16 +21,32 @@ export interface LogoutAttemptOptions {
   sweeper: TokenCacheSweeper;
   /** How long a logged-out `(issuer, sid)` refuses late registrations. */
   markerTtlMs: number;
+  /** How long after the first attempt every account is removed once more (what apps wrote back); 0: never. */
+  secondPassMs: number;
   retry: RetryPolicy;
   now: () => number;
-  /** Told after every attempt at a logout, whatever its state, with how long it took (metrics, logs). */
-  onAttempt?: (report: LogoutReport, seconds: number) => void;
+  /** Told after every attempt at a logout, whatever its state, with how long it took and what it did (metrics, logs). */
+  onAttempt?: (report: LogoutReport, seconds: number, done: AttemptDone) => void;
   onError?: (err: unknown, context: string) => void;
+}
+
+/** What one attempt did, beside the report it leaves. */
+export interface AttemptDone {
+  /** The first pass's removals, or the retried ones (and those a retry found superseded): this attempt's, not the report's. */
+  removals: AccountRemoval[];
+  /** The second pass's removals, when it ran in this attempt. */
+  secondPass: AccountRemoval[];
+  /** The logout turned `completed` or `failed` in this attempt (it was `pending` before). */
+  settled: boolean;
 }
 
 const removalKey = (r: AccountRemoval): string => JSON.stringify([r.clientId, r.homeAccountId.toLowerCase(), r.partitionKey ?? null]);
 
-/** One attempt at a logout: its sessions, their accounts, every app's token cache, then the sessions. */
+/**
+ * One attempt at a logout. The first ends its sessions and sweeps every app's token cache, whatever the
+ * caches answer; a retry redoes only the removals that failed; the second pass removes every account once
+ * more. A retry or the second pass leaves alone an account whose user signed in again after the logout.
+ */
 export class LogoutAttempt {
   constructor(private readonly options: LogoutAttemptOptions) {}
 
@@ -39,44 +55,151 @@ export class LogoutAttempt {
     return Date.parse(report.receivedAt) + this.options.markerTtlMs;
   }
 
-  /** Never throws; the report ends `completed`, `pending` (retry queued) or `failed`. */
+  /** Whether a queued logout has anything to do by `now` (a retry, or its second pass). */
+  hasWork(report: LogoutReport, now: number): boolean {
+    return report.state === 'pending' || secondPassDue(report, now);
+  }
+
+  /** Whether a logout has anything left to do, now or later (run() requeues one claimed ahead of its second pass). */
+  hasWorkLeft(report: LogoutReport): boolean {
+    return report.state === 'pending' || (report.state === 'completed' && report.secondPass !== undefined && report.secondPass.at === undefined);
+  }
+
+  /** Never throws; the report ends `completed` (maybe queued for its second pass), `pending` (retry queued) or `failed`. */
   async run(report: LogoutReport): Promise<LogoutReport> {
-    const { stores, retry, now } = this.options;
+    const { now } = this.options;
     const started = performance.now();
+    const wasPending = report.state === 'pending';
+    if (!this.hasWork(report, now())) {
+      await this.save(report);
+      return report;
+    }
     report.attempts += 1;
+    const done: AttemptDone = { removals: [], secondPass: [], settled: false };
     try {
-      // The target first: a registration that lands after the lookup then sees the marker and undoes itself.
-      // A back-channel logout's was marked when it was admitted (admitLogout), on every attempt's behalf.
-      if (report.channel !== 'backchannel') await this.markLoggedOut(report, []);
-      const sessions = await this.findSessions(report);
-      await this.markLoggedOut(report, sessions, { targetDone: true });
-      const accounts = accountsOf(sessions, report);
-      report.accounts = [...new Set([...report.accounts, ...accounts.map((a) => a.homeAccountId)])];
-      report.removals = mergeRemovals(report.removals, await this.options.sweeper.sweep(accounts));
-      const failed = report.removals.filter((r) => r.outcome === 'failed');
-      if (failed.length) throw new Error(`${failed.length} token-cache removal(s) failed: ${failed[0]!.detail ?? ''}`);
-      // Sessions go last, with the report's completion: a retry after a crash must still find them.
-      const sessionIds = [...new Set([...report.sessionIds, ...sessions.map((s) => s.id)])];
-      const done: LogoutReport = { ...report, sessionIds, sessionsEnded: sessionIds.length, state: 'completed', completedAt: new Date(now()).toISOString() };
-      delete done.lastError;
-      if (!(await stores.completeLogout(done, sessions))) {
-        // One was ended meanwhile (another logout, the API): in two steps, counting only those still there.
-        done.sessionIds = [...new Set([...report.sessionIds, ...(await stores.sessions.removeFound(sessions))])];
-        done.sessionsEnded = done.sessionIds.length;
-        await stores.journal.save(done);
+      if (report.firstPassAt === undefined) {
+        done.removals = await this.firstPass(report);
+        return report;
       }
-      delete report.lastError;
-      Object.assign(report, done);
+      done.removals = await this.retryFailed(report);
+      if (secondPassDue(report, now())) done.secondPass = await this.secondPass(report);
+      this.settle(report);
+      await this.save(report);
     } catch (err) {
       report.lastError = safeMessage(err);
-      report.state = report.attempts >= retry.maxAttempts ? 'failed' : 'pending';
-      const delay = Math.min(retry.baseDelayMs * 2 ** (report.attempts - 1), retry.maxDelayMs);
-      await stores.journal
-        .save(report, report.state === 'pending' ? now() + delay : undefined)
-        .catch((saveErr: unknown) => this.options.onError?.(saveErr, 'journal')); // still queued from before: the lease expires and it is retried
+      this.settle(report, report.lastError);
+      await this.save(report).catch((saveErr: unknown) => this.options.onError?.(saveErr, 'journal')); // still queued from before: the lease expires and it is retried
+    } finally {
+      done.settled = wasPending && report.state !== 'pending';
+      this.options.onAttempt?.(report, (performance.now() - started) / 1000, done);
     }
-    this.options.onAttempt?.(report, (performance.now() - started) / 1000);
     return report;
+  }
+
+  /**
+   * Finds the sessions, sweeps every app, then ends the sessions with the report's save (one step), whatever
+   * the caches answered: what a retry needs is in the report's removals. Returns the removals.
+   */
+  private async firstPass(report: LogoutReport): Promise<AccountRemoval[]> {
+    const { stores, sweeper, now, secondPassMs } = this.options;
+    // The target first: a registration that lands after the lookup then sees the marker and undoes itself.
+    // A back-channel logout's was marked when it was admitted (admitLogout), on every attempt's behalf.
+    if (report.channel !== 'backchannel') await this.markLoggedOut(report, []);
+    const received = receivedAtMs(report);
+    // A session registered after the logout was received is a later sign-in's, not this logout's.
+    const sessions = (await this.findSessions(report)).filter((s) => !(Date.parse(s.createdAt) > received));
+    await this.markLoggedOut(report, sessions, { targetDone: true });
+    const accounts = accountsOf(sessions, report);
+    const removals = (await sweeper.sweep(accounts)).map((r) => ({ ...r, attempts: 1 }));
+    const at = now();
+    const swept: LogoutReport = {
+      ...report,
+      accounts: [...new Set([...report.accounts, ...accounts.map((a) => a.homeAccountId)])],
+      removals: mergeRemovals(report.removals, removals),
+      firstPassAt: new Date(at).toISOString(),
+      ...(secondPassMs > 0 ? { secondPass: { dueAt: new Date(at + secondPassMs).toISOString(), removals: [] } } : {}),
+    };
+    swept.sessionIds = [...new Set([...report.sessionIds, ...sessions.map((s) => s.id)])];
+    swept.sessionsEnded = swept.sessionIds.length;
+    this.settle(swept);
+    const dueAt = this.dueAt(swept);
+    if (!(await stores.completeLogout(swept, sessions, dueAt))) {
+      // One was ended meanwhile (another logout, the API): in two steps, counting only those still there.
+      swept.sessionIds = [...new Set([...report.sessionIds, ...(await stores.sessions.removeFound(sessions))])];
+      swept.sessionsEnded = swept.sessionIds.length;
+      await stores.journal.save(swept, dueAt);
+    }
+    delete report.lastError;
+    Object.assign(report, swept);
+    return removals;
+  }
+
+  /** Redoes the removals whose latest outcome is `failed` (of the first pass and of the second), and only those. */
+  private async retryFailed(report: LogoutReport): Promise<AccountRemoval[]> {
+    const lists = [report.removals, report.secondPass?.removals ?? []];
+    const failed = lists.flatMap((list) => list.map((r, i) => ({ list, i, r })).filter(({ r }) => r.outcome === 'failed'));
+    if (failed.length === 0) return [];
+    const later = await this.signedInAgain(report, failed.map(({ r }) => r.homeAccountId));
+    const redo = failed.filter(({ r }) => !later.has(r.homeAccountId.toLowerCase()));
+    const again = await this.options.sweeper.removeAgain(redo.map(({ r }) => r));
+    redo.forEach(({ list, i, r }, n) => (list[i] = { ...again[n]!, attempts: (r.attempts ?? 1) + 1 }));
+    const skipped = failed.filter(({ r }) => later.has(r.homeAccountId.toLowerCase()));
+    for (const { list, i, r } of skipped) list[i] = superseded(r);
+    return [...again, ...skipped.map(({ list, i }) => list[i]!)];
+  }
+
+  /** Every account of the logout once more, from every partition the first pass addressed. */
+  private async secondPass(report: LogoutReport): Promise<AccountRemoval[]> {
+    const pass = report.secondPass!;
+    const addressed = report.removals.filter((r) => r.partitionKey !== undefined && r.outcome !== 'failed');
+    const later = await this.signedInAgain(report, addressed.map((r) => r.homeAccountId));
+    const redo = addressed.filter((r) => !later.has(r.homeAccountId.toLowerCase()));
+    const again = (await this.options.sweeper.removeAgain(redo)).map((r) => ({ ...r, attempts: 1 }));
+    const skipped = addressed.filter((r) => later.has(r.homeAccountId.toLowerCase())).map((r) => superseded({ ...r, attempts: 0 }));
+    pass.removals = [...again, ...skipped];
+    pass.at = new Date(this.options.now()).toISOString();
+    return pass.removals;
+  }
+
+  /**
+   * The accounts (lower-cased) with a session registered after the logout was received: the user signed in
+   * again, and nothing of theirs may be removed. Found through the account index, by the sessions' `createdAt`.
+   */
+  private async signedInAgain(report: LogoutReport, homeAccountIds: string[]): Promise<Set<string>> {
+    const received = receivedAtMs(report);
+    const accounts = [...new Set(homeAccountIds.map((id) => id.toLowerCase()))];
+    const later = await Promise.all(
+      accounts.map(async (id) => (await this.options.stores.sessions.byHomeAccountId(id)).some((s) => Date.parse(s.createdAt) > received)),
+    );
+    return new Set(accounts.filter((_, i) => later[i]));
+  }
+
+  /** The report's state from its removals (and an error of the attempt itself). */
+  private settle(report: LogoutReport, error?: string): void {
+    const failed = [...report.removals, ...(report.secondPass?.removals ?? [])].filter((r) => r.outcome === 'failed');
+    const lastError = error ?? (failed.length ? `${failed.length} token-cache removal(s) failed: ${failed[0]!.detail ?? ''}` : undefined);
+    if (lastError === undefined) {
+      delete report.lastError;
+      if (report.state !== 'completed') report.completedAt = new Date(this.options.now()).toISOString();
+      report.state = 'completed';
+      return;
+    }
+    report.lastError = lastError;
+    report.state = report.attempts >= this.options.retry.maxAttempts ? 'failed' : 'pending';
+  }
+
+  /** When the logout is next due: its retry's backoff, or its second pass; undefined when nothing is left. */
+  private dueAt(report: LogoutReport): number | undefined {
+    const { retry, now } = this.options;
+    if (report.state === 'failed') return undefined;
+    const due: number[] = [];
+    if (report.state === 'pending') due.push(now() + Math.min(retry.baseDelayMs * 2 ** (report.attempts - 1), retry.maxDelayMs));
+    if (report.secondPass && report.secondPass.at === undefined) due.push(Date.parse(report.secondPass.dueAt));
+    return due.length ? Math.min(...due) : undefined;
+  }
+
+  private save(report: LogoutReport): Promise<void> {
+    return this.options.stores.journal.save(report, this.dueAt(report));
   }
 
   private findSessions(report: LogoutReport): Promise<Session[]> {
@@ -99,13 +222,28 @@ export class LogoutAttempt {
   }
 }
 
-/** A retry that finds nothing left keeps the earlier attempt's `removed`. */
+const secondPassDue = (report: LogoutReport, now: number): boolean =>
+  report.state !== 'failed' && report.secondPass !== undefined && report.secondPass.at === undefined && Date.parse(report.secondPass.dueAt) <= now;
+
+const superseded = (r: AccountRemoval): AccountRemoval => ({
+  clientId: r.clientId,
+  app: r.app,
+  homeAccountId: r.homeAccountId,
+  ...(r.partitionKey !== undefined ? { partitionKey: r.partitionKey } : {}),
+  outcome: 'superseded',
+  detail: 'the user signed in again after this logout: nothing of this account was removed',
+  attempts: r.attempts ?? 0,
+});
+
+/** A first pass done again (its sessions could not be ended) keeps the earlier attempt's `removed` over a `not_present`. */
 function mergeRemovals(previous: AccountRemoval[], latest: AccountRemoval[]): AccountRemoval[] {
   const earlier = new Map(previous.map((r) => [removalKey(r), r]));
   const merged = latest.map((r) => {
     const before = earlier.get(removalKey(r));
     earlier.delete(removalKey(r));
-    return before?.outcome === 'removed' && r.outcome === 'not_present' ? before : r;
+    if (!before) return r;
+    const attempts = (before.attempts ?? 1) + 1;
+    return before.outcome === 'removed' && r.outcome === 'not_present' ? { ...before, attempts } : { ...r, attempts };
   });
   return [...merged, ...earlier.values()];
 }

@@ -1,6 +1,6 @@
 import type { ServiceStores } from './service-stores.js';
 import { LogoutAdmission } from './logout-admission.js';
-import { DEFAULT_RETRY, LogoutAttempt, type RetryPolicy } from './logout-attempt.js';
+import { DEFAULT_RETRY, LogoutAttempt, type LogoutAttemptOptions, type RetryPolicy } from './logout-attempt.js';
 import { LogoutWorker } from './logout-worker.js';
 import type { LogoutChannel, LogoutEvent, LogoutReport, LogoutTarget, NewSession, Session } from './model.js';
 import type { TokenCacheSweeper } from './token-cache-sweeper.js';
@@ -22,6 +22,8 @@ export interface LogoutServiceOptions {
   sweeper: TokenCacheSweeper;
   /** How long a logged-out `(issuer, sid)` refuses late registrations. */
   markerTtlMs: number;
+  /** How long after a logout's first attempt every account is removed once more (0, the default: never). */
+  secondPassMs?: number;
   /** How long a front-channel `sid` that matched no session refuses them (only a sign-in's race to register). */
   unmatchedMarkerTtlMs: number;
   clockSkewSeconds: number;
@@ -29,8 +31,8 @@ export interface LogoutServiceOptions {
   now?: () => number;
   /** `receiver`: admitted logouts are queued, due at once, for a worker process, and none is attempted here. */
   role?: Role;
-  /** Told after every attempt at a logout, whatever its state, with how long it took (metrics, logs). */
-  onAttempt?: (report: LogoutReport, seconds: number) => void;
+  /** Told after every attempt at a logout, whatever its state, with how long it took and what it did (metrics, logs). */
+  onAttempt?: LogoutAttemptOptions['onAttempt'];
   /** Told of errors the worker swallows so it keeps going. */
   onError?: (err: unknown, context: string) => void;
   /** Told when a worker round went through (the store answered): an outage it met is over. */
@@ -59,6 +61,7 @@ export class LogoutService {
       stores: work,
       sweeper: options.sweeper,
       markerTtlMs: options.markerTtlMs,
+      secondPassMs: options.secondPassMs ?? 0,
       retry,
       now,
       ...(options.onAttempt ? { onAttempt: options.onAttempt } : {}),

@@ -41,7 +41,7 @@ export class LogoutWorker {
   }
 
   private work(report: LogoutReport): Promise<unknown> {
-    return report.state === 'pending' ? this.options.attempt.run(report) : this.options.journal.dequeue(report.id);
+    return this.options.attempt.hasWorkLeft(report) ? this.options.attempt.run(report) : this.options.journal.dequeue(report.id);
   }
 
   /** Starts looking every `intervalMs`; each look goes on while logouts are under way (see drain). */

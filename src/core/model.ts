@@ -37,12 +37,13 @@ export interface LogoutEvent {
   target: LogoutTarget;
 }
 
-export const REMOVAL_OUTCOMES = ['removed', 'not_present', 'skipped', 'failed'] as const;
+export const REMOVAL_OUTCOMES = ['removed', 'not_present', 'skipped', 'failed', 'superseded'] as const;
 export type RemovalOutcome =
   | 'removed' // the account was in the partition and is gone now
   | 'not_present' // the partition had no such account (or did not exist)
   | 'skipped' // the partition could not be addressed or holds foreign data; left untouched
-  | 'failed'; // a store error: the logout stays pending and is retried
+  | 'failed' // a store error: the logout stays pending and this removal is retried
+  | 'superseded'; // the user signed in again after the logout was received: a retry or second pass leaves the account alone
 
 export interface AccountRemoval {
   clientId: string;
@@ -54,6 +55,16 @@ export interface AccountRemoval {
   detail?: string;
   removedEntries?: number;
   partitionDeleted?: boolean;
+  /** How many times this removal was tried (a retry redoes only the removals that failed). */
+  attempts?: number;
+}
+
+/** The pass that removes every account of a logout once more, a while after the first attempt. */
+export interface SecondPass {
+  dueAt: string;
+  /** When it ran; absent while it is still due. */
+  at?: string;
+  removals: AccountRemoval[];
 }
 
 export type LogoutState = 'pending' | 'completed' | 'failed';
@@ -70,6 +81,9 @@ export interface LogoutReport {
   sessionIds: string[];
   accounts: string[];
   removals: AccountRemoval[];
+  /** When the first attempt ended the sessions and swept every app (retries then redo only what failed). */
+  firstPassAt?: string;
+  secondPass?: SecondPass;
   lastError?: string;
 }
 

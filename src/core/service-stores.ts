@@ -34,7 +34,10 @@ export interface LoggedOutMarkers {
 
 /** The record of every logout and what it did, and the queue of logouts still to carry out. */
 export interface LogoutJournal {
-  /** Stores the report; with `dueAt` (epoch ms) it is (re)queued to be worked on then, without it dequeued. */
+  /**
+   * Stores the report; with `dueAt` (epoch ms) it is (re)queued to be worked on then, without it dequeued.
+   * Only a `pending` report counts in the backlog (a completed one may wait for its second pass).
+   */
   save(report: LogoutReport, dueAt?: number): Promise<void>;
   get(id: string): Promise<LogoutReport | null>;
   /** The reports of the logouts of that target still kept, newest first (a report is found by its target once queued). */
@@ -46,9 +49,9 @@ export interface LogoutJournal {
   claimDue(now: number, limit: number, leaseMs: number): Promise<LogoutReport[]>;
   /** Takes a logout off the queue (its report is gone). */
   dequeue(id: string): Promise<void>;
-  /** How many logouts are queued. */
+  /** How many logouts are pending (queued for a first attempt or a retry). */
   backlog(): Promise<number>;
-  /** When the oldest logout still queued was received (epoch ms); null when none is. */
+  /** When the oldest logout still pending was received (epoch ms); null when none is. */
   oldestPending(): Promise<number | null>;
 }
 
@@ -76,11 +79,12 @@ export interface ServiceStores {
    */
   admitLogout(admission: LogoutAdmission): Promise<boolean>;
   /**
-   * Ends a logout in one step (with Redis one script): removes the sessions its attempt found and saves
-   * `report`, which counts them already, as it is (completed) and off the queue. Only when every one of
-   * them is still there: otherwise it writes nothing and says false.
+   * Ends a logout's sessions in one step (with Redis one script): removes the sessions its first attempt
+   * found and saves `report`, which counts them already, as it is: queued for `dueAt` (a retry, its second
+   * pass) or, without, off the queue. Only when every one of them is still there: otherwise it writes
+   * nothing and says false.
    */
-  completeLogout(report: LogoutReport, sessions: Session[]): Promise<boolean>;
+  completeLogout(report: LogoutReport, sessions: Session[], dueAt?: number): Promise<boolean>;
   /** Throws when the backing store cannot be reached. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -41,6 +41,11 @@ export function partitionKey(template: string, clientId: string, homeAccountId: 
 const namesOneAccount = (template: string): boolean => template.includes('{homeAccountId}') || (template.includes('{oid}') && template.includes('{tenantId}'));
 
 
+/** Which account a removal took out of which app's partition: all a later pass needs to do it again. */
+export type PartitionAddress = Pick<AccountRemoval, 'clientId' | 'homeAccountId' | 'partitionKey'>;
+
+const NO_CACHE_KEY = 'the cache key needs a {cacheKey} this app did not register';
+
 type PartitionOutcome = Pick<AccountRemoval, 'outcome' | 'detail' | 'removedEntries' | 'partitionDeleted'>;
 
 /** A caller waiting for one account's removal from one partition. */
@@ -86,13 +91,26 @@ export class TokenCacheSweeper {
           accounts.flatMap((account): Promise<AccountRemoval>[] => {
             const base = { clientId: app.clientId, app: app.name, homeAccountId: account.homeAccountId };
             const keys = this.keysFor(app, account);
-            if (keys.length === 0) return [Promise.resolve({ ...base, outcome: 'skipped', detail: 'the cache key needs a {cacheKey} this app did not register' })];
+            if (keys.length === 0) return [Promise.resolve({ ...base, outcome: 'skipped', detail: NO_CACHE_KEY })];
             return keys.map(async (key) => ({ ...base, partitionKey: key, ...(await this.removeFrom(store, key, account.homeAccountId)) }));
           }),
         ),
       ),
     );
     return perApp.flat();
+  }
+
+  /** The same removals again, where an earlier sweep addressed them (a retry, the second pass); in the order given. */
+  removeAgain(earlier: readonly PartitionAddress[]): Promise<AccountRemoval[]> {
+    return Promise.all(
+      earlier.map(async ({ clientId, homeAccountId, partitionKey }): Promise<AccountRemoval> => {
+        const cache = this.caches.find((c) => c.app.clientId === clientId);
+        const base = { clientId, app: cache?.app.name ?? clientId, homeAccountId };
+        if (!cache) return { ...base, outcome: 'skipped', detail: 'this app is no longer registered' };
+        if (partitionKey === undefined) return { ...base, outcome: 'skipped', detail: NO_CACHE_KEY };
+        return { ...base, partitionKey, ...(await this.removeFrom(cache.store, partitionKey, homeAccountId)) };
+      }),
+    );
   }
 
   private keysFor(app: AppConfig, account: AccountToSweep): string[] {

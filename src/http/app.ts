@@ -110,11 +110,12 @@ export function createServices(deps: AppDependencies & { outages: OutageLog }): 
     role: config.role,
     markerTtlMs: config.retention.loggedOutMarkerSeconds * 1000,
     unmatchedMarkerTtlMs: config.retention.unmatchedMarkerSeconds * 1000,
+    secondPassMs: config.retention.secondPassSeconds * 1000,
     clockSkewSeconds: config.clockSkewSeconds,
     now,
     retry: { ...config.retry, ...deps.retry },
-    onAttempt: (report, seconds) => {
-      metrics.logoutAttempt(report, seconds);
+    onAttempt: (report, seconds, done) => {
+      metrics.logoutAttempt(report, seconds, done);
       deps.onLogoutAttempt?.(report);
     },
     onError: (err, context) => {

@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { LOGOUT_CHANNELS, REMOVAL_OUTCOMES, type LogoutReport } from '../core/model.js';
+import type { AttemptDone } from '../core/logout-attempt.js';
 import { LOGOUT_TOKEN_RULES } from '../core/verify-logout-token.js';
 
 type Labels<L extends string> = Partial<Record<L, string>>;
@@ -70,6 +71,12 @@ export class ServiceMetrics {
     labelNames: ['app', 'outcome'] as const,
     registers: [this.registry],
   });
+  readonly secondPassRemovals = new Counter({
+    name: 'logout_receiver_second_pass_removals_total',
+    help: 'Removals of the second pass, by app and outcome (removed: the app had written the account back)',
+    labelNames: ['app', 'outcome'] as const,
+    registers: [this.registry],
+  });
 
   readonly sweepDuration = new Histogram({
     name: 'logout_receiver_logout_attempt_duration_seconds',
@@ -92,7 +99,7 @@ export class ServiceMetrics {
   });
   readonly backlog = new Gauge({
     name: 'logout_receiver_journal_backlog',
-    help: 'Logouts queued in the journal (pending, or being attempted)',
+    help: 'Logouts pending in the journal (queued for a first attempt or a retry, or being attempted)',
     registers: [this.registry],
   });
 
@@ -108,7 +115,11 @@ export class ServiceMetrics {
       for (const state of ['completed', 'failed']) this.logouts.inc({ channel, state }, 0);
     }
     for (const rule of [...LOGOUT_TOKEN_RULES, 'request']) this.rejected.inc({ channel: 'backchannel', rule }, 0);
-    for (const app of about.apps) for (const outcome of REMOVAL_OUTCOMES) this.removals.inc({ app, outcome }, 0);
+    for (const app of about.apps)
+      for (const outcome of REMOVAL_OUTCOMES) {
+        this.removals.inc({ app, outcome }, 0);
+        this.secondPassRemovals.inc({ app, outcome }, 0);
+      }
     for (const issuer of about.issuers) for (const outcome of ['ok', 'error']) this.jwksFetches.inc({ issuer, outcome }, 0);
     for (const where of ['request', 'journal', 'worker', 'store', ...about.apps.map((app) => `token cache of ${app}`)]) this.storeErrors.inc({ where }, 0);
   }
@@ -180,17 +191,13 @@ export class ServiceMetrics {
     series.duration.observe(seconds);
   }
 
-  /** One attempt at a logout, `seconds` long: received (first attempt), its duration, and its outcome once final. */
-  logoutAttempt(report: LogoutReport, seconds: number): void {
+  /** One attempt at a logout, `seconds` long: received (first attempt), its duration, its removals, and its outcome once final. */
+  logoutAttempt(report: LogoutReport, seconds: number, done: AttemptDone): void {
     const { channel, state } = report;
     if (report.attempts === 1) (memo(this.children, `received ${channel}`, () => this.received.labels({ channel })) as CounterChild).inc();
     (memo(this.children, `sweep ${channel} ${state}`, () => this.sweepDuration.labels({ channel, state })) as HistogramChild).observe(seconds);
-    if (state !== 'pending') this.recordLogout(report);
-  }
-
-  recordLogout(report: LogoutReport): void {
-    const { channel, state } = report;
-    (memo(this.children, `logouts ${channel} ${state}`, () => this.logouts.labels({ channel, state })) as CounterChild).inc();
-    for (const r of report.removals) this.removals.inc({ app: r.app, outcome: r.outcome });
+    for (const r of done.removals) this.removals.inc({ app: r.app, outcome: r.outcome });
+    for (const r of done.secondPass) this.secondPassRemovals.inc({ app: r.app, outcome: r.outcome });
+    if (done.settled) (memo(this.children, `logouts ${channel} ${state}`, () => this.logouts.labels({ channel, state })) as CounterChild).inc();
   }
 }

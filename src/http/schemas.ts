@@ -77,6 +77,7 @@ const Removal = Type.Object({
   detail: Type.Optional(Type.String()),
   removedEntries: Type.Optional(Type.Integer()),
   partitionDeleted: Type.Optional(Type.Boolean()),
+  attempts: Type.Optional(Type.Integer()),
 });
 
 export const LogoutReport = Type.Object({
@@ -91,6 +92,8 @@ export const LogoutReport = Type.Object({
   sessionIds: Type.Array(Type.String()),
   accounts: Type.Array(Type.String()),
   removals: Type.Array(Removal),
+  firstPassAt: Type.Optional(Type.String()),
+  secondPass: Type.Optional(Type.Object({ dueAt: Type.String(), at: Type.Optional(Type.String()), removals: Type.Array(Removal) })),
   lastError: Type.Optional(Type.String()),
 });
 

@@ -192,10 +192,9 @@ class MemoryLogoutJournal implements LogoutJournal {
     }
     this.reports.set(report.id, JSON.stringify(report), this.now() + this.retentionMs);
     if (dueAt === undefined) this.dequeueNow(report.id);
-    else {
-      this.queue.set(report.id, dueAt);
-      if (!this.pendingSince.has(report.id)) this.pendingSince.set(report.id, receivedAtMs(report));
-    }
+    else this.queue.set(report.id, dueAt);
+    if (dueAt === undefined || report.state !== 'pending') this.pendingSince.delete(report.id);
+    else if (!this.pendingSince.has(report.id)) this.pendingSince.set(report.id, receivedAtMs(report));
   }
   private dequeueNow(id: string): void {
     this.queue.delete(id);
@@ -218,7 +217,7 @@ class MemoryLogoutJournal implements LogoutJournal {
     this.dequeueNow(id);
   }
   async backlog(): Promise<number> {
-    return this.queue.size;
+    return this.pendingSince.size;
   }
   async oldestPending(): Promise<number | null> {
     let oldest: number | null = null;
@@ -278,10 +277,10 @@ export function createMemoryStores(options: MemoryStoreOptions): ServiceStores {
       if (admission.marker) await markers.mark(admission.marker.issuer, admission.marker.sid, admission.marker.expiresAt);
       return true;
     },
-    async completeLogout(report, found) {
+    async completeLogout(report, found, dueAt) {
       for (const s of found) if (!(await sessions.get(s.id))) return false;
       await sessions.removeFound(found);
-      await journal.save(report);
+      await journal.save(report, dueAt);
       return true;
     },
     evictions: () => ({ ...evictions }),

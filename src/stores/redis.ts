@@ -380,11 +380,14 @@ class RedisLogoutJournal implements LogoutJournal {
     const waits = dueAt !== undefined && replicas > 0;
     const batch = waits ? this.redis.pipeline() : this.redis.multi();
     batch.set(reportKey(prefix, report.id), JSON.stringify(report), 'PX', this.retentionMs);
-    if (dueAt === undefined) batch.zrem(dueQueue(prefix), report.id).zrem(pendingSince(prefix), report.id);
+    if (dueAt === undefined) batch.zrem(dueQueue(prefix), report.id);
     else {
       const index = targetIndexKey(prefix, report.target);
-      batch.zadd(dueQueue(prefix), dueAt, report.id).zadd(pendingSince(prefix), 'NX', receivedAtMs(report), report.id).zadd(index, receivedAtMs(report), report.id).pexpire(index, this.retentionMs);
+      batch.zadd(dueQueue(prefix), dueAt, report.id).zadd(index, receivedAtMs(report), report.id).pexpire(index, this.retentionMs);
     }
+    // Only a pending logout is backlog (a completed one may be queued for its second pass).
+    if (dueAt !== undefined && report.state === 'pending') batch.zadd(pendingSince(prefix), 'NX', receivedAtMs(report), report.id);
+    else batch.zrem(pendingSince(prefix), report.id);
     if (!waits) return void failOn(await batch.exec());
     const { acknowledged } = await execAndWait(batch, replicas, waitMs);
     if (acknowledged < replicas) throw notReplicated(acknowledged, replicas, waitMs);
@@ -420,7 +423,7 @@ class RedisLogoutJournal implements LogoutJournal {
     await Promise.all(this.ks.all().map((bucket) => this.redis.multi().zrem(dueQueue(this.ks.of(bucket)), id).zrem(pendingSince(this.ks.of(bucket)), id).exec().then(failOn)));
   }
   async backlog(): Promise<number> {
-    const counts = await Promise.all(this.ks.all().map((bucket) => this.redis.zcard(dueQueue(this.ks.of(bucket)))));
+    const counts = await Promise.all(this.ks.all().map((bucket) => this.redis.zcard(pendingSince(this.ks.of(bucket)))));
     return counts.reduce((a, b) => a + b, 0);
   }
   async oldestPending(): Promise<number | null> {
@@ -448,15 +451,17 @@ return 1
 `;
 
 /**
- * A logout's end: when every session its attempt found still exists, they go (with their index entries)
- * and its report is saved, dequeued; else nothing is written (0). KEYS: report, due queue, pending-since,
- * then per session its key and its index keys; ARGV: report JSON, report retention (ms), report id, then
- * per session the number of its index keys and its id.
+ * A logout's sessions ended: when every session its first attempt found still exists, they go (with their
+ * index entries) and its report is saved, queued at ARGV[4] (a retry, its second pass) or, when that is
+ * '', dequeued; it stays in pending-since when ARGV[5] is '1' (still pending); else nothing is written
+ * (0). KEYS: report, due queue, pending-since, then per session its key and its index keys; ARGV: report
+ * JSON, report retention (ms), report id, due at or '', pending '1' or '0', then per session the number of
+ * its index keys and its id.
  */
 const COMPLETE_LOGOUT = `
 local sessions = {}
 local k = 4
-for a = 4, #ARGV, 2 do
+for a = 6, #ARGV, 2 do
   sessions[#sessions + 1] = { key = k, indexes = tonumber(ARGV[a]), id = ARGV[a + 1] }
   k = k + 1 + tonumber(ARGV[a])
 end
@@ -468,8 +473,8 @@ for _, s in ipairs(sessions) do
   for j = s.key + 1, s.key + s.indexes do redis.call('SREM', KEYS[j], s.id) end
 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-redis.call('ZREM', KEYS[2], ARGV[3])
-redis.call('ZREM', KEYS[3], ARGV[3])
+if ARGV[4] == '' then redis.call('ZREM', KEYS[2], ARGV[3]) else redis.call('ZADD', KEYS[2], ARGV[4], ARGV[3]) end
+if ARGV[5] ~= '1' then redis.call('ZREM', KEYS[3], ARGV[3]) end
 return 1
 `;
 
@@ -529,14 +534,15 @@ export function createRedisStores(redis: Client, options: RedisStoreOptions): Se
       if (acknowledged < replication.replicas) throw notReplicated(acknowledged, replication.replicas, replication.waitMs);
       return true;
     },
-    async completeLogout(report, found) {
+    async completeLogout(report, found, dueAt) {
       const bucket = ks.bucketOfTarget(report.target);
       const prefix = ks.of(bucket);
       // One script over the report's bucket; a session at another issuer than the target's (a logout by
       // account) is not (false: the attempt then removes and saves in steps).
       if (found.some((s) => sessionKey(ks, s.id).bucket !== bucket)) return false;
       const keys = [reportKey(prefix, report.id), dueQueue(prefix), pendingSince(prefix)];
-      const args: (string | number)[] = [JSON.stringify(report), options.reportRetentionMs, report.id];
+      const pending = dueAt !== undefined && report.state === 'pending';
+      const args: (string | number)[] = [JSON.stringify(report), options.reportRetentionMs, report.id, dueAt ?? '', pending ? '1' : '0'];
       const elsewhere: [string, string][] = [];
       for (const s of found) {
         const indexes = indexKeys(ks, s);

@@ -247,9 +247,9 @@ function recorded(stores: ServiceStores, label: string, calls: string[]): Servic
     calls.push(`${label} admitLogout`);
     return stores.admitLogout(admission);
   };
-  const completeLogout: ServiceStores['completeLogout'] = (report, sessions) => {
+  const completeLogout: ServiceStores['completeLogout'] = (report, sessions, dueAt) => {
     calls.push(`${label} completeLogout`);
-    return stores.completeLogout(report, sessions);
+    return stores.completeLogout(report, sessions, dueAt);
   };
   return { ...stores, admitLogout, completeLogout, sessions: wrap('sessions', stores.sessions), replay: wrap('replay', stores.replay), markers: wrap('markers', stores.markers), journal: wrap('journal', stores.journal) };
 }

@@ -26,6 +26,7 @@ t.test('spec form ?iss=&sid= ends the session, without any cookie', async (t) =>
   const s = await register(ISSUER);
   const res = await app.inject({ url: `/logout/frontchannel?iss=${encodeURIComponent(ISSUER)}&sid=${s.sid}` });
   assertPage(t, res, 'https://idp.example.test');
+  await app.logouts.settled(); // the page answers once the logout is journaled; the sweep follows
   t.equal(await svc.stores.sessions.get(s.id), null);
   t.ok(await svc.stores.markers.isMarked(ISSUER, s.sid));
 });
@@ -34,6 +35,7 @@ t.test('Entra form /logout/frontchannel/{issuerName}?sid= without iss ends the s
   const a = await register(entra(TENANT_A));
   const res = await app.inject({ url: `/logout/frontchannel/entra?sid=${a.sid}` });
   assertPage(t, res, 'https://login.microsoftonline.com');
+  await app.logouts.settled(); // the page answers once the logout is journaled; the sweep follows
   t.equal(await svc.stores.sessions.get(a.id), null);
   t.ok(await svc.stores.markers.isMarked(entra(TENANT_A), a.sid));
   t.notOk(await svc.stores.markers.isMarked(entra(TENANT_B), a.sid), 'only the tenant that had the session is marked');
@@ -79,6 +81,7 @@ t.test('HEAD answers the page\'s headers and logs no one out', async (t) => {
 t.test('path form of a plain issuer works too', async (t) => {
   const s = await register(ISSUER);
   assertPage(t, await app.inject({ url: `/logout/frontchannel/idp?sid=${s.sid}` }), 'https://idp.example.test');
+  await app.logouts.settled();
   t.equal(await svc.stores.sessions.get(s.id), null);
 });
 
@@ -111,4 +114,28 @@ t.test('bad front-channel requests get 400 JSON and change nothing', async (t) =
   }
   t.ok(await svc.stores.sessions.get(s.id), 'the session is still registered');
   t.notOk(await svc.stores.markers.isMarked(ISSUER, s.sid));
+});
+
+t.test('the front channel answers once the logout is journaled and its sid marked, while an app cache does not answer', async (t) => {
+  const held = await startService();
+  t.teardown(() => held.close());
+  const cache = held.caches.get(ORDERS)!;
+  const get = cache.get.bind(cache);
+  let open!: () => void;
+  const gate = new Promise<void>((resolve) => (open = resolve));
+  // A cache host that does not answer (until the end of the test): the sweep waits on it, the page does not.
+  cache.get = async (key) => (await gate, get(key));
+  const homeAccountId = `${randomUUID()}.${TENANT_A}`;
+  const sid = `sid-${randomUUID()}`;
+  await held.app.inject({ method: 'POST', url: '/v1/sessions', headers: held.auth, payload: { clientId: ORDERS, issuer: ISSUER, sid, sub: 's', homeAccountId } });
+  const res = await held.app.inject({ url: `/logout/frontchannel?iss=${encodeURIComponent(ISSUER)}&sid=${sid}` });
+  assertPage(t, res, 'https://idp.example.test');
+  t.ok(await held.stores.markers.isMarked(ISSUER, sid), 'marked before the answer');
+  const [report] = await held.stores.journal.byTarget({ kind: 'sid', issuer: ISSUER, sid }, 10);
+  t.equal(report?.state, 'pending', 'journaled, its sweep still held');
+  open();
+  await held.app.logouts.settled();
+  t.equal((await held.stores.journal.get(report!.id))?.state, 'completed', 'carried out after the answer');
+  const read = (await held.app.inject({ url: `/v1/logouts/${report!.id}`, headers: held.auth })).json();
+  t.match(read, { state: 'completed', firstPassAt: String, secondPass: { dueAt: String, removals: [] }, removals: [{ app: 'orders-web', attempts: 1 }] }, 'the API shows the passes (secondPassSeconds: 60 by default)');
 });

@@ -73,6 +73,7 @@ t.test('Entra ID shapes: the front-channel call Entra makes, GET /logout/frontch
   await app.inject({ method: 'POST', url: '/v1/sessions', headers: svc.auth, payload: { clientId: ORDERS, issuer: iss, sid, sub: 's', homeAccountId: `${randomUUID()}.${TENANT_A}` } });
   const res = await app.inject({ url: `/logout/frontchannel/entra?sid=${sid}` });
   t.equal(res.statusCode, 200);
+  await app.logouts.settled(); // the page answers once the logout is journaled; the sweep follows
   t.same(await svc.stores.sessions.bySid(iss, sid), []);
 });
 

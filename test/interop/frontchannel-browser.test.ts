@@ -66,6 +66,7 @@ if (!existsSync(CHROMIUM)) {
     const frames = page.frames().filter((f) => f !== page.mainFrame());
     t.equal(frames.length, 2);
     for (const frame of frames) t.match(await frame.content(), /Signed out\./, `the provider may frame ${new URL(frame.url()).pathname}`);
+    await svc.app.logouts.settled(); // the page answers once the logout is journaled; the sweep follows
     t.equal(await svc.stores.sessions.get(spec.id), null, 'the spec-form session ended');
     t.equal(await svc.stores.sessions.get(entra.id), null, 'the Entra-form session ended');
     t.same(await context.cookies(), [], 'no cookie was needed or set');

@@ -5,7 +5,8 @@ import { assertCarriedOut, cachesOn, streamThrough, streamUsers } from '../helpe
 import { ClusterDeployment } from '../helpers/redis-cluster.js';
 import { sentinelAvailable } from '../helpers/redis-sentinel.js';
 import { ISSUER, startRedisService } from '../helpers/service.js';
-import { CLUSTER_BUCKETS, Keyspace } from '../../src/stores/redis.js';
+import { CLUSTER_BUCKETS, createRedisStores, Keyspace } from '../../src/stores/redis.js';
+import { logoutSemantics } from '../helpers/logout-semantics.js';
 
 // The store and both kinds of Redis token cache on a Cluster (3 masters with a replica each); kill -9 of
 // the master that holds the stream's issuer's keys during a stream of logouts.
@@ -21,6 +22,12 @@ if (!ClusterDeployment.available() || !sentinelAvailable()) {
   const direct = new Cluster(deployment.nodes.map((n) => ({ host: '127.0.0.1', port: Number(n.split(':')[1]) })), { redisOptions: { maxRetriesPerRequest: 20 } });
   direct.on('error', () => {});
   t.teardown(() => direct.disconnect());
+
+  t.test('the logout semantics on the Cluster (its 16 buckets of issuers)', async (t) => {
+    let prefix = '';
+    t.beforeEach(() => void (prefix = `lr-cluster-sem-${randomUUID().slice(0, 8)}:`));
+    logoutSemantics(t, async (now) => createRedisStores(direct, { keyPrefix: prefix, buckets: CLUSTER_BUCKETS, reportRetentionMs: 600_000, now, ownsConnection: false }));
+  });
 
   t.test("kill -9 of the Cluster master holding the issuer's keys during a stream of logouts: every logout answered 200 is carried out, none is replayable, no 5xx; caches on the Cluster too", async (t) => {
     const prefix = `lr-cluster-${randomUUID().slice(0, 8)}:`;

@@ -28,6 +28,26 @@ async function completeLogoutContract(t: Test, stores: ServiceStores): Promise<v
     }
   });
 
+  t.test('completeLogout with dueAt ends the sessions and keeps the report queued: pending counts in the backlog, completed (its second pass to come) does not', async (t) => {
+    const s = await add('cl-3', 'cl-3a', 'CL.3');
+    const retry = queued('cl-r3', 'cl-3');
+    await stores.journal.save(retry, Date.now() - 1);
+    const before = await stores.journal.backlog();
+    const dueAt = Date.now() + 60_000;
+    t.equal(await stores.completeLogout({ ...retry, sessionIds: [s.id], sessionsEnded: 1 }, await stores.sessions.bySub('https://cl', 'cl-3'), dueAt), true);
+    t.same(await stores.sessions.bySub('https://cl', 'cl-3'), [], 'the sessions ended, while a retry is queued');
+    t.equal(await stores.journal.backlog(), before, 'still pending: still backlog');
+    t.same(await stores.journal.claimDue(Date.now(), 10, 1_000), [], 'not due before dueAt');
+    t.same((await stores.journal.claimDue(dueAt, 10, 1_000)).map((r) => r.id), ['cl-r3'], 'due at dueAt');
+
+    const second = queued('cl-r4', 'cl-4');
+    await stores.journal.save(second, Date.now() - 1);
+    const withSecond = await stores.journal.backlog();
+    t.equal(await stores.completeLogout(completed(second, []), [], dueAt + 1), true);
+    t.equal(await stores.journal.backlog(), withSecond - 1, 'completed: no longer backlog');
+    t.same((await stores.journal.claimDue(dueAt + 1, 10, 1_000)).map((r) => r.id), ['cl-r4'], 'yet queued for its second pass');
+  });
+
   t.test('completeLogout writes nothing when one of the sessions found is already gone', async (t) => {
     const [c, d] = [await add('cl-2', 'cl-2c', 'CL.3'), await add('cl-2', 'cl-2d', 'CL.4')];
     const report = queued('cl-r2', 'cl-2');
