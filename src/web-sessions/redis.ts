@@ -1,11 +1,11 @@
 import type { Redis, Cluster } from 'ioredis';
 import { Type } from 'typebox';
-import { checkRedisLocation, redisErrorMessage, redisLocationOf, REDIS_LOCATION_SETTINGS, type RedisLocation } from '../redis/connect.js';
+import { checkRedisLocation, isStoreOutage, redisErrorMessage, redisLocationOf, REDIS_LOCATION_SETTINGS, type RedisLocation } from '../redis/connect.js';
 import { keyFor } from './key-template.js';
 import type { WebSessionEnding, WebSessionKind, WebSessionSettings, WebSessionStore, WebSessionTarget } from './kind.js';
 
 /** A Redis command's failure as a `failed` ending (an outage, a replica, a key of another type). */
-export const failedOnRedis = (err: unknown): WebSessionEnding => ({ outcome: 'failed', detail: redisErrorMessage(err) });
+export const failedOnRedis = (err: unknown): WebSessionEnding => ({ outcome: 'failed', detail: `${isStoreOutage(err) ? 'the store is unreachable: ' : ''}${redisErrorMessage(err)}`.slice(0, 200) });
 
 /** Where a Redis is, as one string: two apps on the same one share its keys (credentials left out). */
 export function redisStoreIdentity(settings: RedisLocation): string {

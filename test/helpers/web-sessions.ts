@@ -1,16 +1,16 @@
 import type { Redis, Cluster } from 'ioredis';
 import type { Test } from 'tap';
 import { Value } from 'typebox/value';
-import { connectRedis, type RedisLocation } from '../../src/redis/connect.js';
+import { connected, connectRedis, type RedisLocation } from '../../src/redis/connect.js';
 import { resolveKeyTemplate } from '../../src/web-sessions/key-template.js';
 import type { WebSessionSettings, WebSessionStore } from '../../src/web-sessions/kind.js';
 import { WEB_SESSION_KINDS } from '../../src/web-sessions/kinds.js';
 
 /**
  * A web-session kind as the service will open it: its settings checked (schema, check, key template), its
- * defaults filled in; the store and its connections close when the test ends. Throws `<setting>: <reason>`.
+ * defaults filled in; the store and its connections close when the test ends. Rejects with `<setting>: <reason>`.
  */
-export function openWebSession(t: Test, kindName: string, given: Record<string, unknown>): { store: WebSessionStore; settings: WebSessionSettings } {
+export async function openWebSession(t: Test, kindName: string, given: Record<string, unknown>): Promise<{ store: WebSessionStore; settings: WebSessionSettings }> {
   const kind = WEB_SESSION_KINDS.find((k) => k.kind === kindName);
   if (!kind) throw new Error(`kind: no kind ${kindName}`);
   const { key, ...rest } = given;
@@ -41,5 +41,7 @@ export function openWebSession(t: Test, kindName: string, given: Record<string, 
     for (const client of clients) client.disconnect();
     for (const close of closers) await close();
   });
+  // As the service does at start: commands fail fast until a connection is ready (a Redis that is down stays down).
+  for (const client of clients) await connected(client, 2_000);
   return { store, settings };
 }
