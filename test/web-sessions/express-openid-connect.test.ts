@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { RedisStore } from 'connect-redis';
 import express from 'express';
-import { auth } from 'express-openid-connect';
+import { auth, type ConfigParams } from 'express-openid-connect';
 import { createClient } from 'redis';
 import t from 'tap';
 import { CookieBrowser, TestOpenIdProvider, type OpClient } from '../helpers/oidc-provider.js';
@@ -44,7 +44,8 @@ if (context) {
       authRequired: false,
       idpLogout: false,
       authorizationParams: { response_type: 'code', scope: 'openid' },
-      backchannelLogout: { store: new RedisStore({ client, prefix: markerPrefix }) },
+      // The library's types want its own cookie shape; connect-redis (express-session's Store) is what its docs name.
+      backchannelLogout: { store: new RedisStore({ client, prefix: markerPrefix }) as unknown as NonNullable<Exclude<ConfigParams['backchannelLogout'], boolean>>['store'] },
     }),
   );
   app.get('/me', (req, res) => (req.oidc.isAuthenticated() ? res.json({ sid: req.oidc.idTokenClaims?.sid, sub: req.oidc.idTokenClaims?.sub }) : res.status(401).json({ signedIn: false })));
