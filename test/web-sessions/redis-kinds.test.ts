@@ -26,6 +26,17 @@ if (context) {
     });
   }
 
+  t.test('redis-hash: an ASP.NET Core ticket-store entry goes whole, so the app reads a miss and rejects the cookie (fixture)', async (t) => {
+    // Stands for: ITicketStore over IDistributedCache (StackExchangeRedis) keyed InstanceName + "AuthSessionStore-" + id, as Microsoft's sample
+    // store does; the cache's Get of a key without a hash is null, RetrieveAsync returns null, and cookie authentication fails the request.
+    const key = `${prefix}billing:AuthSessionStore-1f2e3d4c`;
+    await redis.hset(key, 'absexp', '639012345678901234', 'sldexp', '12000000000', 'data', Buffer.from([1, 2, 3]));
+    await redis.expire(key, 1200);
+    const { store } = await openWebSession(t, 'redis-hash', { url: REDIS_URL, key: `${prefix}billing:AuthSessionStore-{sessionKey}` });
+    t.same(await store.end(session('1f2e3d4c')), { outcome: 'removed' });
+    t.equal(await redis.exists(key), 0, 'no hash left, not even the expiry fields');
+  });
+
   t.test('redis: a template naming {sessionKey} skips a session registered without one, saying which value it lacked', async (t) => {
     const { store } = await openWebSession(t, 'redis', { url: REDIS_URL, key: `${prefix}s:{sessionKey}` });
     t.same(await store.end(session()), { outcome: 'skipped', detail: 'no {sessionKey} for this session' });
