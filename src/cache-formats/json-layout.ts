@@ -3,14 +3,19 @@ import { cpuTurn } from './cpu-turns.js';
 
 /** One entry of an account section: its key and where it sits in the partition's bytes. */
 export interface LaidOutEntry {
+  /** Decoded, as JSON.parse reads it. */
   key: string;
   /** The member from its key's opening quote to the end of its value. */
   start: number;
   end: number;
-  /** Where its value (an object) starts. */
+  /** Where its value starts. */
   valueStart: number;
-  /** The entry's `home_account_id` when that is a string, as JSON.parse would read it. */
+  /** The entry's `home_account_id` when that is a string, as JSON.parse would read it (the last one of the entry). */
   owner: string | undefined;
+  /** The string values of the entry's earlier `home_account_id` fields, which the last one hides. */
+  hiddenOwners?: string[];
+  /** A later member of its section has the same key: no JSON parser sees this one (the last one wins). */
+  shadowed: boolean;
 }
 
 /** One section of entries (`Account`, `IdToken`, …): its object's bytes and its entries in order. */
@@ -20,6 +25,8 @@ export interface LaidOutSection {
   start: number;
   end: number;
   entries: LaidOutEntry[];
+  /** A later member at the top has the same name: no JSON parser sees this section. */
+  shadowed: boolean;
 }
 
 /** The sections of a serialized cache whose entries were laid out, in the order they appear. */
@@ -31,19 +38,22 @@ export interface PartitionLayout {
 export interface LayoutVocabulary {
   /** Whether the entries of the top-level member `name`, when it is an object, are laid out. */
   laysOut(name: string): boolean;
-  /** Whether the top-level member `name` must be an object for the bytes to be such a cache. */
+  /** Whether the top-level member `name` (its last one) must be an object for the bytes to be such a cache. */
   mustBeObject(name: string): boolean;
   /** The entry field whose string value is noted as the entry's owner. */
   ownerField: string;
 }
 
-/** Nesting deeper than this is left to JSON.parse (no recursion limit to meet here). */
+/** Deeper nesting is refused: MSAL.NET's JSON reader refuses it too, and the scanner recurses. */
 const MAX_DEPTH = 64;
 /** Bytes read between two turns of the event loop (about 4 ms on the 2-core bench machine). */
 const PAUSE_EVERY = 1 << 20;
 
-/** Thrown inside the scanner: the bytes are not laid out, the caller parses them whole instead. */
-const NOT_LAID_OUT = Symbol('not laid out');
+/** Thrown inside the scanner: why the bytes are refused. */
+class Refusal {
+  constructor(readonly reason: string) {}
+}
+const NOT_JSON = 'the partition is not JSON';
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
@@ -59,7 +69,7 @@ interface Key {
   escaped: boolean;
 }
 
-/** A strict RFC 8259 reader of one JSON text that notes where the account sections' entries are. */
+/** A strict RFC 8259 reader of one JSON object that notes where the account sections' entries are. */
 class Scanner {
   private i = 0;
   /** Where the scanner last let the event loop run. */
@@ -75,13 +85,18 @@ class Scanner {
 
   async read(): Promise<void> {
     this.space();
-    await this.topLevel(); // a partition that is not an object is JSON.parse's to judge
+    if (this.b[this.i] !== 0x7b) {
+      this.value(0);
+      this.space();
+      this.fail(this.i === this.b.length ? 'the partition is not a JSON object' : NOT_JSON);
+    }
+    await this.topLevel();
     this.space();
-    if (this.i !== this.b.length) this.fail();
+    if (this.i !== this.b.length) this.fail('the partition has bytes after its JSON text');
   }
 
-  private fail(): never {
-    throw NOT_LAID_OUT;
+  private fail(reason = NOT_JSON): never {
+    throw new Refusal(reason);
   }
 
   private space(): void {
@@ -121,9 +136,9 @@ class Scanner {
     this.escaped = escaped;
   }
 
-  /** A member's key, as its text when it has no escape sequence (where keys matter, an escaped one fails). */
-  private keyText(key: Key): string | undefined {
-    return key.escaped ? undefined : this.b.toString('utf8', key.start + 1, key.end - 1);
+  /** A member's key as JSON.parse reads it (escape sequences decoded). */
+  private keyText(key: Key): string {
+    return key.escaped ? (JSON.parse(this.b.toString('utf8', key.start, key.end)) as string) : this.b.toString('utf8', key.start + 1, key.end - 1);
   }
 
   private number(): void {
@@ -154,7 +169,7 @@ class Scanner {
 
   /** Any value, checked and skipped. */
   private value(depth: number): void {
-    if (depth > MAX_DEPTH) this.fail();
+    if (depth > MAX_DEPTH) this.fail(`the partition nests deeper than ${MAX_DEPTH} levels`);
     const c = this.b[this.i];
     if (c === QUOTE) this.string();
     else if (c === 0x7b) this.members(() => this.value(depth + 1));
@@ -226,70 +241,80 @@ class Scanner {
   }
 
   private async topLevel(): Promise<void> {
-    const seen = new Set<string>();
-    if (!this.open()) return;
-    do {
-      const text = this.keyText(this.memberKey());
-      // An escaped or repeated key could spell or hide a section: JSON.parse decides.
-      if (text === undefined || seen.has(text)) this.fail();
-      seen.add(text);
-      const isObject = this.b[this.i] === 0x7b;
-      if (this.vocabulary.mustBeObject(text) && !isObject) this.fail();
-      if (isObject && this.vocabulary.laysOut(text)) await this.section(text);
-      else this.value(1);
-    } while (this.more());
-  }
-
-  private async section(name: string): Promise<void> {
-    const start = this.i;
-    const entries: LaidOutEntry[] = [];
-    const keys = new Set<string>();
+    /** Each member's name at the top, in order; whether the last one of a name is an object. */
+    const names: string[] = [];
+    const lastIsObject = new Map<string, boolean>();
+    const ordinals = new Map<LaidOutSection, number>();
     if (this.open())
       do {
-        const key = this.memberKey();
-        const text = this.keyText(key);
-        // Escaped or repeated keys are left to JSON.parse.
-        if (text === undefined || keys.has(text)) this.fail();
-        keys.add(text);
-        const valueStart = this.i;
-        const owner = this.b[valueStart] === 0x7b ? this.entry() : (this.value(2), undefined);
-        entries.push({ key: text, start: key.start, end: this.i, valueStart, owner });
-        await this.pause();
+        const name = this.keyText(this.memberKey());
+        const isObject = this.b[this.i] === 0x7b;
+        names.push(name);
+        lastIsObject.set(name, isObject);
+        if (isObject && this.vocabulary.laysOut(name)) ordinals.set(await this.section(name), names.length - 1);
+        else this.value(1);
       } while (this.more());
-    this.sections.push({ name, start, end: this.i, entries });
+    for (const [name, isObject] of lastIsObject) if (!isObject && this.vocabulary.mustBeObject(name)) this.fail(`the partition's ${name} section is not an object`);
+    // A repeated name: JSON parsers keep the last member (JSON.parse, Python's json, MSAL.NET's and msal4j's readers).
+    for (const [section, ordinal] of ordinals) section.shadowed = names.lastIndexOf(section.name) !== ordinal;
   }
 
-  /** An entry object; its owner field (the last one, as JSON.parse keeps) when that is a string. */
-  private entry(): string | undefined {
+  private async section(name: string): Promise<LaidOutSection> {
+    const start = this.i;
+    const entries: LaidOutEntry[] = [];
+    const last = new Map<string, LaidOutEntry>();
+    if (this.open())
+      do {
+        const member = this.memberKey();
+        const key = this.keyText(member);
+        const valueStart = this.i;
+        const owners = this.b[valueStart] === 0x7b ? this.entry() : (this.value(2), { owner: undefined });
+        const entry: LaidOutEntry = { key, start: member.start, end: this.i, valueStart, ...owners, shadowed: false };
+        entries.push(entry);
+        // A repeated key: JSON parsers keep the last member.
+        const earlier = last.get(key);
+        if (earlier) earlier.shadowed = true;
+        last.set(key, entry);
+        await this.pause();
+      } while (this.more());
+    const section: LaidOutSection = { name, start, end: this.i, entries, shadowed: false };
+    this.sections.push(section);
+    return section;
+  }
+
+  /** An entry object; its owner field (the last one, as JSON.parse keeps) when that is a string, and the earlier ones it hides. */
+  private entry(): Pick<LaidOutEntry, 'owner' | 'hiddenOwners'> {
     const field = this.vocabulary.ownerField;
-    let owner: string | undefined;
+    const owners: (string | undefined)[] = [];
     this.members((key) => {
-      if (key.escaped) this.fail(); // it could spell the owner field
-      // Only keys as long as it are decoded to compare.
-      const isOwner = key.end - key.start === field.length + 2 && this.keyText(key) === field;
+      // Only keys as long as it, or escaped, are decoded to compare.
+      const isOwner = (key.escaped || key.end - key.start === field.length + 2) && this.keyText(key) === field;
       const valueStart = this.i;
       this.value(3);
-      if (isOwner) owner = this.b[valueStart] === QUOTE ? (JSON.parse(this.b.toString('utf8', valueStart, this.i)) as string) : undefined;
+      if (isOwner) owners.push(this.b[valueStart] === QUOTE ? (JSON.parse(this.b.toString('utf8', valueStart, this.i)) as string) : undefined);
     });
-    return owner;
+    const hidden = owners.slice(0, -1).filter((owner): owner is string => owner !== undefined);
+    return hidden.length > 0 ? { owner: owners.at(-1), hiddenOwners: hidden } : { owner: owners.at(-1) };
   }
 }
 
 /**
  * Where the entries of a serialized cache's sections sit, read without building the partition as
- * objects: a shared partition holds megabytes, and JSON.parse then JSON.stringify of all of it, for a
- * few accounts, was most of a removal's time and memory. Undefined when the bytes are not valid UTF-8
- * and valid JSON, or have a shape better judged by JSON.parse (not an object at the top, a repeated or
- * escaped key at the top, among a section's entries or in an entry, a member that must be an object and
- * is not, nesting deeper than 64). Lets the event loop run once per mebibyte.
+ * objects, so that a removal can cut entries out of the partition's own bytes and every other byte
+ * stays as it was. Escaped keys are read decoded; of repeated keys the last one is the one parsers see,
+ * and the others are noted as shadowed. Refused, with the reason: bytes that are not strict UTF-8, a
+ * byte order mark, anything that is not one JSON object (trailing bytes included), a member that must
+ * be an object and is not, nesting deeper than 64. Lets the event loop run once per mebibyte.
  */
-export async function layoutOf(bytes: Buffer, vocabulary: LayoutVocabulary): Promise<PartitionLayout | undefined> {
-  if (!isUtf8(bytes)) return undefined;
+export async function layoutOf(bytes: Buffer, vocabulary: LayoutVocabulary): Promise<PartitionLayout | { refused: string }> {
+  if (!isUtf8(bytes)) return { refused: 'the partition is not valid UTF-8' };
+  // Not part of a JSON text (RFC 8259), and JSON.parse refuses it: msal-node cannot read such a partition.
+  if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) return { refused: 'the partition begins with a byte order mark' };
   const scanner = new Scanner(bytes, vocabulary);
   try {
     await scanner.read();
   } catch (err) {
-    if (err === NOT_LAID_OUT) return undefined;
+    if (err instanceof Refusal) return { refused: err.reason };
     throw err;
   }
   return { sections: scanner.sections };

@@ -15,118 +15,46 @@ const isMsalSection = (name: string): boolean => (MSAL_SECTIONS as readonly stri
 /** The scanner's vocabulary for MSAL caches: every object member at the top but AppMetadata holds entries. */
 export const MSAL_LAYOUT: LayoutVocabulary = { laysOut: (name) => name !== KEPT_SECTION, mustBeObject: isMsalSection, ownerField: OWNER_FIELD };
 
-export interface PartitionRemovalOptions {
-  /**
-   * Partitions of this many bytes or more are laid out ({@link layoutOf}) instead of parsed whole, and
-   * written back by cutting the removed entries out of their bytes. 64 KiB by default.
-   */
-  layoutFrom?: number;
+/** The bytes of a partition given as text, or why it has none (a lone surrogate has no UTF-8 form). */
+function bytesOf(blob: string | Buffer): Buffer | string {
+  if (typeof blob !== 'string') return blob;
+  return /\p{Cs}/u.test(blob) ? 'the partition is not valid UTF-8' : Buffer.from(blob);
 }
 
-type Blob = Record<string, unknown>;
-
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-const ownerOf = (entry: unknown): string | undefined =>
-  isObject(entry) && typeof entry[OWNER_FIELD] === 'string' ? entry[OWNER_FIELD].toLowerCase() : undefined;
-
-/** Calls `each` for every entry of the sections that can hold an account's, in blob order. */
-type EntryWalk = (each: (section: string, key: string, owner: string | undefined) => void) => void;
-
-/** A partition as read for one batch removal: parsed whole, or laid out in its bytes. */
-interface PartitionView {
-  walk: EntryWalk;
-  /** The partition without the entries `drop` says go (asked once per entry, in blob order), and how many Account entries it keeps. */
-  without(drop: (section: string, key: string) => boolean): { next: string | Buffer; accountsLeft: number };
-}
-
-/** The partition parsed whole; written back with JSON.stringify. */
-function parsedView(parsed: Blob): PartitionView {
-  const sections = Object.keys(parsed).filter((name) => name !== KEPT_SECTION && isObject(parsed[name]));
-  return {
-    walk: (each) => {
-      for (const name of sections) {
-        const entries = parsed[name] as Blob;
-        for (const key of Object.keys(entries)) each(name, key, ownerOf(entries[key]));
-      }
-    },
-    without: (drop) => {
-      // Start from the original parse: only the removed keys go, every other entry stays as it was.
-      const next: Blob = { ...parsed };
-      for (const name of sections) next[name] = Object.fromEntries(Object.entries(parsed[name] as Blob).filter(([key]) => !drop(name, key)));
-      const accounts = next.Account;
-      return { next: JSON.stringify(next), accountsLeft: isObject(accounts) ? Object.keys(accounts).length : 0 };
-    },
+/**
+ * The partition's bytes less the dropped entries: ranges of the original bytes only. Within a section
+ * each kept entry keeps the separator (commas, line breaks, indentation) that followed it, the last one
+ * the section's closing whitespace; a section left empty is `{}`.
+ */
+function cut(bytes: Buffer, layout: PartitionLayout, dropped: Set<LaidOutEntry>): Buffer {
+  const pieces: Buffer[] = [];
+  let from = 0;
+  let to = 0;
+  const take = (start: number, end: number) => {
+    if (start === to) return void (to = end);
+    pieces.push(bytes.subarray(from, to));
+    [from, to] = [start, end];
   };
-}
-
-const [OPEN, COMMA, CLOSE] = ['{', ',', '}'].map((c) => Buffer.from(c)) as [Buffer, Buffer, Buffer];
-
-/** The partition laid out in its bytes; written back by cutting the dropped entries out. */
-function laidOutView(bytes: Buffer, layout: PartitionLayout): PartitionView {
-  return {
-    walk: (each) => {
-      for (const { name, entries } of layout.sections) for (const entry of entries) each(name, entry.key, entry.owner?.toLowerCase());
-    },
-    without: (drop) => {
-      const dropped = new Set<LaidOutEntry>();
-      for (const { name, entries } of layout.sections) for (const entry of entries) if (drop(name, entry.key)) dropped.add(entry);
-      // Every entry kept is copied as it was, with the separators between neighbours kept together.
-      const pieces: Buffer[] = [];
-      let at = 0;
-      for (const section of layout.sections) {
-        if (!section.entries.some((entry) => dropped.has(entry))) continue;
-        pieces.push(bytes.subarray(at, section.start), OPEN);
-        let run: LaidOutEntry | undefined;
-        let last: LaidOutEntry | undefined;
-        let first = true;
-        const close = () => {
-          if (!run) return;
-          if (!first) pieces.push(COMMA);
-          pieces.push(bytes.subarray(run.start, last!.end));
-          first = false;
-          run = undefined;
-        };
-        for (const entry of section.entries) {
-          if (dropped.has(entry)) close();
-          else {
-            run ??= entry;
-            last = entry;
-          }
-        }
-        close();
-        pieces.push(CLOSE);
-        at = section.end;
-      }
-      pieces.push(bytes.subarray(at));
-      const accounts = layout.sections.find((section) => section.name === 'Account')?.entries ?? [];
-      return { next: Buffer.concat(pieces), accountsLeft: accounts.filter((entry) => !dropped.has(entry)).length };
-    },
-  };
-}
-
-/** The partition parsed whole, or why it is not an MSAL cache. */
-function parse(blob: string): Blob | string {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(blob);
-  } catch {
-    return 'the partition is not JSON';
+  for (const { start, end, entries } of layout.sections) {
+    if (!entries.some((entry) => dropped.has(entry))) continue;
+    take(to, start);
+    const kept = entries.flatMap((entry, i) => (dropped.has(entry) ? [] : [i]));
+    if (kept.length === 0) {
+      take(start, start + 1);
+      take(end - 1, end);
+      continue;
+    }
+    take(start, entries[0]!.start);
+    kept.forEach((i, k) => {
+      const entry = entries[i]!;
+      if (k < kept.length - 1) take(entry.start, entries[i + 1]!.start);
+      else take(entry.start, entry.end);
+    });
+    take(entries.at(-1)!.end, end);
   }
-  if (!isObject(parsed)) return 'the partition is not a JSON object';
-  for (const name of MSAL_SECTIONS) if (parsed[name] !== undefined && !isObject(parsed[name])) return `the partition's ${name} section is not an object`;
-  return parsed;
-}
-
-/** The partition laid out when it is large and the layout takes it, else parsed whole (or why it is not a cache). */
-async function viewOf(blob: string | Buffer, layoutFrom: number): Promise<PartitionView | string> {
-  const size = typeof blob === 'string' ? blob.length : blob.byteLength;
-  if (size >= layoutFrom) {
-    const bytes = typeof blob === 'string' ? Buffer.from(blob) : blob;
-    const layout = await layoutOf(bytes, MSAL_LAYOUT);
-    if (layout) return laidOutView(bytes, layout);
-  }
-  const parsed = parse(typeof blob === 'string' ? blob : blob.toString('utf8'));
-  return typeof parsed === 'string' ? parsed : parsedView(parsed);
+  take(to, bytes.length);
+  pieces.push(bytes.subarray(from, to));
+  return Buffer.concat(pieces);
 }
 
 /**
@@ -146,78 +74,89 @@ function ownersOf(accounts: Set<string>, lengths: number[], key: string, owner: 
   return found;
 }
 
+/** Partitions up to this size are read back with JSON.parse after the cut, to confirm; larger ones are not (a full parse per round). */
+const CONFIRM_UP_TO = 1 << 20;
+
 /**
  * Removes accounts (homeAccountIds, any letter case) and all their entries from a serialized MSAL token
  * cache of any MSAL library: every entry whose `home_account_id` is one of them or whose key starts with
- * `<homeAccountId>-`, in any section but AppMetadata, of any entry type, in any environment alias. Every
- * other entry is kept as it was, byte for byte; a partition left without an Account entry is to be
- * deleted; data that is not an MSAL cache is skipped and never rewritten. A parsed result is read again
- * to confirm that none of the accounts' entries is left. Pure: no I/O, no MSAL library.
- *
- * A large partition (`layoutFrom`) is laid out rather than parsed: only keys and owner fields are read,
- * and what is written back is the original bytes less the removed entries. A partition the layout
- * leaves to JSON.parse (see {@link layoutOf}) is parsed whole, as a small one is.
+ * `<homeAccountId>-`, in any section but AppMetadata, of any entry type, in any environment alias. What
+ * is written back is the partition's own bytes less those entries: every other entry is kept byte for
+ * byte, layout included; a partition left without an Account entry is to be deleted. Keys are compared
+ * decoded; of repeated keys the last is the one MSAL reads, and the hidden ones go with it, or alone when
+ * they are the accounts'. Data that is not such a cache, or that {@link layoutOf} refuses, is skipped
+ * with the reason and never rewritten. Pure: no I/O, no MSAL library.
  */
-export async function removeAccountsFromPartition<B extends string | Buffer>(
-  blob: B,
-  homeAccountIds: readonly string[],
-  options: PartitionRemovalOptions = {},
-): Promise<PartitionBatchRemoval<B>> {
+export async function removeAccountsFromPartition<B extends string | Buffer>(blob: B, homeAccountIds: readonly string[]): Promise<PartitionBatchRemoval<B>> {
   const accounts = homeAccountIds.map((id) => id.toLowerCase());
   if (accounts.includes('')) throw new TypeError('msal-json: homeAccountId is empty');
-  const layoutFrom = options.layoutFrom ?? 64 * 1024;
+  const skipped = (detail: string): PartitionBatchRemoval<B> => ({ accounts: accounts.map(() => ({ outcome: 'skipped', removedKeys: [], detail })) });
 
   await cpuTurn(); // the removal is CPU work from here: it starts in a turn of its own (cpu-turns.ts)
-  const view = await viewOf(blob, layoutFrom);
-  if (typeof view === 'string') return { accounts: accounts.map(() => ({ outcome: 'skipped', removedKeys: [], detail: view })) };
+  const bytes = bytesOf(blob);
+  if (typeof bytes === 'string') return skipped(bytes);
+  const layout = await layoutOf(bytes, MSAL_LAYOUT);
+  if ('refused' in layout) return skipped(layout.refused);
 
   const wanted = new Set(accounts);
   const lengths = [...new Set(accounts.map((account) => account.length))];
-  /** Section → key → the account it is removed for (the first of the batch that owns it). */
-  const removedBy = new Map<string, Map<string, string>>();
-  view.walk((section, key, owner) => {
-    const owners = ownersOf(wanted, lengths, key, owner);
-    if (owners.length === 0) return;
-    let keys = removedBy.get(section);
-    if (!keys) removedBy.set(section, (keys = new Map()));
-    keys.set(key, accounts.find((account) => owners.includes(account))!);
-  });
+  const ownersOfEntry = (entry: LaidOutEntry) => ownersOf(wanted, lengths, entry.key, entry.owner?.toLowerCase());
+  const namedInHiddenOwner = (entry: LaidOutEntry) => entry.hiddenOwners?.some((owner) => wanted.has(owner.toLowerCase())) ?? false;
   const removedKeys = new Map<string, string[]>(accounts.map((account) => [account, []]));
-  if (removedBy.size === 0) return { accounts: accounts.map(() => ({ outcome: 'not_present', removedKeys: [] })) };
+  const dropped = new Set<LaidOutEntry>();
+  let accountsLeft = 0;
+  for (const section of layout.sections) {
+    // Hidden entries (a repeated section or key) are no one's to MSAL: they go when they are the accounts', or when what hid them goes.
+    if (section.shadowed) {
+      for (const entry of section.entries) if (ownersOfEntry(entry).length > 0 || namedInHiddenOwner(entry)) dropped.add(entry);
+      continue;
+    }
+    const gone = new Set<string>();
+    for (const entry of section.entries) {
+      if (entry.shadowed) continue;
+      const owners = ownersOfEntry(entry);
+      if (owners.length > 0) {
+        dropped.add(entry);
+        gone.add(entry.key);
+        removedKeys.get(accounts.find((account) => owners.includes(account))!)!.push(entry.key);
+        continue;
+      }
+      if (section.name === 'Account') accountsLeft++;
+      // Kept, it would keep the account's id in a field that MSAL does not read.
+      if (namedInHiddenOwner(entry)) return skipped(`the ${section.name} entry ${JSON.stringify(entry.key)} names the account in a home_account_id that a repeated one hides`);
+    }
+    for (const entry of section.entries) if (entry.shadowed && (gone.has(entry.key) || ownersOfEntry(entry).length > 0 || namedInHiddenOwner(entry))) dropped.add(entry);
+  }
+  if ([...removedKeys.values()].every((keys) => keys.length === 0)) return { accounts: accounts.map(() => ({ outcome: 'not_present', removedKeys: [] })) };
 
-  const { next, accountsLeft } = view.without((section, key) => {
-    const by = removedBy.get(section)?.get(key);
-    if (by === undefined) return false;
-    removedKeys.get(by)!.push(key);
-    return true;
-  });
-  // A parsed partition is read again to confirm; a laid-out one is its own bytes less the removed entries,
-  // already judged entry by entry above (reading megabytes again per round cost more than the removal).
-  if (typeof next === 'string') await confirmGone(next, wanted, lengths);
   const results: AccountPartitionRemoval[] = accounts.map((account, i) => {
     // An account given twice in one batch: its entries are reported once, for its first position.
     const keys = accounts.indexOf(account) === i ? removedKeys.get(account)! : [];
     return keys.length > 0 ? { outcome: 'removed', removedKeys: keys } : { outcome: 'not_present', removedKeys: [] };
   });
   if (accountsLeft === 0) return { accounts: results, next: null };
-  if (typeof blob === 'string') return { accounts: results, next: (typeof next === 'string' ? next : next.toString('utf8')) as B };
-  return { accounts: results, next: (typeof next === 'string' ? Buffer.from(next) : next) as B };
+  const next = cut(bytes, layout, dropped);
+  if (next.length <= CONFIRM_UP_TO) confirmGone(next.toString('utf8'), wanted, lengths);
+  return { accounts: results, next: (typeof blob === 'string' ? next.toString('utf8') : next) as B };
 }
 
-/** Reads what is to be written back and checks that no entry of the accounts is left; a failure here is a bug. */
-async function confirmGone(next: string, accounts: Set<string>, lengths: number[]): Promise<void> {
-  const view = await viewOf(next, Infinity);
-  if (typeof view === 'string') throw new Error(`msal-json: the rewritten partition does not read back (${view})`);
-  let left = 0;
-  view.walk((_section, key, owner) => {
-    left += ownersOf(accounts, lengths, key, owner).length;
-  });
-  if (left > 0) throw new Error('msal-json: account entries remain after removal');
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Reads what is to be written back as msal-node does (JSON.parse) and checks that no entry of the accounts is left; a failure here is a bug. */
+function confirmGone(next: string, accounts: Set<string>, lengths: number[]): void {
+  const parsed: unknown = JSON.parse(next);
+  if (!isObject(parsed)) throw new Error('msal-json: the rewritten partition is not an object');
+  for (const [name, section] of Object.entries(parsed))
+    if (name !== KEPT_SECTION && isObject(section))
+      for (const [key, entry] of Object.entries(section)) {
+        const owner = isObject(entry) && typeof entry[OWNER_FIELD] === 'string' ? entry[OWNER_FIELD].toLowerCase() : undefined;
+        if (ownersOf(accounts, lengths, key, owner).length > 0) throw new Error('msal-json: account entries remain after removal');
+      }
 }
 
 /** One account's removal: {@link removeAccountsFromPartition} for a batch of one. */
-export async function removeAccountFromPartition<B extends string | Buffer>(blob: B, homeAccountId: string, options: PartitionRemovalOptions = {}): Promise<PartitionRemoval<B>> {
-  const { accounts, next } = await removeAccountsFromPartition(blob, [homeAccountId], options);
+export async function removeAccountFromPartition<B extends string | Buffer>(blob: B, homeAccountId: string): Promise<PartitionRemoval<B>> {
+  const { accounts, next } = await removeAccountsFromPartition(blob, [homeAccountId]);
   const result = accounts[0]!;
   return result.outcome === 'removed' ? { ...result, next } : result;
 }

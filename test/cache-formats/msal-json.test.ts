@@ -1,6 +1,6 @@
 import t from 'tap';
 import { ConfidentialClientApplication, type INetworkModule, type NetworkResponse } from '@azure/msal-node';
-import { removeAccountFromPartition as removeFrom } from '../../src/cache-formats/msal-json.js';
+import { removeAccountFromPartition } from '../../src/cache-formats/msal-json.js';
 
 /*
  * Every blob here is written by msal-node itself: a real ConfidentialClientApplication redeems an
@@ -8,13 +8,6 @@ import { removeAccountFromPartition as removeFrom } from '../../src/cache-format
  * instance-discovery answer is given as configuration, with Entra's real alias list, which makes msal-node
  * cache under `login.windows.net` — as real Entra caches do.
  */
-
-/**
- * Partitions from this size on are laid out in their bytes rather than parsed whole: none here by default;
- * msal-json-laid-out.test.ts runs every case again with all of them laid out.
- */
-const layoutFrom = Number(process.env.LR_TEST_LAYOUT_FROM ?? Infinity);
-const removeAccountFromPartition = (blob: string, homeAccountId: string) => removeFrom(blob, homeAccountId, { layoutFrom });
 
 const CLIENT_ID = '6731de76-14a6-49ae-97bc-6eba6914391e';
 const TENANT = '72f988bf-86f1-41af-91ab-2d7cd011db47';
