@@ -77,11 +77,15 @@ class Scanner {
   /** Whether the last string read had an escape sequence. */
   private escaped = false;
   readonly sections: LaidOutSection[] = [];
+  /** The owner field as its key is written without escapes. */
+  private readonly ownerKey: Buffer;
 
   constructor(
     private readonly b: Buffer,
     private readonly vocabulary: LayoutVocabulary,
-  ) {}
+  ) {
+    this.ownerKey = Buffer.from(JSON.stringify(vocabulary.ownerField));
+  }
 
   async read(): Promise<void> {
     this.space();
@@ -116,14 +120,13 @@ class Scanner {
     const b = this.b;
     let i = this.i + 1;
     let escaped = false;
-    for (;;) {
-      // The next quote ends the string unless a backslash comes first; nothing before it may be a control character.
-      const quote = b.indexOf(QUOTE, i);
-      if (quote < 0) this.fail();
-      let c = 0;
-      while (i < quote && (c = b[i]!) >= 0x20 && c !== BACKSLASH) i++;
-      if (i === quote) break;
-      if (c < 0x20) this.fail();
+    // Byte by byte in JavaScript: most strings are short, and a native search per string cost more than it saved.
+    for (let c = b[i]; c !== QUOTE; c = b[i]) {
+      if (c === undefined || c < 0x20) this.fail();
+      if (c !== BACKSLASH) {
+        i++;
+        continue;
+      }
       escaped = true;
       const e = b[i + 1];
       if (e === 0x75) {
@@ -172,7 +175,13 @@ class Scanner {
     if (depth > MAX_DEPTH) this.fail(`the partition nests deeper than ${MAX_DEPTH} levels`);
     const c = this.b[this.i];
     if (c === QUOTE) this.string();
-    else if (c === 0x7b) this.members(() => this.value(depth + 1));
+    else if (c === 0x7b) {
+      if (this.open())
+        do {
+          this.memberKey();
+          this.value(depth + 1);
+        } while (this.more());
+    }
     else if (c === 0x5b) this.elements(depth);
     else if (c === 0x74) this.literal('true');
     else if (c === 0x66) this.literal('false');
@@ -226,16 +235,8 @@ class Scanner {
     return false;
   }
 
-  /** An object, from its `{`: `member(key)` reads each member's value. */
-  private members(member: (key: Key) => void): void {
-    if (!this.open()) return;
-    do member(this.memberKey());
-    while (this.more());
-  }
-
   /** Lets the event loop run, in a turn of its own, once per mebibyte read. */
   private async pause(): Promise<void> {
-    if (this.i - this.paused < PAUSE_EVERY) return;
     this.paused = this.i;
     await cpuTurn();
   }
@@ -275,7 +276,7 @@ class Scanner {
         const earlier = last.get(key);
         if (earlier) earlier.shadowed = true;
         last.set(key, entry);
-        await this.pause();
+        if (this.i - this.paused >= PAUSE_EVERY) await this.pause(); // not awaited otherwise: a turn of the microtask queue per entry adds up
       } while (this.more());
     const section: LaidOutSection = { name, start, end: this.i, entries, shadowed: false };
     this.sections.push(section);
@@ -284,17 +285,25 @@ class Scanner {
 
   /** An entry object; its owner field (the last one, as JSON.parse keeps) when that is a string, and the earlier ones it hides. */
   private entry(): Pick<LaidOutEntry, 'owner' | 'hiddenOwners'> {
-    const field = this.vocabulary.ownerField;
     const owners: (string | undefined)[] = [];
-    this.members((key) => {
-      // Only keys as long as it, or escaped, are decoded to compare.
-      const isOwner = (key.escaped || key.end - key.start === field.length + 2) && this.keyText(key) === field;
-      const valueStart = this.i;
-      this.value(3);
-      if (isOwner) owners.push(this.b[valueStart] === QUOTE ? (JSON.parse(this.b.toString('utf8', valueStart, this.i)) as string) : undefined);
-    });
+    if (this.open())
+      do {
+        const key = this.memberKey();
+        const isOwner = key.escaped ? this.keyText(key) === this.vocabulary.ownerField : this.isOwnerKey(key);
+        const valueStart = this.i;
+        this.value(3);
+        if (isOwner) owners.push(this.b[valueStart] !== QUOTE ? undefined : this.escaped ? (JSON.parse(this.b.toString('utf8', valueStart, this.i)) as string) : this.b.toString('utf8', valueStart + 1, this.i - 1));
+      } while (this.more());
     const hidden = owners.slice(0, -1).filter((owner): owner is string => owner !== undefined);
     return hidden.length > 0 ? { owner: owners.at(-1), hiddenOwners: hidden } : { owner: owners.at(-1) };
+  }
+
+  /** Whether an unescaped key is the owner field, compared as bytes (decoding every key of every entry cost more). */
+  private isOwnerKey(key: Key): boolean {
+    const quoted = this.ownerKey;
+    if (key.end - key.start !== quoted.length) return false;
+    for (let k = 0; k < quoted.length; k++) if (this.b[key.start + k] !== quoted[k]) return false;
+    return true;
   }
 }
 

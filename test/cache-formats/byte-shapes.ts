@@ -200,3 +200,16 @@ export function expectedRemoval(root: Members, account: string): ExpectedRemoval
   if (removedKeys.length === 0) return { outcome: 'not_present', removedKeys: [] };
   return { outcome: 'removed', removedKeys, next: accountsLeft === 0 ? null : next };
 }
+
+/** A partition's text damaged each way a store must refuse: what, the bytes, and the reason the report gives. */
+export function damagedPartitions(blob: string): [string, Buffer, RegExp][] {
+  const inString = blob.indexOf('"environment"') + 2; // inside a key's quotes
+  const at = (bytes: number[]) => Buffer.concat([Buffer.from(blob.slice(0, inString)), Buffer.from(bytes), Buffer.from(blob.slice(inString))]);
+  return [
+    ['an invalid byte', at([0xff]), /not valid UTF-8/],
+    ['an overlong encoding', at([0xc0, 0xaf]), /not valid UTF-8/],
+    ['an encoded surrogate', at([0xed, 0xa0, 0x80]), /not valid UTF-8/],
+    ['a byte order mark', Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(blob)]), /byte order mark/],
+    ['bytes after the JSON text', Buffer.from(`${blob}\n{}`), /bytes after its JSON text/],
+  ];
+}

@@ -5,6 +5,7 @@ import type { AccountInfo } from '@azure/msal-node';
 import { CacheWriteConflict, FakeEntra, MsalWebApp, RedisCacheClient, WatchingRedisCacheClient, type EntraUser } from '../helpers/msal-app.js';
 import { REDIS_URL, redisForTest } from '../helpers/redis.js';
 import { BILLING, ENTRA_TEMPLATE, ORDERS, TENANT_A, postLogoutToken, startRedisService } from '../helpers/service.js';
+import { damagedPartitions } from '../cache-formats/byte-shapes.js';
 
 const ctx = await redisForTest(t);
 if (ctx) {
@@ -118,5 +119,17 @@ if (ctx) {
     const report = (await svc.app.inject({ method: 'POST', url: '/v1/logouts', headers: svc.auth, payload: { homeAccountId: dave.homeAccountId } })).json();
     t.match(report.removals.find((r: { app: string }) => r.app === 'orders-web'), { outcome: 'skipped', detail: /not JSON/ });
     t.equal(await redis.get(key), '{"Account": "garbage"');
+  });
+
+  t.test('a partition that is not strict UTF-8, begins with a BOM or has bytes after its JSON is reported skipped with the reason, never overwritten', async (t) => {
+    for (const [what, , reason] of damagedPartitions('{}')) {
+      const erin = await signInEverywhere(user('Erin'));
+      const key = `${prefix}msal:${ORDERS}:${erin.homeAccountId}`;
+      const [, bytes] = damagedPartitions((await redis.get(key))!).find(([w]) => w === what)!;
+      await redis.set(key, bytes);
+      const report = (await svc.app.inject({ method: 'POST', url: '/v1/logouts', headers: svc.auth, payload: { homeAccountId: erin.homeAccountId } })).json();
+      t.match(report.removals.find((r: { app: string }) => r.app === 'orders-web'), { outcome: 'skipped', detail: reason }, what);
+      t.ok((await redis.getBuffer(key))!.equals(bytes), `${what}: the partition is untouched`);
+    }
   });
 }

@@ -7,6 +7,7 @@ import { PostgresTokenCacheStore } from '../../src/token-caches/postgres.js';
 import { DOTNET_CLIENT_ID, dotnetCache, dotnetHomeAccountId } from '../helpers/msal-dotnet.js';
 import { freePort } from '../helpers/redis.js';
 import { postgresForTest, type Provider } from '../helpers/postgres.js';
+import { damagedPartitions } from '../cache-formats/byte-shapes.js';
 
 const context = await postgresForTest(t);
 if (context) {
@@ -58,6 +59,17 @@ if (context) {
       const [removal] = await sweep(store, 'junk');
       t.same([removal!.outcome, removal!.detail], ['skipped', 'the partition is not JSON']);
       t.equal((await context.readRow(provider, table, 'junk'))!.value.toString(), 'not json at all');
+    });
+
+    t.test(`postgres (${provider}): a value that is not strict UTF-8, begins with a BOM or has bytes after its JSON is skipped with the reason, and left as it was`, async (t) => {
+      const table = await context.table(provider);
+      const store = new PostgresTokenCacheStore(pool, { provider, schema: 'public', table });
+      for (const [what, bytes, reason] of damagedPartitions(dotnetCache([ALICE, BOB]))) {
+        await context.writeRow(provider, table, `damaged:${alice}`, bytes);
+        const [removal] = await sweep(store, 'damaged:{homeAccountId}');
+        t.match(removal, { outcome: 'skipped', detail: reason }, what);
+        t.ok((await context.readRow(provider, table, `damaged:${alice}`))!.value.equals(bytes), `${what}: the row is untouched`);
+      }
     });
 
     t.test(`postgres (${provider}): an app's write between the read and the write wins, and the removal is done again on it`, async (t) => {

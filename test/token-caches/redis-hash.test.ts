@@ -7,6 +7,7 @@ import { hashFieldLayout } from '../../src/token-caches/redis-hash.js';
 import { RedisTokenCacheStore } from '../../src/token-caches/redis.js';
 import { DOTNET_CLIENT_ID, dotnetCache, dotnetHomeAccountId } from '../helpers/msal-dotnet.js';
 import { redisForTest } from '../helpers/redis.js';
+import { damagedPartitions } from '../cache-formats/byte-shapes.js';
 
 const context = await redisForTest(t);
 if (context) {
@@ -88,6 +89,18 @@ if (context) {
     t.equal(await redis.type(string), 'string');
     const [c] = await sweep(hashStore(), `${prefix}billing:absent`);
     t.equal(c!.outcome, 'not_present');
+  });
+
+  t.test('redis-hash: a data field that is not strict UTF-8, begins with a BOM or has bytes after its JSON is skipped with the reason, and left as it was', async (t) => {
+    for (const [what, bytes, reason] of damagedPartitions(dotnetCache([ALICE, BOB]))) {
+      for (const template of [`${prefix}damaged:shared`, `${prefix}damaged:{homeAccountId}`]) {
+        const key = template.replace('{homeAccountId}', alice);
+        await writeEntry(key, bytes);
+        const [removal] = await sweep(hashStore(), template);
+        t.match(removal, { outcome: 'skipped', detail: reason }, `${what} (${template.endsWith('shared') ? 'shared' : 'one account'})`);
+        t.ok((await redis.hgetBuffer(key, 'data'))!.equals(bytes), `${what}: the data field is untouched`);
+      }
+    }
   });
 
   t.test("redis-hash: an app's write between the read and the write wins, and the removal is done again on what it wrote", async (t) => {
