@@ -1,7 +1,7 @@
 /**
  * Turns of the event loop for CPU-bound background work, handed out one per turn.
  *
- * Removing accounts from token caches is CPU work in small pieces (one partition parsed, one
+ * Removing accounts from token caches is CPU work in small pieces (one partition scanned, one
  * mebibyte of a large partition scanned). Hundreds of logouts carried out at once each awaited
  * `setImmediate` between their pieces, and every piece queued by then ran in the same turn: tens of
  * milliseconds in which no request was answered. Here each waiter gets a turn of its own, so between

@@ -46,7 +46,7 @@ export interface LayoutVocabulary {
 
 /** Deeper nesting is refused: MSAL.NET's JSON reader refuses it too, and the scanner recurses. */
 const MAX_DEPTH = 64;
-/** Bytes read between two turns of the event loop (about 4 ms on the 2-core bench machine). */
+/** Bytes read between two turns of the event loop. */
 const PAUSE_EVERY = 1 << 20;
 
 /** Thrown inside the scanner: why the bytes are refused. */
