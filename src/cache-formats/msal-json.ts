@@ -132,8 +132,12 @@ export async function removeAccountsFromPartition<B extends string | Buffer>(blo
     return keys.length > 0 ? { outcome: 'removed', removedKeys: keys } : { outcome: 'not_present', removedKeys: [] };
   });
   if (accountsLeft === 0) return { accounts: results, next: null };
-  // Not read again to confirm: the cut is the original bytes less entries judged one by one above (held by the property tests).
   const next = cut(bytes, layout, dropped);
+  // Read again to confirm (the contract): what is written back must lay out, and hold nothing of the accounts.
+  const left = await layoutOf(next, MSAL_LAYOUT);
+  if ('refused' in left) return skipped(`the removal could not be confirmed: ${left.refused}`);
+  const stillThere = left.sections.some((section) => section.name !== KEPT_SECTION && section.entries.some((entry) => ownersOfEntry(entry).length > 0 || namedInHiddenOwner(entry)));
+  if (stillThere) return skipped('the removal could not be confirmed: an entry of the account is still there');
   return { accounts: results, next: (typeof blob === 'string' ? next.toString('utf8') : next) as B };
 }
 
