@@ -3,9 +3,8 @@ import type { LoggerOptions } from 'pino';
 
 /**
  * Paths never written to a log. The serializers below already leave headers and bodies out of every
- * line; these catch a field of those names logged by mistake. Explicit paths only: with the two
- * wildcard paths there were (`*.logout_token`, `*.apiKey`), a logout's two lines cost 8.8 µs instead
- * of 5.3 µs (measured alone), and no line has such a nested field.
+ * line; these catch a field of those names logged by mistake. Explicit paths only: wildcard paths make
+ * every line dearer and no line has such a nested field (bench/README.md, finding 10).
  */
 export const REDACTED_PATHS = [
   'req.headers.authorization',

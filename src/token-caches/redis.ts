@@ -30,9 +30,8 @@ export const foreignType = (type: string) => (err: unknown): never => {
 };
 
 /**
- * A string at the key. Compare-and-set keeps the TTL. (Naming what we read by length and SHA-1 instead of
- * sending it back was measured: no faster, since a 13 MB value costs Redis about as much to hash as to
- * take as an argument; most of the cost is moving megabytes into Lua at all.)
+ * A string at the key. Compare-and-set keeps the TTL. (Naming what was read by length and SHA-1 instead
+ * of sending it back is no cheaper for Redis: bench/README.md, "Tried, measured and not kept".)
  */
 export const STRING_LAYOUT: RedisPartitionLayout = {
   type: 'a string',
@@ -69,8 +68,8 @@ interface UpdateSlot {
  * An update (read, remove accounts, write back) of a partition of one account is a GET and a
  * compare-and-set in Lua. One of a shared partition WATCHes the key on a connection kept for updates,
  * GETs it, and writes with MULTI/SET KEEPTTL/EXEC, which Redis refuses if anything wrote the key since
- * the WATCH: Lua takes both blobs as Lua strings, and on a shared partition of 13 MB that held Redis, and
- * every client of it, for 110 ms of CPU per write, against 20 ms. Those connections never reconnect nor
+ * the WATCH: Lua would take both blobs as Lua strings and hold Redis, and every client of it, for the
+ * copy (bench/README.md, finding 7). Those connections never reconnect nor
  * resend: a write can only go out on the connection whose WATCH guards it, and one that dropped fails the
  * update, which is retried. Updates read and write the partition as bytes. On a Cluster, every update
  * uses the Lua compare-and-set.
