@@ -132,6 +132,7 @@ t.test('npm pack ships dist/ and the docs only', async (t) => {
   const { stdout } = await promisify(execFile)('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root });
   const files = (JSON.parse(stdout) as { files: { path: string }[] }[])[0]!.files.map((f) => f.path);
   t.ok(files.includes('dist/client/index.js') && files.includes('dist/main.js'), 'dist is in');
-  t.same(files.filter((f) => !f.startsWith('dist/') && !['package.json', 'README.md', 'LICENSE', 'openapi.yaml'].includes(f)), [], 'nothing else');
+  t.ok(files.includes('docs/apps.md'), 'the docs README links to are in');
+  t.same(files.filter((f) => !f.startsWith('dist/') && !f.startsWith('docs/') && !['package.json', 'README.md', 'LICENSE', 'openapi.yaml'].includes(f)), [], 'nothing else');
   t.notOk(files.some((f) => f.endsWith('.test.js') || f.includes('/test/')), 'no tests');
 });
