@@ -1,7 +1,8 @@
 import { safeMessage } from './errors.js';
 import type { ServiceStores } from './service-stores.js';
-import { receivedAtMs, type AccountRemoval, type LogoutReport, type Session } from './model.js';
+import { receivedAtMs, type AccountRemoval, type LogoutReport, type Session, type WebSessionRemoval } from './model.js';
 import type { AccountToSweep, TokenCacheSweeper } from './token-cache-sweeper.js';
+import type { WebSessionEnder } from './web-session-ender.js';
 
 export interface RetryPolicy {
   /** First retry delay; doubled per attempt up to `maxDelayMs`. */
@@ -19,6 +20,8 @@ export interface LogoutAttemptOptions {
   /** Where attempts read and write (the attempts' own connection with Redis). */
   stores: ServiceStores;
   sweeper: TokenCacheSweeper;
+  /** The apps' own web sessions to end beside their tokens (none when no app has a `webSession`). */
+  webSessions?: WebSessionEnder;
   /** How long a logged-out `(issuer, sid)` refuses late registrations. */
   markerTtlMs: number;
   /** How long after the first attempt every account is removed once more (what apps wrote back); 0: never. */
@@ -34,8 +37,11 @@ export interface LogoutAttemptOptions {
 export interface AttemptDone {
   /** The first pass's removals, or the retried ones (and those a retry found superseded): this attempt's, not the report's. */
   removals: AccountRemoval[];
-  /** The second pass's removals, when it ran in this attempt. */
+  /** The web-session endings of the first pass, or the retried ones. */
+  webSessions: WebSessionRemoval[];
+  /** The second pass's removals and endings, when it ran in this attempt. */
   secondPass: AccountRemoval[];
+  secondPassWebSessions: WebSessionRemoval[];
   /** The logout turned `completed` or `failed` in this attempt (it was `pending` before). */
   settled: boolean;
 }
@@ -75,14 +81,14 @@ export class LogoutAttempt {
       return report;
     }
     report.attempts += 1;
-    const done: AttemptDone = { removals: [], secondPass: [], settled: false };
+    const done: AttemptDone = { removals: [], webSessions: [], secondPass: [], secondPassWebSessions: [], settled: false };
     try {
       if (report.firstPassAt === undefined) {
-        done.removals = await this.firstPass(report);
+        await this.firstPass(report, done);
         return report;
       }
-      done.removals = await this.retryFailed(report);
-      if (secondPassDue(report, now())) done.secondPass = await this.secondPass(report);
+      await this.retryFailed(report, done);
+      if (secondPassDue(report, now())) await this.secondPass(report, done);
       this.settle(report);
       await this.save(report);
     } catch (err) {
@@ -97,11 +103,11 @@ export class LogoutAttempt {
   }
 
   /**
-   * Finds the sessions, sweeps every app, then ends the sessions with the report's save (one step), whatever
-   * the caches answered: what a retry needs is in the report's removals. Returns the removals.
+   * Finds the sessions, sweeps every app and ends their web sessions, then ends the sessions with the
+   * report's save (one step), whatever the caches answered: what a retry needs is in the report.
    */
-  private async firstPass(report: LogoutReport): Promise<AccountRemoval[]> {
-    const { stores, sweeper, now, secondPassMs } = this.options;
+  private async firstPass(report: LogoutReport, done: AttemptDone): Promise<void> {
+    const { stores, sweeper, webSessions, now, secondPassMs } = this.options;
     // The target first: a registration that lands after the lookup then sees the marker and undoes itself.
     // A back-channel logout's was marked when it was admitted (admitLogout), on every attempt's behalf.
     if (report.channel !== 'backchannel') await this.markLoggedOut(report, []);
@@ -110,74 +116,112 @@ export class LogoutAttempt {
     const sessions = (await this.findSessions(report)).filter((s) => !(Date.parse(s.createdAt) > received));
     await this.markLoggedOut(report, sessions, { targetDone: true });
     const accounts = accountsOf(sessions, report);
-    const removals = (await sweeper.sweep(accounts)).map((r) => ({ ...r, attempts: 1 }));
+    const [swept, ended] = await Promise.all([sweeper.sweep(accounts), webSessions?.endFor(sessions, report.target.kind !== 'sid') ?? []]);
+    done.removals = swept.map((r) => ({ ...r, attempts: 1 }));
+    done.webSessions = ended.map((e) => ({ ...e, attempts: 1 }));
     const at = now();
-    const swept: LogoutReport = {
+    const next: LogoutReport = {
       ...report,
       accounts: [...new Set([...report.accounts, ...accounts.map((a) => a.homeAccountId)])],
-      removals: mergeRemovals(report.removals, removals),
+      removals: mergeRemovals(report.removals, done.removals),
+      ...(done.webSessions.length || report.webSessions ? { webSessions: [...(report.webSessions ?? []), ...done.webSessions] } : {}),
       firstPassAt: new Date(at).toISOString(),
       ...(secondPassMs > 0 ? { secondPass: { dueAt: new Date(at + secondPassMs).toISOString(), removals: [] } } : {}),
     };
-    swept.sessionIds = [...new Set([...report.sessionIds, ...sessions.map((s) => s.id)])];
-    swept.sessionsEnded = swept.sessionIds.length;
-    this.settle(swept);
-    const dueAt = this.dueAt(swept);
-    if (!(await stores.completeLogout(swept, sessions, dueAt))) {
+    next.sessionIds = [...new Set([...report.sessionIds, ...sessions.map((s) => s.id)])];
+    next.sessionsEnded = next.sessionIds.length;
+    this.settle(next);
+    const dueAt = this.dueAt(next);
+    forgetWhenDone(next, dueAt);
+    if (!(await stores.completeLogout(next, sessions, dueAt))) {
       // One was ended meanwhile (another logout, the API): in two steps, counting only those still there.
-      swept.sessionIds = [...new Set([...report.sessionIds, ...(await stores.sessions.removeFound(sessions))])];
-      swept.sessionsEnded = swept.sessionIds.length;
-      await stores.journal.save(swept, dueAt);
+      next.sessionIds = [...new Set([...report.sessionIds, ...(await stores.sessions.removeFound(sessions))])];
+      next.sessionsEnded = next.sessionIds.length;
+      await stores.journal.save(next, dueAt);
     }
     delete report.lastError;
-    Object.assign(report, swept);
-    return removals;
+    Object.assign(report, next);
   }
 
-  /** Redoes the removals whose latest outcome is `failed` (of the first pass and of the second), and only those. */
-  private async retryFailed(report: LogoutReport): Promise<AccountRemoval[]> {
-    const lists = [report.removals, report.secondPass?.removals ?? []];
-    const failed = lists.flatMap((list) => list.map((r, i) => ({ list, i, r })).filter(({ r }) => r.outcome === 'failed'));
-    if (failed.length === 0) return [];
-    const later = await this.signedInAgain(report, failed.map(({ r }) => r.homeAccountId));
-    const redo = failed.filter(({ r }) => !later.has(r.homeAccountId.toLowerCase()));
-    const again = await this.options.sweeper.removeAgain(redo.map(({ r }) => r));
-    redo.forEach(({ list, i, r }, n) => (list[i] = { ...again[n]!, attempts: (r.attempts ?? 1) + 1 }));
-    const skipped = failed.filter(({ r }) => later.has(r.homeAccountId.toLowerCase()));
-    for (const { list, i, r } of skipped) list[i] = superseded(r);
-    return [...again, ...skipped.map(({ list, i }) => list[i]!)];
+  /** Redoes the removals and web-session endings whose latest outcome is `failed` (of the first pass and of the second), and only those. */
+  private async retryFailed(report: LogoutReport, done: AttemptDone): Promise<void> {
+    const failed = <T extends { outcome: string }>(lists: (T[] | undefined)[]) =>
+      lists.flatMap((list) => (list ?? []).map((r, i) => ({ list: list!, i, r })).filter(({ r }) => r.outcome === 'failed'));
+    const removals = failed([report.removals, report.secondPass?.removals]);
+    const endings = failed([report.webSessions, report.secondPass?.webSessions]);
+    if (removals.length === 0 && endings.length === 0) return;
+    const later = await this.laterSignIns(report, [...removals.map(({ r }) => r.homeAccountId), ...endings.map(({ r }) => r.target?.homeAccountId)]);
+    const [again, endedAgain] = await Promise.all([
+      this.redoRemovals(removals.map(({ r }) => r), later),
+      this.redoEndings(endings.map(({ r }) => r), later),
+    ]);
+    removals.forEach(({ list, i, r }, n) => (list[i] = { ...again[n]!, attempts: (r.attempts ?? 1) + (again[n]!.outcome === 'superseded' ? 0 : 1) }));
+    endings.forEach(({ list, i, r }, n) => (list[i] = { ...endedAgain[n]!, attempts: (r.attempts ?? 1) + (endedAgain[n]!.outcome === 'superseded' ? 0 : 1) }));
+    done.removals = removals.map(({ list, i }) => list[i]!);
+    done.webSessions = endings.map(({ list, i }) => list[i]!);
   }
 
-  /** Every account of the logout once more, from every partition the first pass addressed. */
-  private async secondPass(report: LogoutReport): Promise<AccountRemoval[]> {
+  /** Every account of the logout once more, from every partition the first pass addressed; every web session ended once more. */
+  private async secondPass(report: LogoutReport, done: AttemptDone): Promise<void> {
     const pass = report.secondPass!;
-    const addressed = report.removals.filter((r) => r.partitionKey !== undefined && r.outcome !== 'failed');
-    const later = await this.signedInAgain(report, addressed.map((r) => r.homeAccountId));
-    const redo = addressed.filter((r) => !later.has(r.homeAccountId.toLowerCase()));
-    const again = (await this.options.sweeper.removeAgain(redo)).map((r) => ({ ...r, attempts: 1 }));
-    const skipped = addressed.filter((r) => later.has(r.homeAccountId.toLowerCase())).map((r) => superseded({ ...r, attempts: 0 }));
-    pass.removals = [...again, ...skipped];
+    const removals = report.removals.filter((r) => r.partitionKey !== undefined && r.outcome !== 'failed');
+    const endings = (report.webSessions ?? []).filter((e) => e.outcome !== 'failed');
+    const later = await this.laterSignIns(report, [...removals.map((r) => r.homeAccountId), ...endings.map((e) => e.target?.homeAccountId)]);
+    const [again, endedAgain] = await Promise.all([this.redoRemovals(removals, later), this.redoEndings(endings, later)]);
+    pass.removals = again.map((r) => ({ ...r, attempts: r.outcome === 'superseded' ? 0 : 1 }));
+    if (endings.length) pass.webSessions = endedAgain.map((e) => ({ ...e, attempts: e.outcome === 'superseded' ? 0 : 1 }));
     pass.at = new Date(this.options.now()).toISOString();
-    return pass.removals;
+    done.secondPass = pass.removals;
+    done.secondPassWebSessions = pass.webSessions ?? [];
+  }
+
+  /** The removals again, but those of an account that signed in again: `superseded`, nothing removed. */
+  private async redoRemovals(removals: AccountRemoval[], later: Map<string, Session[]>): Promise<AccountRemoval[]> {
+    const redo = removals.filter((r) => !later.has(r.homeAccountId.toLowerCase()));
+    const again = await this.options.sweeper.removeAgain(redo);
+    return removals.map((r) => (later.has(r.homeAccountId.toLowerCase()) ? superseded(r) : again.shift()!));
+  }
+
+  /** The web-session endings again, but those a later sign-in may own (see WebSessionIdentity): `superseded`. */
+  private async redoEndings(endings: WebSessionRemoval[], later: Map<string, Session[]>): Promise<WebSessionRemoval[]> {
+    const ender = this.options.webSessions;
+    if (!ender || endings.length === 0) return endings;
+    const supersededBy = (e: WebSessionRemoval): boolean => {
+      const sessions = later.get(e.target?.homeAccountId?.toLowerCase() ?? '');
+      if (!sessions) return false;
+      const identity = ender.identityOf(e);
+      if (identity === 'sid') return false;
+      return identity === 'user' || sessions.some((s) => s.clientId === e.clientId && s.webSessionKey === e.target?.sessionKey);
+    };
+    const redo = endings.filter((e) => !supersededBy(e));
+    const again = await ender.again(redo);
+    return endings.map((e) => (supersededBy(e) ? supersededEnding(e) : again.shift()!));
   }
 
   /**
-   * The accounts (lower-cased) with a session registered after the logout was received: the user signed in
+   * The sessions registered after the logout was received, by account (lower-cased): the user signed in
    * again, and nothing of theirs may be removed. Found through the account index, by the sessions' `createdAt`.
    */
-  private async signedInAgain(report: LogoutReport, homeAccountIds: string[]): Promise<Set<string>> {
+  private async laterSignIns(report: LogoutReport, homeAccountIds: (string | undefined)[]): Promise<Map<string, Session[]>> {
     const received = receivedAtMs(report);
-    const accounts = [...new Set(homeAccountIds.map((id) => id.toLowerCase()))];
+    const accounts = [...new Set(homeAccountIds.filter((id): id is string => !!id).map((id) => id.toLowerCase()))];
     const later = await Promise.all(
-      accounts.map(async (id) => (await this.options.stores.sessions.byHomeAccountId(id)).some((s) => Date.parse(s.createdAt) > received)),
+      accounts.map(async (id) => (await this.options.stores.sessions.byHomeAccountId(id)).filter((s) => Date.parse(s.createdAt) > received)),
     );
-    return new Set(accounts.filter((_, i) => later[i]));
+    return new Map(accounts.map((id, i) => [id, later[i]!] as const).filter(([, sessions]) => sessions.length > 0));
   }
 
-  /** The report's state from its removals (and an error of the attempt itself). */
+  /** The report's state from its removals and endings (and an error of the attempt itself). */
   private settle(report: LogoutReport, error?: string): void {
     const failed = [...report.removals, ...(report.secondPass?.removals ?? [])].filter((r) => r.outcome === 'failed');
-    const lastError = error ?? (failed.length ? `${failed.length} token-cache removal(s) failed: ${failed[0]!.detail ?? ''}` : undefined);
+    const failedEndings = [...(report.webSessions ?? []), ...(report.secondPass?.webSessions ?? [])].filter((e) => e.outcome === 'failed');
+    const lastError =
+      error ??
+      (failed.length
+        ? `${failed.length} token-cache removal(s) failed: ${failed[0]!.detail ?? ''}`
+        : failedEndings.length
+          ? `${failedEndings.length} web-session ending(s) failed: ${failedEndings[0]!.detail ?? ''}`
+          : undefined);
     if (lastError === undefined) {
       delete report.lastError;
       if (report.state !== 'completed') report.completedAt = new Date(this.options.now()).toISOString();
@@ -199,7 +243,9 @@ export class LogoutAttempt {
   }
 
   private save(report: LogoutReport): Promise<void> {
-    return this.options.stores.journal.save(report, this.dueAt(report));
+    const dueAt = this.dueAt(report);
+    forgetWhenDone(report, dueAt);
+    return this.options.stores.journal.save(report, dueAt);
   }
 
   private findSessions(report: LogoutReport): Promise<Session[]> {
@@ -234,6 +280,18 @@ const superseded = (r: AccountRemoval): AccountRemoval => ({
   detail: 'the user signed in again after this logout: nothing of this account was removed',
   attempts: r.attempts ?? 0,
 });
+
+const supersededEnding = (e: WebSessionRemoval): WebSessionRemoval => ({
+  ...e,
+  outcome: 'superseded',
+  detail: 'the user signed in again after this logout: this web session may be theirs now, and was left alone',
+});
+
+/** Once a logout has nothing left to do, what ending its web sessions again needed (their keys) leaves the journal. */
+function forgetWhenDone(report: LogoutReport, dueAt: number | undefined): void {
+  if (dueAt !== undefined) return;
+  for (const e of [...(report.webSessions ?? []), ...(report.secondPass?.webSessions ?? [])]) delete e.target;
+}
 
 /** A first pass done again (its sessions could not be ended) keeps the earlier attempt's `removed` over a `not_present`. */
 function mergeRemovals(previous: AccountRemoval[], latest: AccountRemoval[]): AccountRemoval[] {

@@ -4,6 +4,7 @@ import { DEFAULT_RETRY, LogoutAttempt, type LogoutAttemptOptions, type RetryPoli
 import { LogoutWorker } from './logout-worker.js';
 import type { LogoutChannel, LogoutEvent, LogoutReport, LogoutTarget, NewSession, Session } from './model.js';
 import type { TokenCacheSweeper } from './token-cache-sweeper.js';
+import type { WebSessionEnder } from './web-session-ender.js';
 import type { VerifiedLogoutToken } from './verify-logout-token.js';
 
 export { DEFAULT_RETRY, type RetryPolicy } from './logout-attempt.js';
@@ -20,6 +21,8 @@ export interface LogoutServiceOptions {
    */
   attemptStores?: ServiceStores;
   sweeper: TokenCacheSweeper;
+  /** The apps' own web sessions, ended beside their tokens. */
+  webSessions?: WebSessionEnder;
   /** How long a logged-out `(issuer, sid)` refuses late registrations. */
   markerTtlMs: number;
   /** How long after a logout's first attempt every account is removed once more (0, the default: never). */
@@ -60,6 +63,7 @@ export class LogoutService {
     this.attempt = new LogoutAttempt({
       stores: work,
       sweeper: options.sweeper,
+      ...(options.webSessions ? { webSessions: options.webSessions } : {}),
       markerTtlMs: options.markerTtlMs,
       secondPassMs: options.secondPassMs ?? 0,
       retry,

@@ -1,3 +1,5 @@
+import type { WebSessionTarget } from './web-session.js';
+
 // Domain types shared by the logout core, the stores and the routes.
 
 /** A user's sign-in to one registered app, as the app registered it at sign-in. */
@@ -12,6 +14,10 @@ export interface Session {
   homeAccountId: string;
   /** The app's own partition key, for apps whose cache key template uses `{cacheKey}`. */
   cacheKey?: string;
+  /** The app's own web-session id (as secret as its cookie: never returned, logged or labelled). */
+  webSessionKey?: string;
+  /** Spring Session's principal name, for its index. */
+  principal?: string;
   createdAt: string;
   expiresAt: string;
 }
@@ -59,12 +65,27 @@ export interface AccountRemoval {
   attempts?: number;
 }
 
+/** One app's web session ended (deleted, or marked signed out) by a logout. */
+export interface WebSessionRemoval {
+  clientId: string;
+  app: string;
+  /** The app's web-session kind, and its place in the app's `webSession` list. */
+  kind: string;
+  index: number;
+  outcome: RemovalOutcome;
+  detail?: string;
+  attempts?: number;
+  /** What ending it again needs, the session key included: in the journal while the logout has work left, never in an answer. */
+  target?: WebSessionTarget;
+}
+
 /** The pass that removes every account of a logout once more, a while after the first attempt. */
 export interface SecondPass {
   dueAt: string;
   /** When it ran; absent while it is still due. */
   at?: string;
   removals: AccountRemoval[];
+  webSessions?: WebSessionRemoval[];
 }
 
 export type LogoutState = 'pending' | 'completed' | 'failed';
@@ -81,6 +102,8 @@ export interface LogoutReport {
   sessionIds: string[];
   accounts: string[];
   removals: AccountRemoval[];
+  /** The apps' own web sessions the logout ended (apps with a `webSession` only). */
+  webSessions?: WebSessionRemoval[];
   /** When the first attempt ended the sessions and swept every app (retries then redo only what failed). */
   firstPassAt?: string;
   secondPass?: SecondPass;

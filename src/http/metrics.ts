@@ -78,6 +78,19 @@ export class ServiceMetrics {
     registers: [this.registry],
   });
 
+  readonly webSessionEndings = new Counter({
+    name: 'logout_receiver_web_session_endings_total',
+    help: "Apps' own web sessions ended by logouts (first attempts and retries), by app and outcome",
+    labelNames: ['app', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly secondPassWebSessionEndings = new Counter({
+    name: 'logout_receiver_second_pass_web_session_endings_total',
+    help: 'Web sessions ended again by the second pass, by app and outcome (removed: the app had written the session back)',
+    labelNames: ['app', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
   readonly sweepDuration = new Histogram({
     name: 'logout_receiver_logout_attempt_duration_seconds',
     help: 'Time one attempt at a logout took (sessions, markers, every app token cache)',
@@ -198,6 +211,8 @@ export class ServiceMetrics {
     (memo(this.children, `sweep ${channel} ${state}`, () => this.sweepDuration.labels({ channel, state })) as HistogramChild).observe(seconds);
     for (const r of done.removals) this.removals.inc({ app: r.app, outcome: r.outcome });
     for (const r of done.secondPass) this.secondPassRemovals.inc({ app: r.app, outcome: r.outcome });
+    for (const e of done.webSessions) this.webSessionEndings.inc({ app: e.app, outcome: e.outcome });
+    for (const e of done.secondPassWebSessions) this.secondPassWebSessionEndings.inc({ app: e.app, outcome: e.outcome });
     if (done.settled) (memo(this.children, `logouts ${channel} ${state}`, () => this.logouts.labels({ channel, state })) as CounterChild).inc();
   }
 }
