@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { resolveConfig } from '../src/config/load.js';
-import { buildApp } from '../src/http/app.js';
+import { buildApp } from '../src/server.js';
 import { sessionFromSignIn } from '../src/client/register-session.js';
 import { createMemoryStores } from '../src/stores/memory.js';
 import { MemoryTokenCacheStore } from '../src/token-caches/memory.js';

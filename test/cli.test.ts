@@ -63,7 +63,7 @@ t.test('hash-key reads the key on stdin and prints the hex SHA-256 the configura
 t.test('a 401 for a key whose configured hash is of the key plus a newline (made with echo) is logged as such', async (t) => {
   const { pino } = await import('pino');
   const { loggerOptions } = await import('../src/http/logging.js');
-  const { buildApp } = await import('../src/http/app.js');
+  const { buildApp } = await import('../src/server.js');
   const { startService } = await import('./helpers/service.js');
   const lines: { msg?: string; key?: string }[] = [];
   const logger = pino(loggerOptions('info'), { write: (line: string) => void lines.push(JSON.parse(line) as { msg?: string }) });

@@ -4,7 +4,7 @@ import { parse as parseYaml } from 'yaml';
 import { distance } from 'fastest-levenshtein';
 import { Value } from 'typebox/value';
 import type { TSchema } from 'typebox';
-import type { KindSettings } from './kind-settings.js';
+import type { KindSettings } from '../core/kind-settings.js';
 import { STORE_KINDS } from '../stores/kinds.js';
 import { DEFAULT_TOKEN_CACHE_KIND, TOKEN_CACHE_KINDS } from '../token-caches/kinds.js';
 import { isLoopbackHost, TENANT_PLACEHOLDER, type AppConfig, type IssuerConfig } from '../core/registrations.js';

@@ -1,4 +1,6 @@
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import { createHash } from 'node:crypto';
+import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
+import type { LogoutReport } from '../core/model.js';
 import type { LoggerOptions } from 'pino';
 
 /**
@@ -35,4 +37,20 @@ export function loggerOptions(level: string, clientAddresses = true): LoggerOpti
       res: (reply: FastifyReply) => ({ statusCode: reply.statusCode }),
     },
   };
+}
+
+/** A value too personal for a log line (a partition key holds the user's object id or an app's session key), as a short hash an operator can match. */
+export function hashForLog(value: string): string {
+  return createHash('sha256').update(value).digest('hex').slice(0, 16);
+}
+
+/** One line per logout attempt; a warning for every partition skipped or failed, with why. */
+export function logAttempt(log: FastifyBaseLogger | undefined, report: LogoutReport): void {
+  if (!log) return;
+  const { id, state, channel, attempts, sessionsEnded, lastError } = report;
+  const line = { logoutId: id, state, channel, attempts, sessionsEnded, removed: report.removals.filter((r) => r.outcome === 'removed').length };
+  if (state === 'completed') log.info(line, 'logout carried out');
+  else log.warn({ ...line, lastError }, state === 'pending' ? 'logout pending: will retry' : 'logout failed: gave up');
+  for (const r of report.removals)
+    if (r.outcome === 'skipped' || r.outcome === 'failed') log.warn({ logoutId: id, app: r.app, partition: r.partitionKey === undefined ? undefined : hashForLog(r.partitionKey), outcome: r.outcome, detail: r.detail }, 'token-cache partition not swept');
 }

@@ -1,5 +1,5 @@
 import type { Redis, Cluster } from 'ioredis';
-import type { KindSettings } from '../config/kind-settings.js';
+import type { KindSettings } from '../core/kind-settings.js';
 import type { ServiceStores } from '../core/service-stores.js';
 import type { RedisLocation } from '../redis/connect.js';
 

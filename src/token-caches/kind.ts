@@ -1,5 +1,5 @@
 import type { Redis, Cluster } from 'ioredis';
-import type { KindSettings } from '../config/kind-settings.js';
+import type { KindSettings } from '../core/kind-settings.js';
 import type { TokenCacheSettings } from '../core/registrations.js';
 import type { TokenCacheStore } from '../core/token-cache.js';
 import type { RedisLocation } from '../redis/connect.js';

@@ -1,4 +1,4 @@
-import type { KindSettings } from '../config/kind-settings.js';
+import type { KindSettings } from '../core/kind-settings.js';
 import type { OpenContext } from '../token-caches/kind.js';
 
 export type { OpenContext };

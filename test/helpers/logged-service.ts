@@ -3,7 +3,7 @@ import { pino } from 'pino';
 import type { Test } from 'tap';
 import { resolveConfig, type Config } from '../../src/config/load.js';
 import type { ServiceStores } from '../../src/core/service-stores.js';
-import { buildApp } from '../../src/http/app.js';
+import { buildApp } from '../../src/server.js';
 import { loggerOptions } from '../../src/http/logging.js';
 import { createMemoryStores } from '../../src/stores/memory.js';
 import { MemoryTokenCacheStore } from '../../src/token-caches/memory.js';

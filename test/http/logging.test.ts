@@ -1,7 +1,6 @@
 import t from 'tap';
 import { pino } from 'pino';
-import { hashForLog } from '../../src/http/app.js';
-import { loggerOptions, REDACTED_PATHS } from '../../src/http/logging.js';
+import { hashForLog, loggerOptions, REDACTED_PATHS } from '../../src/http/logging.js';
 import { createMemoryStores } from '../../src/stores/memory.js';
 import { loggedApp, logSink } from '../helpers/logged-service.js';
 import { FULL_KEY, ISSUER, ORDERS, until } from '../helpers/service.js';

@@ -33,7 +33,7 @@ t.test('GET /v1/logouts?issuer=&sid= (or sub=) lists the reports of that target,
 t.test("the back-channel answer's log line carries the logout id", async (t) => {
   const logged = await startService();
   t.teardown(() => logged.close());
-  const { buildApp } = await import('../../src/http/app.js');
+  const { buildApp } = await import('../../src/server.js');
   const app2 = await buildApp({ config: logged.config, stores: logged.stores, tokenCaches: logged.caches, logger });
   t.teardown(() => app2.close());
   const sid = `sid-${randomUUID()}`;

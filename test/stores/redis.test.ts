@@ -3,7 +3,7 @@ import { createRedisStores, importSessions } from '../../src/stores/redis.js';
 import { RedisTokenCacheStore } from '../../src/token-caches/redis.js';
 import { ForeignPartitionError } from '../../src/core/token-cache.js';
 import { resolveConfig } from '../../src/config/load.js';
-import { createBackends } from '../../src/stores/create.js';
+import { createBackends } from '../../src/backends.js';
 import { REDIS_URL, redisForTest } from '../helpers/redis.js';
 import { ISSUER, ORDERS, testConfigFile } from '../helpers/service.js';
 

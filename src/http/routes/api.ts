@@ -1,11 +1,11 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
 import type { Static } from 'typebox';
 import type { ApiScope } from '../../config/schema.js';
 import { InvalidRequest, NotFound } from '../../core/errors.js';
 import type { LogoutTarget, Session } from '../../core/model.js';
 import { verifyIdToken } from '../../core/verify-id-token.js';
 import { bearerKey, isBoundTo, type ApiCaller } from '../api-keys.js';
-import type { Services } from '../app.js';
 import * as S from '../schemas.js';
 
 declare module 'fastify' {
@@ -18,7 +18,8 @@ declare module 'fastify' {
 const ErrorResponses = { 400: S.ErrorBody, 401: S.ErrorBody, 403: S.ErrorBody, 404: S.ErrorBody, 409: S.ErrorBody };
 
 /** The internal REST API: every call carries `Authorization: Bearer <api key>` with the route's scope. */
-export const apiRoutes: FastifyPluginAsync<{ services: Services }> = async (app, { services }) => {
+const apiRoutesPlugin: FastifyPluginAsync = async (app) => {
+  const { services } = app;
   // Failed authentications are counted per client address, before any key is hashed or token verified:
   // online guessing of keys (and RSA verifications of JWT-shaped bearers) is limited.
   const failedAuthentications = app.createRateLimit({
@@ -66,7 +67,7 @@ export const apiRoutes: FastifyPluginAsync<{ services: Services }> = async (app,
     throw new InvalidRequest('the issuer is not configured');
   };
 
-  app.post('/sessions', { ...services.rateLimits.api, onRequest: needs('sessions:write'), schema: { body: S.SessionInput, response: { 201: S.Session, ...ErrorResponses } } }, async (request, reply) => {
+  app.post('/sessions', { ...app.rateLimits.api, onRequest: needs('sessions:write'), schema: { body: S.SessionInput, response: { 201: S.Session, ...ErrorResponses } } }, async (request, reply) => {
     const body = request.body as Static<typeof S.SessionInput>;
     const appConfig = services.config.apps.find((a) => a.clientId === body.clientId);
     if (!appConfig) throw new InvalidRequest('clientId is not a registered app');
@@ -101,9 +102,9 @@ export const apiRoutes: FastifyPluginAsync<{ services: Services }> = async (app,
     return reply.code(201).header('location', `/v1/sessions/${session.id}`).send(session);
   });
 
-  app.get('/sessions', { ...services.rateLimits.api, onRequest: needs('read'), schema: { querystring: S.SessionQuery, response: { 200: { type: 'array', items: S.Session }, ...ErrorResponses } } }, async (request) => {
+  app.get('/sessions', { ...app.rateLimits.api, onRequest: needs('read'), schema: { querystring: S.SessionQuery, response: { 200: { type: 'array', items: S.Session }, ...ErrorResponses } } }, async (request) => {
     const q = request.query as Static<typeof S.SessionQuery>;
-    const { sessions } = services.stores;
+    const { sessions } = services;
     let found: Session[];
     if (q.homeAccountId !== undefined && q.issuer === undefined && q.sid === undefined && q.sub === undefined)
       found = await sessions.byHomeAccountId(q.homeAccountId);
@@ -117,15 +118,15 @@ export const apiRoutes: FastifyPluginAsync<{ services: Services }> = async (app,
     return found.filter((s) => isBoundTo(caller, s.clientId));
   });
 
-  app.delete('/sessions/:id', { ...services.rateLimits.api, onRequest: needs('sessions:write'), schema: { params: S.IdParam } }, async (request, reply) => {
+  app.delete('/sessions/:id', { ...app.rateLimits.api, onRequest: needs('sessions:write'), schema: { params: S.IdParam } }, async (request, reply) => {
     const { id } = request.params as Static<typeof S.IdParam>;
     // A session of an app the key is not bound to is answered as absent, so keys cannot probe ids.
-    const session = await services.stores.sessions.get(id);
-    if (!session || !isBoundTo(callerOf(request), session.clientId) || !(await services.stores.sessions.remove(id))) throw new NotFound('no session has this id');
+    const session = await services.sessions.get(id);
+    if (!session || !isBoundTo(callerOf(request), session.clientId) || !(await services.sessions.remove(id))) throw new NotFound('no session has this id');
     return reply.code(204).send();
   });
 
-  app.post('/logouts', { ...services.rateLimits.api, onRequest: needs('logouts:write'), schema: { body: S.LogoutInput, response: { 200: S.LogoutReport, ...ErrorResponses } } }, async (request) => {
+  app.post('/logouts', { ...app.rateLimits.api, onRequest: needs('logouts:write'), schema: { body: S.LogoutInput, response: { 200: S.LogoutReport, ...ErrorResponses } } }, async (request) => {
     const b = request.body as Static<typeof S.LogoutInput>;
     let target: LogoutTarget;
     if (b.homeAccountId !== undefined && b.issuer === undefined && b.sid === undefined && b.sub === undefined)
@@ -138,7 +139,7 @@ export const apiRoutes: FastifyPluginAsync<{ services: Services }> = async (app,
     return services.logouts.logout({ channel: 'api', target });
   });
 
-  app.get('/logouts', { ...services.rateLimits.api, onRequest: needs('read'), schema: { querystring: S.LogoutQuery, response: { 200: { type: 'array', items: S.LogoutReport }, ...ErrorResponses } } }, async (request, reply) => {
+  app.get('/logouts', { ...app.rateLimits.api, onRequest: needs('read'), schema: { querystring: S.LogoutQuery, response: { 200: { type: 'array', items: S.LogoutReport }, ...ErrorResponses } } }, async (request, reply) => {
     if (notBoundToEveryApp(request, reply)) return reply;
     const q = request.query as Static<typeof S.LogoutQuery>;
     let target: LogoutTarget;
@@ -148,13 +149,15 @@ export const apiRoutes: FastifyPluginAsync<{ services: Services }> = async (app,
     return services.logouts.reportsOf(target);
   });
 
-  app.get('/logouts/:id', { ...services.rateLimits.api, onRequest: needs('read'), schema: { params: S.IdParam, response: { 200: S.LogoutReport, ...ErrorResponses } } }, async (request, reply) => {
+  app.get('/logouts/:id', { ...app.rateLimits.api, onRequest: needs('read'), schema: { params: S.IdParam, response: { 200: S.LogoutReport, ...ErrorResponses } } }, async (request, reply) => {
     const { id } = request.params as Static<typeof S.IdParam>;
     if (notBoundToEveryApp(request, reply)) return reply;
     return services.logouts.report(id);
   });
 
-  app.get('/apps', { ...services.rateLimits.api, onRequest: needs('read'), schema: { response: { 200: { type: 'array', items: S.App } } } }, async () =>
+  app.get('/apps', { ...app.rateLimits.api, onRequest: needs('read'), schema: { response: { 200: { type: 'array', items: S.App } } } }, async () =>
     services.config.apps.map((a) => ({ clientId: a.clientId, name: a.name, issuers: a.issuers, tokenCache: { kind: a.tokenCache.kind, key: a.tokenCache.key } })),
   );
 };
+
+export const apiRoutes = fp(apiRoutesPlugin, { name: 'api-routes', dependencies: ['services'], encapsulate: true });

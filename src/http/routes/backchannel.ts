@@ -1,19 +1,20 @@
 import type { FastifyPluginAsync } from 'fastify';
+import fp from 'fastify-plugin';
 import { InvalidRequest } from '../../core/errors.js';
 import { verifyLogoutToken } from '../../core/verify-logout-token.js';
-import type { Services } from '../app.js';
 
 const FORM = /^application\/x-www-form-urlencoded\s*(;|$)/i;
 
 /** OpenID Connect Back-Channel Logout 1.0: the provider POSTs a signed logout_token. */
-export const backchannelRoutes: FastifyPluginAsync<{ services: Services }> = async (app, { services }) => {
+const backchannelRoutesPlugin: FastifyPluginAsync = async (app) => {
+  const { services } = app;
   // Set before anything can fail, so error answers carry it too.
   app.addHook('onRequest', (_request, reply, done) => {
     reply.header('cache-control', 'no-store');
     done();
   });
 
-  app.post('/logout/backchannel', { bodyLimit: 64 * 1024, ...services.rateLimits.public }, async (request, reply) => {
+  app.post('/logout/backchannel', { bodyLimit: 64 * 1024, ...app.rateLimits.public }, async (request, reply) => {
     if (!FORM.test(request.headers['content-type'] ?? ''))
       throw new InvalidRequest('the body must be application/x-www-form-urlencoded');
     const token = (request.body as Record<string, unknown> | undefined)?.logout_token;
@@ -31,3 +32,5 @@ export const backchannelRoutes: FastifyPluginAsync<{ services: Services }> = asy
     return reply.code(200).send();
   });
 };
+
+export const backchannelRoutes = fp(backchannelRoutesPlugin, { name: 'backchannel-routes', dependencies: ['services'], encapsulate: true });

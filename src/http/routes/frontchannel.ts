@@ -1,8 +1,8 @@
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import fp from 'fastify-plugin';
 import { Type } from 'typebox';
 import type { IssuerConfig } from '../../config/load.js';
 import { InvalidRequest } from '../../core/errors.js';
-import type { Services } from '../app.js';
 
 const PAGE = '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Signed out</title></head><body><p>Signed out.</p></body></html>\n';
 
@@ -27,9 +27,10 @@ const requireSid = (sid: string | undefined): string => {
 };
 
 /** OpenID Connect Front-Channel Logout 1.0, loaded by the browser in a hidden iframe (no cookies needed). */
-export const frontchannelRoutes: FastifyPluginAsync<{ services: Services }> = async (app, { services }) => {
+const frontchannelRoutesPlugin: FastifyPluginAsync = async (app) => {
+  const { services } = app;
   // Spec form: ?iss=<issuer>&sid=<sid>
-  app.get('/logout/frontchannel', { schema: { querystring: Query }, ...services.rateLimits.public }, async (request, reply) => {
+  app.get('/logout/frontchannel', { schema: { querystring: Query }, ...app.rateLimits.public }, async (request, reply) => {
     const { iss, sid } = request.query as { iss?: string; sid?: string };
     if (!iss) throw new InvalidRequest('the iss parameter is missing');
     const issuer = services.issuers.resolve(iss);
@@ -41,7 +42,7 @@ export const frontchannelRoutes: FastifyPluginAsync<{ services: Services }> = as
   });
 
   // Entra ID form: the issuer comes from the path, the query has only ?sid=<sid>
-  app.get('/logout/frontchannel/:issuerName', { schema: { querystring: Query, params: Params }, ...services.rateLimits.public }, async (request, reply) => {
+  app.get('/logout/frontchannel/:issuerName', { schema: { querystring: Query, params: Params }, ...app.rateLimits.public }, async (request, reply) => {
     const { issuerName } = request.params as { issuerName: string };
     const { iss, sid } = request.query as { iss?: string; sid?: string };
     const config = services.issuers.byName(issuerName);
@@ -54,3 +55,5 @@ export const frontchannelRoutes: FastifyPluginAsync<{ services: Services }> = as
     return sendPage(reply, config);
   });
 };
+
+export const frontchannelRoutes = fp(frontchannelRoutesPlugin, { name: 'frontchannel-routes', dependencies: ['services'], encapsulate: true });

@@ -1,11 +1,11 @@
 import type { Redis, Cluster } from 'ioredis';
-import type { Config } from '../config/load.js';
-import { connectRedis, connected, redisErrorMessage, type RedisLocation } from '../redis/connect.js';
-import type { TokenCacheStore } from '../core/token-cache.js';
-import type { ServiceStores } from '../core/service-stores.js';
-import type { OpenContext } from '../token-caches/kind.js';
-import { TOKEN_CACHE_KINDS } from '../token-caches/kinds.js';
-import { STORE_KINDS } from './kinds.js';
+import type { Config } from './config/load.js';
+import { connectRedis, connected, redisErrorMessage, type RedisLocation } from './redis/connect.js';
+import type { TokenCacheStore } from './core/token-cache.js';
+import type { ServiceStores } from './core/service-stores.js';
+import type { OpenContext } from './token-caches/kind.js';
+import { TOKEN_CACHE_KINDS } from './token-caches/kinds.js';
+import { STORE_KINDS } from './stores/kinds.js';
 
 /** What the service keeps and where the apps' caches are, with every connection it opened. */
 export interface Backends {

@@ -1,0 +1,115 @@
+import { CACHE_FORMATS } from './cache-formats/formats.js';
+import type { Config } from './config/load.js';
+import { IssuerRegistry } from './core/issuers.js';
+import { LogoutService, type RetryPolicy } from './core/logout-service.js';
+import type { LogoutReport } from './core/model.js';
+import type { ServiceStores } from './core/service-stores.js';
+import type { TokenCacheStore } from './core/token-cache.js';
+import { TokenCacheSweeper } from './core/token-cache-sweeper.js';
+import { egressFetch } from './egress.js';
+import { ApiAuthenticator } from './http/api-auth.js';
+import { ApiKeys } from './http/api-keys.js';
+import { ServiceMetrics } from './http/metrics.js';
+import type { Services } from './http/plugins/services.js';
+import type { OutageLog } from './outage-log.js';
+import { storeStates } from './store-states.js';
+import { VERSION } from './version.js';
+
+export type { Services };
+
+/** What the core objects are built from: the configuration, the opened backends, and who is told what. */
+export interface ServicesInput {
+  config: Config;
+  stores: ServiceStores;
+  /** The same store for the logouts' attempts, on a connection of its own (see `createBackends`); `stores` without. */
+  attemptStores?: ServiceStores;
+  /** Each registered app's token-cache store, by clientId. */
+  tokenCaches: ReadonlyMap<string, TokenCacheStore>;
+  outages: OutageLog;
+  now?: () => number;
+  /** How queued logouts are retried (tests shorten the delays). */
+  retry?: Partial<RetryPolicy>;
+  /** Told after every attempt at a logout. */
+  onLogoutAttempt?: (report: LogoutReport) => void;
+  /** Told of errors swallowed in the background. */
+  onError?: (err: unknown, context: string) => void;
+  /** How often the worker looks for due logouts; 0 runs no worker. */
+  workerIntervalMs?: number;
+  /** The fetch for the issuers' keys and discovery; by default through the environment's proxy (egress.ts). */
+  fetch?: typeof fetch;
+}
+
+/** The logout core, the API's authentication and the metrics, over the given stores; `close()` closes those. */
+export function createServices(input: ServicesInput): Services {
+  const { config, stores, tokenCaches, outages } = input;
+  const now = input.now ?? Date.now;
+  const metrics = new ServiceMetrics({ version: VERSION, apps: config.apps.map((a) => a.name), issuers: config.issuers.map((i) => i.name) });
+  const sweeper = new TokenCacheSweeper(
+    config.apps.map((app) => {
+      const store = tokenCaches.get(app.clientId);
+      if (!store) throw new Error(`no token-cache store for app ${app.name}`);
+      return { app, store };
+    }),
+    { formats: CACHE_FORMATS },
+  );
+  const logouts = new LogoutService({
+    stores,
+    ...(input.attemptStores ? { attemptStores: input.attemptStores } : {}),
+    sweeper,
+    role: config.role,
+    markerTtlMs: config.retention.loggedOutMarkerSeconds * 1000,
+    unmatchedMarkerTtlMs: config.retention.unmatchedMarkerSeconds * 1000,
+    secondPassMs: config.retention.secondPassSeconds * 1000,
+    clockSkewSeconds: config.clockSkewSeconds,
+    now,
+    retry: { ...config.retry, ...input.retry },
+    onAttempt: (report, seconds, done) => {
+      metrics.logoutAttempt(report, seconds, done);
+      input.onLogoutAttempt?.(report);
+    },
+    onError: (err, context) => {
+      metrics.storeErrors.inc({ where: context });
+      input.onError?.(err, context);
+    },
+    onWorkerRound: () => {
+      for (const where of ['worker', 'journal', 'store']) outages.recovered(where);
+    },
+  });
+  metrics.measureBacklog(() => stores.journal.backlog(), () => stores.journal.oldestPending(), now);
+  if (stores.evictions) metrics.measureEvictions(() => stores.evictions!());
+  const states = () => storeStates({ config, stores, tokenCaches }, outages);
+  metrics.measureStores(states);
+  const apiKeys = new ApiKeys(config.apiKeys);
+  const egress = input.fetch ?? egressFetch();
+  // A worker is where every receiver's logout waits to start; elsewhere the queue holds retries only. A
+  // look that finds nothing due is one script.
+  const workerIntervalMs = input.workerIntervalMs ?? (config.role === 'worker' ? 100 : 1_000);
+  return {
+    config,
+    sessions: stores.sessions,
+    issuers: new IssuerRegistry(config.issuers, {
+      fetch: egress,
+      onFetch: (issuer, outcome, cause) => {
+        metrics.jwksFetches.inc({ issuer, outcome });
+        if (outcome === 'ok') outages.recovered(`keys of ${issuer}`);
+        else outages.failed(`keys of ${issuer}`, cause ?? 'unknown');
+      },
+    }),
+    logouts,
+    apiKeys,
+    apiAuth: new ApiAuthenticator(apiKeys, config.apiEntra, config.clockSkewSeconds, egress),
+    metrics,
+    outages,
+    now,
+    storeStates: states,
+    start() {
+      // A receiver leaves every attempt, first ones and retries, to the workers.
+      if (workerIntervalMs > 0 && config.role !== 'receiver') logouts.startWorker(workerIntervalMs);
+    },
+    async close() {
+      await logouts.stopWorker();
+      await stores.close();
+      for (const cache of new Set(tokenCaches.values())) await cache.close();
+    },
+  };
+}

@@ -1,0 +1,46 @@
+import type { Config } from './config/load.js';
+import { safeMessage } from './core/errors.js';
+import type { OutageLog } from './outage-log.js';
+import type { StoreState, StoreStates } from './http/plugins/services.js';
+
+/** A probe that has not answered by then counts as down: a hung store must not hang the probe. */
+const PING_TIMEOUT_MS = 2_000;
+
+/** Why the store's write probe failed (a refusal, or no answer in time); undefined when it answered. */
+async function probe(ping: () => Promise<void>): Promise<string | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer to the write probe within ${PING_TIMEOUT_MS} ms`)), PING_TIMEOUT_MS);
+  });
+  try {
+    await Promise.race([ping(), timeout]);
+    return undefined;
+  } catch (err) {
+    return safeMessage(err);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+interface Pingable {
+  ping(): Promise<void>;
+}
+
+/** Each store's state: the service's own, and each app's token cache (a store shared by apps is asked once). */
+export async function storeStates(
+  backends: { config: Config; stores: Pingable; tokenCaches: ReadonlyMap<string, Pingable> },
+  outages: OutageLog,
+): Promise<StoreStates> {
+  const caches = [...new Set(backends.tokenCaches.values())];
+  const [storeFailure, ...cacheFailures] = await Promise.all([probe(() => backends.stores.ping()), ...caches.map((cache) => probe(() => cache.ping()))]);
+  // Each outage is logged once as it begins and once as it ends, not per probe.
+  const state = (where: string, failure: string | undefined): StoreState => {
+    if (failure === undefined) outages.recovered(where);
+    else outages.failed(where, failure);
+    return failure === undefined ? 'up' : 'down';
+  };
+  const tokenCaches: Record<string, StoreState> = {};
+  for (const app of backends.config.apps)
+    tokenCaches[app.name] = state(`token cache of ${app.name}`, cacheFailures[caches.indexOf(backends.tokenCaches.get(app.clientId)!)]);
+  return { store: state('store', storeFailure), tokenCaches };
+}
