@@ -1,12 +1,14 @@
-import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import type { Static } from 'typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
 import type { ApiScope } from '../../config/schema.js';
 import { InvalidRequest, NotFound } from '../../core/errors.js';
-import type { LogoutTarget, Session } from '../../core/model.js';
+import { logoutTarget } from '../../core/logout-target.js';
+import type { Session } from '../../core/model.js';
 import { verifyIdToken } from '../../core/verify-id-token.js';
 import { bearerKey, isBoundTo, type ApiCaller } from '../api-keys.js';
-import * as S from '../schemas.js';
+import * as S from '../schemas/index.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -15,10 +17,8 @@ declare module 'fastify' {
   }
 }
 
-const ErrorResponses = { 400: S.ErrorBody, 401: S.ErrorBody, 403: S.ErrorBody, 404: S.ErrorBody, 409: S.ErrorBody };
-
 /** The internal REST API: every call carries `Authorization: Bearer <api key>` with the route's scope. */
-const apiRoutesPlugin: FastifyPluginAsync = async (app) => {
+const apiRoutesPlugin: FastifyPluginAsyncTypebox = async (app) => {
   const { services } = app;
   // Failed authentications are counted per client address, before any key is hashed or token verified:
   // online guessing of keys (and RSA verifications of JWT-shaped bearers) is limited.
@@ -67,8 +67,8 @@ const apiRoutesPlugin: FastifyPluginAsync = async (app) => {
     throw new InvalidRequest('the issuer is not configured');
   };
 
-  app.post('/sessions', { ...app.rateLimits.api, onRequest: needs('sessions:write'), schema: { body: S.SessionInput, response: { 201: S.Session, ...ErrorResponses } } }, async (request, reply) => {
-    const body = request.body as Static<typeof S.SessionInput>;
+  app.post('/sessions', { ...app.rateLimits.api, onRequest: needs('sessions:write'), schema: { body: S.SessionInput, response: { 201: S.Session, ...S.ErrorResponses } } }, async (request, reply) => {
+    const { body } = request;
     const appConfig = services.config.apps.find((a) => a.clientId === body.clientId);
     if (!appConfig) throw new InvalidRequest('clientId is not a registered app');
     if (!isBoundTo(callerOf(request), appConfig.clientId)) return notBound(reply);
@@ -102,60 +102,42 @@ const apiRoutesPlugin: FastifyPluginAsync = async (app) => {
     return reply.code(201).header('location', `/v1/sessions/${session.id}`).send(session);
   });
 
-  app.get('/sessions', { ...app.rateLimits.api, onRequest: needs('read'), schema: { querystring: S.SessionQuery, response: { 200: { type: 'array', items: S.Session }, ...ErrorResponses } } }, async (request) => {
-    const q = request.query as Static<typeof S.SessionQuery>;
+  app.get('/sessions', { ...app.rateLimits.api, onRequest: needs('read'), schema: { querystring: S.SessionQuery, response: { 200: Type.Array(S.Session), ...S.ErrorResponses } } }, async (request) => {
+    const target = logoutTarget(request.query, issOf, 'query by issuer and sid, by issuer and sub, or by homeAccountId');
     const { sessions } = services;
-    let found: Session[];
-    if (q.homeAccountId !== undefined && q.issuer === undefined && q.sid === undefined && q.sub === undefined)
-      found = await sessions.byHomeAccountId(q.homeAccountId);
-    else if (q.issuer !== undefined && q.sid !== undefined && q.sub === undefined && q.homeAccountId === undefined)
-      found = await sessions.bySid(issOf(q.issuer), q.sid);
-    else if (q.issuer !== undefined && q.sub !== undefined && q.sid === undefined && q.homeAccountId === undefined)
-      found = await sessions.bySub(issOf(q.issuer), q.sub);
-    else throw new InvalidRequest('query by issuer and sid, by issuer and sub, or by homeAccountId');
+    const found: Session[] =
+      target.kind === 'account' ? await sessions.byHomeAccountId(target.homeAccountId) : target.kind === 'sid' ? await sessions.bySid(target.issuer, target.sid) : await sessions.bySub(target.issuer, target.sub);
     // Only the sessions of the apps the key is bound to: their sids are all the front channel asks for.
     const caller = callerOf(request);
     return found.filter((s) => isBoundTo(caller, s.clientId));
   });
 
   app.delete('/sessions/:id', { ...app.rateLimits.api, onRequest: needs('sessions:write'), schema: { params: S.IdParam } }, async (request, reply) => {
-    const { id } = request.params as Static<typeof S.IdParam>;
+    const { id } = request.params;
     // A session of an app the key is not bound to is answered as absent, so keys cannot probe ids.
     const session = await services.sessions.get(id);
     if (!session || !isBoundTo(callerOf(request), session.clientId) || !(await services.sessions.remove(id))) throw new NotFound('no session has this id');
     return reply.code(204).send();
   });
 
-  app.post('/logouts', { ...app.rateLimits.api, onRequest: needs('logouts:write'), schema: { body: S.LogoutInput, response: { 200: S.LogoutReport, ...ErrorResponses } } }, async (request) => {
-    const b = request.body as Static<typeof S.LogoutInput>;
-    let target: LogoutTarget;
-    if (b.homeAccountId !== undefined && b.issuer === undefined && b.sid === undefined && b.sub === undefined)
-      target = { kind: 'account', homeAccountId: b.homeAccountId };
-    else if (b.issuer !== undefined && b.sid !== undefined && b.sub === undefined && b.homeAccountId === undefined)
-      target = { kind: 'sid', issuer: issOf(b.issuer), sid: b.sid };
-    else if (b.issuer !== undefined && b.sub !== undefined && b.sid === undefined && b.homeAccountId === undefined)
-      target = { kind: 'sub', issuer: issOf(b.issuer), sub: b.sub };
-    else throw new InvalidRequest('give {issuer, sid}, {issuer, sub} or {homeAccountId}');
+  app.post('/logouts', { ...app.rateLimits.api, onRequest: needs('logouts:write'), schema: { body: S.LogoutInput, response: { 200: S.LogoutReport, ...S.ErrorResponses } } }, async (request) => {
+    const target = logoutTarget(request.body, issOf, 'give {issuer, sid}, {issuer, sub} or {homeAccountId}');
     return services.logouts.logout({ channel: 'api', target });
   });
 
-  app.get('/logouts', { ...app.rateLimits.api, onRequest: needs('read'), schema: { querystring: S.LogoutQuery, response: { 200: { type: 'array', items: S.LogoutReport }, ...ErrorResponses } } }, async (request, reply) => {
+  app.get('/logouts', { ...app.rateLimits.api, onRequest: needs('read'), schema: { querystring: S.LogoutQuery, response: { 200: Type.Array(S.LogoutReport), ...S.ErrorResponses } } }, async (request, reply) => {
     if (notBoundToEveryApp(request, reply)) return reply;
-    const q = request.query as Static<typeof S.LogoutQuery>;
-    let target: LogoutTarget;
-    if (q.issuer !== undefined && q.sid !== undefined && q.sub === undefined) target = { kind: 'sid', issuer: issOf(q.issuer), sid: q.sid };
-    else if (q.issuer !== undefined && q.sub !== undefined && q.sid === undefined) target = { kind: 'sub', issuer: issOf(q.issuer), sub: q.sub };
-    else throw new InvalidRequest('query by issuer and sid, or by issuer and sub');
-    return services.logouts.reportsOf(target);
+    // The query has no homeAccountId (its schema refuses one): reports are found by issuer and sid or sub.
+    return services.logouts.reportsOf(logoutTarget(request.query, issOf, 'query by issuer and sid, or by issuer and sub'));
   });
 
-  app.get('/logouts/:id', { ...app.rateLimits.api, onRequest: needs('read'), schema: { params: S.IdParam, response: { 200: S.LogoutReport, ...ErrorResponses } } }, async (request, reply) => {
-    const { id } = request.params as Static<typeof S.IdParam>;
+  app.get('/logouts/:id', { ...app.rateLimits.api, onRequest: needs('read'), schema: { params: S.IdParam, response: { 200: S.LogoutReport, ...S.ErrorResponses } } }, async (request, reply) => {
+    const { id } = request.params;
     if (notBoundToEveryApp(request, reply)) return reply;
     return services.logouts.report(id);
   });
 
-  app.get('/apps', { ...app.rateLimits.api, onRequest: needs('read'), schema: { response: { 200: { type: 'array', items: S.App } } } }, async () =>
+  app.get('/apps', { ...app.rateLimits.api, onRequest: needs('read'), schema: { response: { 200: Type.Array(S.App) } } }, async () =>
     services.config.apps.map((a) => ({ clientId: a.clientId, name: a.name, issuers: a.issuers, tokenCache: { kind: a.tokenCache.kind, key: a.tokenCache.key } })),
   );
 };

@@ -1,13 +1,11 @@
-import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import type { FastifyReply } from 'fastify';
 import fp from 'fastify-plugin';
-import { Type } from 'typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { IssuerConfig } from '../../config/load.js';
 import { InvalidRequest } from '../../core/errors.js';
+import { FrontchannelQuery, IssuerNameParam } from '../schemas/index.js';
 
 const PAGE = '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Signed out</title></head><body><p>Signed out.</p></body></html>\n';
-
-const Query = Type.Object({ iss: Type.Optional(Type.String({ maxLength: 2048 })), sid: Type.Optional(Type.String({ maxLength: 1024 })) });
-const Params = Type.Object({ issuerName: Type.String({ maxLength: 64 }) });
 
 /** Only the issuer's own login pages may frame this page; nothing may be cached. */
 function sendPage(reply: FastifyReply, issuer: IssuerConfig): FastifyReply {
@@ -27,11 +25,11 @@ const requireSid = (sid: string | undefined): string => {
 };
 
 /** OpenID Connect Front-Channel Logout 1.0, loaded by the browser in a hidden iframe (no cookies needed). */
-const frontchannelRoutesPlugin: FastifyPluginAsync = async (app) => {
+const frontchannelRoutesPlugin: FastifyPluginAsyncTypebox = async (app) => {
   const { services } = app;
   // Spec form: ?iss=<issuer>&sid=<sid>
-  app.get('/logout/frontchannel', { schema: { querystring: Query }, ...app.rateLimits.public }, async (request, reply) => {
-    const { iss, sid } = request.query as { iss?: string; sid?: string };
+  app.get('/logout/frontchannel', { schema: { querystring: FrontchannelQuery }, ...app.rateLimits.public }, async (request, reply) => {
+    const { iss, sid } = request.query;
     if (!iss) throw new InvalidRequest('the iss parameter is missing');
     const issuer = services.issuers.resolve(iss);
     if (!issuer) throw new InvalidRequest('the issuer is not configured');
@@ -42,9 +40,9 @@ const frontchannelRoutesPlugin: FastifyPluginAsync = async (app) => {
   });
 
   // Entra ID form: the issuer comes from the path, the query has only ?sid=<sid>
-  app.get('/logout/frontchannel/:issuerName', { schema: { querystring: Query, params: Params }, ...app.rateLimits.public }, async (request, reply) => {
-    const { issuerName } = request.params as { issuerName: string };
-    const { iss, sid } = request.query as { iss?: string; sid?: string };
+  app.get('/logout/frontchannel/:issuerName', { schema: { querystring: FrontchannelQuery, params: IssuerNameParam }, ...app.rateLimits.public }, async (request, reply) => {
+    const { issuerName } = request.params;
+    const { iss, sid } = request.query;
     const config = services.issuers.byName(issuerName);
     if (!config) throw new InvalidRequest('no issuer is configured under this name');
     const sessionId = requireSid(sid);
