@@ -1,9 +1,8 @@
 import type { Redis, Cluster } from 'ioredis';
-import type { Config } from './config/load.js';
+import type { Config } from './config/config.js';
 import { connectRedis, connected, redisErrorMessage, type RedisLocation } from './redis/connect.js';
-import type { TokenCacheStore } from './core/token-cache.js';
 import type { ServiceStores } from './core/service-stores.js';
-import type { OpenContext } from './token-caches/kind.js';
+import type { OpenContext, OpenedTokenCache } from './token-caches/kind.js';
 import { TOKEN_CACHE_KINDS } from './token-caches/kinds.js';
 import { STORE_KINDS } from './stores/kinds.js';
 
@@ -17,7 +16,7 @@ export interface Backends {
    * under way. With the memory store, `stores` itself.
    */
   attemptStores: ServiceStores;
-  tokenCaches: Map<string, TokenCacheStore>;
+  tokenCaches: Map<string, OpenedTokenCache>;
   /** The store's Redis connection and key prefix, for what else instances share (rate-limit counters). */
   shared?: { redis: Redis | Cluster; keyPrefix: string };
   /** Waits until every Redis connection is up, or `timeoutMs`; false when one is not. */
@@ -49,7 +48,7 @@ export function createBackends(config: Config, onConnectionError: (reason: strin
   const { kind, ...storeSettings } = config.store;
   const opened = kindOf(STORE_KINDS, kind).open(storeSettings, { reportRetentionMs, redis: (location, use) => connection(location, 'store', use) });
 
-  const tokenCaches = new Map<string, TokenCacheStore>();
+  const tokenCaches = new Map<string, OpenedTokenCache>();
   for (const app of config.apps) {
     const where = `token cache of ${app.name}`;
     const context: OpenContext = {

@@ -4,11 +4,11 @@ import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
 import type { Redis, Cluster } from 'ioredis';
 import { createBackends } from './backends.js';
-import type { Config } from './config/load.js';
+import type { Config } from './config/config.js';
 import type { RetryPolicy } from './core/logout-service.js';
 import type { LogoutReport } from './core/model.js';
 import type { ServiceStores } from './core/service-stores.js';
-import type { TokenCacheStore } from './core/token-cache.js';
+import type { OpenedTokenCache } from './token-caches/kind.js';
 import { buildHttpApp, type HttpOptions } from './http/app.js';
 import { logAttempt, loggerOptions } from './http/logging.js';
 import { OutageLog } from './outage-log.js';
@@ -20,7 +20,7 @@ export interface AppDependencies {
   /** The same store for the logouts' attempts, on a connection of its own (see `createBackends`); `stores` without. */
   attemptStores?: ServiceStores;
   /** Each registered app's token-cache store, by clientId. */
-  tokenCaches: Map<string, TokenCacheStore>;
+  tokenCaches: Map<string, OpenedTokenCache>;
   /** A pino logger, pino options, or false for none (tests). */
   logger?: HttpOptions['logger'];
   now?: () => number;

@@ -1,10 +1,10 @@
 import { CACHE_FORMATS } from './cache-formats/formats.js';
-import type { Config } from './config/load.js';
+import type { Config } from './config/config.js';
 import { IssuerRegistry } from './core/issuers.js';
 import { LogoutService, type RetryPolicy } from './core/logout-service.js';
 import type { LogoutReport } from './core/model.js';
 import type { ServiceStores } from './core/service-stores.js';
-import type { TokenCacheStore } from './core/token-cache.js';
+import type { OpenedTokenCache } from './token-caches/kind.js';
 import { TokenCacheSweeper } from './core/token-cache-sweeper.js';
 import { egressFetch } from './egress.js';
 import { ApiAuthenticator } from './http/api-auth.js';
@@ -24,7 +24,7 @@ export interface ServicesInput {
   /** The same store for the logouts' attempts, on a connection of its own (see `createBackends`); `stores` without. */
   attemptStores?: ServiceStores;
   /** Each registered app's token-cache store, by clientId. */
-  tokenCaches: ReadonlyMap<string, TokenCacheStore>;
+  tokenCaches: ReadonlyMap<string, OpenedTokenCache>;
   outages: OutageLog;
   now?: () => number;
   /** How queued logouts are retried (tests shorten the delays). */

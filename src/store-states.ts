@@ -1,4 +1,4 @@
-import type { Config } from './config/load.js';
+import type { Config } from './config/config.js';
 import { safeMessage } from './core/errors.js';
 import type { OutageLog } from './outage-log.js';
 import type { StoreState, StoreStates } from './http/plugins/services.js';

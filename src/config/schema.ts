@@ -1,4 +1,5 @@
 import { Type, type Static } from 'typebox';
+import { ROLES } from '../core/roles.js';
 
 /** Asymmetric JWS algorithms only: `none` and HMAC can never verify a provider's token. */
 export const SIGNING_ALGORITHMS = [
@@ -78,7 +79,7 @@ export const ConfigSchema = Type.Object(
     ),
     logLevel: Type.Optional(OneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const)),
     logClientAddresses: Type.Optional(Type.Boolean()),
-    role: Type.Optional(OneOf(['all', 'receiver', 'worker'] as const)),
+    role: Type.Optional(OneOf(ROLES)),
     store: Type.Optional(StoreSchema),
     clockSkewSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 600 })),
     retention: Type.Optional(

@@ -1,3 +1,4 @@
+import type { Role } from './roles.js';
 import type { ServiceStores } from './service-stores.js';
 import { LogoutAdmission } from './logout-admission.js';
 import { DEFAULT_RETRY, LogoutAttempt, type LogoutAttemptOptions, type RetryPolicy } from './logout-attempt.js';
@@ -9,8 +10,7 @@ import type { VerifiedLogoutToken } from './verify-logout-token.js';
 
 export { DEFAULT_RETRY, type RetryPolicy } from './logout-attempt.js';
 
-/** What a process does: `all` takes logouts in and carries them out; a `receiver` only takes them in; a `worker` only carries them out. */
-export type Role = 'all' | 'receiver' | 'worker';
+export type { Role } from './roles.js';
 
 export interface LogoutServiceOptions {
   stores: ServiceStores;

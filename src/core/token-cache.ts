@@ -1,15 +1,8 @@
 /**
  * Where one registered app keeps its MSAL token-cache partitions (what the app's
- * DistributedCachePlugin reads and writes). Implementations hide the backing store.
+ * DistributedCachePlugin reads and writes), as the sweeper uses it. Implementations hide the backing store.
  */
 export interface TokenCacheStore {
-  /** The serialized cache blob at `key`, or null when the key does not exist. */
-  get(key: string): Promise<string | null>;
-  /**
-   * Replaces the blob at `key` with `next` (or deletes the key when `next` is null) only if it
-   * still holds `expected`; keeps the key's TTL. Returns false when someone else changed it first.
-   */
-  compareAndSet(key: string, expected: string, next: string | null): Promise<boolean>;
   /**
    * Reads the blob at `key` for one update: `write(next)` replaces it (null deletes the key; the TTL is
    * kept) only if nothing has written the key since this read, and says whether it did. `release()`
@@ -17,9 +10,6 @@ export interface TokenCacheStore {
    * its way of updating by it).
    */
   readForUpdate(key: string, context?: PartitionContext): Promise<PartitionUpdate>;
-  /** Throws when the store cannot be reached. */
-  ping(): Promise<void>;
-  close(): Promise<void>;
 }
 
 export interface PartitionUpdate {
@@ -30,8 +20,19 @@ export interface PartitionUpdate {
   release(): void;
 }
 
+/** A store that can read a blob and replace it only if it is unchanged: enough for {@link updateByCompareAndSet}. */
+export interface CompareAndSetStore {
+  /** The serialized cache blob at `key`, or null when the key does not exist. */
+  get(key: string): Promise<string | null>;
+  /**
+   * Replaces the blob at `key` with `next` (or deletes the key when `next` is null) only if it
+   * still holds `expected`; keeps the key's TTL. Returns false when someone else changed it first.
+   */
+  compareAndSet(key: string, expected: string, next: string | null): Promise<boolean>;
+}
+
 /** An update as a read and a compare-and-set against what was read (for stores with nothing better). */
-export async function updateByCompareAndSet(store: Pick<TokenCacheStore, 'get' | 'compareAndSet'>, key: string): Promise<PartitionUpdate> {
+export async function updateByCompareAndSet(store: CompareAndSetStore, key: string): Promise<PartitionUpdate> {
   const value = await store.get(key);
   return {
     value,

@@ -1,5 +1,5 @@
 import { createRemoteJWKSet, customFetch, errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from 'jose';
-import type { EntraApiConfig } from '../config/load.js';
+import type { EntraApiConfig } from '../config/config.js';
 import { API_SCOPES, type ApiScope } from '../config/schema.js';
 import { ApiKeys, bearerKey, type ApiCaller } from './api-keys.js';
 

@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { ApiKeyConfig, AppBinding } from '../config/load.js';
+import type { ApiKeyConfig, AppBinding } from '../config/config.js';
 import type { ApiScope } from '../config/schema.js';
 
 export interface ApiCaller {

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import rateLimit, { type RateLimitOptions } from '@fastify/rate-limit';
-import type { Config } from '../config/load.js';
+import type { Config } from '../config/config.js';
 import { bearerKey, type ApiKeys } from './api-keys.js';
 
 export type RouteRateLimit = { config: { rateLimit: RateLimitOptions } };

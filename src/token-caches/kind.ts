@@ -14,7 +14,14 @@ export interface OpenContext {
   onError(err: Error): void;
 }
 
+/** An app's token-cache store as opened: what the sweeper uses, and what the service's readiness and shutdown use. */
+export interface OpenedTokenCache extends TokenCacheStore {
+  /** Throws when the store cannot be reached. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
 /** One kind of place where apps keep their token-cache partitions (`tokenCache.kind`); listed in `kinds.ts`. */
 export interface TokenCacheKind extends KindSettings {
-  open(settings: TokenCacheSettings, context: OpenContext): TokenCacheStore;
+  open(settings: TokenCacheSettings, context: OpenContext): OpenedTokenCache;
 }

@@ -4,13 +4,13 @@ import { resolveConfig } from '../../src/config/load.js';
 import { TokenCacheSweeper } from '../../src/core/token-cache-sweeper.js';
 import { MemoryTokenCacheStore } from '../../src/token-caches/memory.js';
 import { RedisTokenCacheStore } from '../../src/token-caches/redis.js';
-import { updateByCompareAndSet, type PartitionUpdate, type TokenCacheStore } from '../../src/core/token-cache.js';
+import { updateByCompareAndSet, type CompareAndSetStore, type PartitionUpdate, type TokenCacheStore } from '../../src/core/token-cache.js';
 import { FakeEntra, MsalWebApp } from '../helpers/msal-app.js';
 import { REDIS_URL, redisForTest } from '../helpers/redis.js';
 import { ORDERS, TENANT_A, testConfigFile } from '../helpers/service.js';
 import { CACHE_FORMATS } from '../../src/cache-formats/formats.js';
 
-type Backing = TokenCacheStore & { set(key: string, value: string): Promise<void> };
+type Backing = TokenCacheStore & CompareAndSetStore & { set(key: string, value: string): Promise<void> };
 
 /** The real store, counting the sweeper's reads and writes (an update is a read and a compare-and-set here); hooks let a test act around them. */
 class CountingStore implements TokenCacheStore {

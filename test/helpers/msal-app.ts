@@ -11,7 +11,7 @@ import {
 } from '@azure/msal-node';
 import type { Redis } from 'ioredis';
 import { partitionKey } from '../../src/core/token-cache-sweeper.js';
-import type { TokenCacheStore } from '../../src/core/token-cache.js';
+import type { CompareAndSetStore, TokenCacheStore } from '../../src/core/token-cache.js';
 
 const b64url = (o: unknown): string => Buffer.from(JSON.stringify(o)).toString('base64url');
 
@@ -155,7 +155,7 @@ export class MsalWebApp {
   constructor(
     readonly clientId: string,
     readonly template: string,
-    cache: ICacheClient | (TokenCacheStore & { set(key: string, value: string): Promise<void> }),
+    cache: ICacheClient | (TokenCacheStore & CompareAndSetStore & { set(key: string, value: string): Promise<void> }),
     readonly entra: FakeEntra,
     readonly authority = 'https://login.microsoftonline.com/organizations',
   ) {

@@ -1,5 +1,5 @@
 import fp from 'fastify-plugin';
-import type { Config } from '../../config/load.js';
+import type { Config } from '../../config/config.js';
 import type { IssuerRegistry } from '../../core/issuers.js';
 import type { LogoutService } from '../../core/logout-service.js';
 import type { SessionStore } from '../../core/service-stores.js';

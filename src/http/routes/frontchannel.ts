@@ -1,7 +1,7 @@
 import type { FastifyReply } from 'fastify';
 import fp from 'fastify-plugin';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { IssuerConfig } from '../../config/load.js';
+import type { IssuerConfig } from '../../config/config.js';
 import { InvalidRequest } from '../../core/errors.js';
 import { FrontchannelQuery, IssuerNameParam } from '../schemas/index.js';
 
