@@ -5,6 +5,8 @@ import type { ServiceStores } from './core/service-stores.js';
 import type { OpenContext, OpenedTokenCache } from './token-caches/kind.js';
 import { TOKEN_CACHE_KINDS } from './token-caches/kinds.js';
 import { STORE_KINDS } from './stores/kinds.js';
+import type { WebSessionStore } from './core/web-session.js';
+import { WEB_SESSION_KINDS } from './web-sessions/kinds.js';
 
 /** What the service keeps and where the apps' caches are, with every connection it opened. */
 export interface Backends {
@@ -17,6 +19,8 @@ export interface Backends {
    */
   attemptStores: ServiceStores;
   tokenCaches: Map<string, OpenedTokenCache>;
+  /** Each app's web-session stores (its `webSession` list, in order), by clientId; apps without have none. */
+  webSessions: Map<string, WebSessionStore[]>;
   /** The store's Redis connection and key prefix, for what else instances share (rate-limit counters). */
   shared?: { redis: Redis | Cluster; keyPrefix: string };
   /** Waits until every Redis connection is up, or `timeoutMs`; false when one is not. */
@@ -26,7 +30,7 @@ export interface Backends {
 }
 
 /**
- * The service's own store and each app's token-cache store, as configured. Apps whose caches share
+ * The service's own store and each app's token-cache store and web-session stores, as configured. Apps whose caches share
  * a Redis URL share one connection; the service's own store has two of its own even on the same URL
  * (one for the answers, one for the attempts), so its small commands never wait behind a megabyte
  * partition in transit. `onConnectionError` is told each failure of a connection (safe text),
@@ -49,21 +53,23 @@ export function createBackends(config: Config, onConnectionError: (reason: strin
   const opened = kindOf(STORE_KINDS, kind).open(storeSettings, { reportRetentionMs, redis: (location, use) => connection(location, 'store', use) });
 
   const tokenCaches = new Map<string, OpenedTokenCache>();
+  const webSessions = new Map<string, WebSessionStore[]>();
+  const contextFor = (where: string): OpenContext => ({
+    redis: (location) => connection(location, where, 'token caches'),
+    shared: <T>(id: string, open: () => T, close: (value: T) => Promise<unknown>): T => {
+      let entry = others.get(id);
+      if (!entry) {
+        const value = open();
+        others.set(id, (entry = { value, close: () => close(value) }));
+      }
+      return entry.value as T;
+    },
+    onError: (err) => onError(err, where),
+  });
   for (const app of config.apps) {
-    const where = `token cache of ${app.name}`;
-    const context: OpenContext = {
-      redis: (location) => connection(location, where, 'token caches'),
-      shared: <T>(id: string, open: () => T, close: (value: T) => Promise<unknown>): T => {
-        let entry = others.get(id);
-        if (!entry) {
-          const value = open();
-          others.set(id, (entry = { value, close: () => close(value) }));
-        }
-        return entry.value as T;
-      },
-      onError: (err) => onError(err, where),
-    };
-    tokenCaches.set(app.clientId, kindOf(TOKEN_CACHE_KINDS, app.tokenCache.kind).open(app.tokenCache, context));
+    tokenCaches.set(app.clientId, kindOf(TOKEN_CACHE_KINDS, app.tokenCache.kind).open(app.tokenCache, contextFor(`token cache of ${app.name}`)));
+    if (app.webSessions)
+      webSessions.set(app.clientId, app.webSessions.map((settings) => kindOf(WEB_SESSION_KINDS, settings.kind).open(settings, contextFor(`web session of ${app.name}`))));
   }
 
   // Closing the stores also ends every connection opened here (the token caches only borrow theirs).
@@ -81,6 +87,7 @@ export function createBackends(config: Config, onConnectionError: (reason: strin
     stores: withConnections,
     attemptStores: opened.attemptStores ?? withConnections,
     tokenCaches,
+    webSessions,
     ...(opened.shared ? { shared: opened.shared } : {}),
     connectionCount: connections.size,
     connected: async (timeoutMs) => (await Promise.all([...connections.values()].map((c) => connected(c, timeoutMs)))).every(Boolean),

@@ -9,6 +9,7 @@ import type { RetryPolicy } from './core/logout-service.js';
 import type { LogoutReport } from './core/model.js';
 import type { ServiceStores } from './core/service-stores.js';
 import type { OpenedTokenCache } from './token-caches/kind.js';
+import type { WebSessionStore } from './core/web-session.js';
 import { buildHttpApp, type HttpOptions } from './http/app.js';
 import { logAttempt, loggerOptions } from './http/logging.js';
 import { OutageLog } from './outage-log.js';
@@ -21,6 +22,8 @@ export interface AppDependencies {
   attemptStores?: ServiceStores;
   /** Each registered app's token-cache store, by clientId. */
   tokenCaches: Map<string, OpenedTokenCache>;
+  /** Each app's web-session stores, by clientId (apps with a `webSession`). */
+  webSessions?: Map<string, WebSessionStore[]>;
   /** A pino logger, pino options, or false for none (tests). */
   logger?: HttpOptions['logger'];
   now?: () => number;
@@ -76,12 +79,12 @@ export async function serve(config: Config): Promise<void> {
     },
     (where) => outages.recovered(where),
   );
-  const { stores, attemptStores, tokenCaches, shared } = backends;
+  const { stores, attemptStores, tokenCaches, webSessions, shared } = backends;
   // Give Redis a moment to connect before taking requests; a Redis that is down does not stop the start.
   await backends.connected(3_000);
   warnAboutConfig(config, logger);
 
-  app = await buildApp({ config, stores, attemptStores, tokenCaches, logger, outages, ...(shared ? { rateLimitRedis: shared.redis, rateLimitPrefix: shared.keyPrefix } : {}) });
+  app = await buildApp({ config, stores, attemptStores, tokenCaches, webSessions, logger, outages, ...(shared ? { rateLimitRedis: shared.redis, rateLimitPrefix: shared.keyPrefix } : {}) });
   const service = app;
   for (const [where, count] of earlyErrors) service.serviceMetrics.storeErrors.inc({ where }, count);
   stopOnSignals(service, config, logger);

@@ -13,6 +13,10 @@ import { ServiceMetrics } from './http/metrics.js';
 import type { Services } from './http/plugins/services.js';
 import type { OutageLog } from './outage-log.js';
 import { storeStates } from './store-states.js';
+import type { WebSessionStore } from './core/web-session.js';
+import { WebSessionEnder } from './core/web-session-ender.js';
+import { identityOf } from './web-sessions/key-template.js';
+import { WEB_SESSION_KINDS } from './web-sessions/kinds.js';
 import { VERSION } from './version.js';
 
 export type { Services };
@@ -25,6 +29,8 @@ export interface ServicesInput {
   attemptStores?: ServiceStores;
   /** Each registered app's token-cache store, by clientId. */
   tokenCaches: ReadonlyMap<string, OpenedTokenCache>;
+  /** Each app's web-session stores (its `webSession` list, in order), by clientId. */
+  webSessions?: ReadonlyMap<string, readonly WebSessionStore[]>;
   outages: OutageLog;
   now?: () => number;
   /** How queued logouts are retried (tests shorten the delays). */
@@ -43,7 +49,12 @@ export interface ServicesInput {
 export function createServices(input: ServicesInput): Services {
   const { config, stores, tokenCaches, outages } = input;
   const now = input.now ?? Date.now;
-  const metrics = new ServiceMetrics({ version: VERSION, apps: config.apps.map((a) => a.name), issuers: config.issuers.map((i) => i.name) });
+  const metrics = new ServiceMetrics({
+    version: VERSION,
+    apps: config.apps.map((a) => a.name),
+    webSessionApps: config.apps.filter((a) => a.webSessions).map((a) => a.name),
+    issuers: config.issuers.map((i) => i.name),
+  });
   const sweeper = new TokenCacheSweeper(
     config.apps.map((app) => {
       const store = tokenCaches.get(app.clientId);
@@ -52,8 +63,10 @@ export function createServices(input: ServicesInput): Services {
     }),
     { formats: CACHE_FORMATS },
   );
+  const webSessions = webSessionEnder(config, input.webSessions ?? new Map());
   const logouts = new LogoutService({
     stores,
+    ...(webSessions ? { webSessions } : {}),
     ...(input.attemptStores ? { attemptStores: input.attemptStores } : {}),
     sweeper,
     role: config.role,
@@ -77,7 +90,7 @@ export function createServices(input: ServicesInput): Services {
   });
   metrics.measureBacklog(() => stores.journal.backlog(), () => stores.journal.oldestPending(), now);
   if (stores.evictions) metrics.measureEvictions(() => stores.evictions!());
-  const states = () => storeStates({ config, stores, tokenCaches }, outages);
+  const states = () => storeStates({ config, stores, tokenCaches, webSessions: input.webSessions ?? new Map() }, outages);
   metrics.measureStores(states);
   const apiKeys = new ApiKeys(config.apiKeys);
   const egress = input.fetch ?? egressFetch();
@@ -110,6 +123,24 @@ export function createServices(input: ServicesInput): Services {
       await logouts.stopWorker();
       await stores.close();
       for (const cache of new Set(tokenCaches.values())) await cache.close();
+      for (const store of [...(input.webSessions?.values() ?? [])].flat()) await store.close();
     },
   };
+}
+
+/** The apps' web-session stores as the logout core ends them; none when no app has a `webSession`. */
+function webSessionEnder(config: Config, stores: ReadonlyMap<string, readonly WebSessionStore[]>): WebSessionEnder | undefined {
+  const apps = config.apps.filter((app) => app.webSessions);
+  if (apps.length === 0) return undefined;
+  return new WebSessionEnder(
+    apps.map((app) => ({
+      app,
+      targets: app.webSessions!.map((settings, i) => {
+        const store = stores.get(app.clientId)?.[i];
+        if (!store) throw new Error(`no web-session store for app ${app.name}`);
+        const kind = WEB_SESSION_KINDS.find((k) => k.kind === settings.kind)!;
+        return { kind: settings.kind, store, identity: identityOf(kind, settings.key) };
+      }),
+    })),
+  );
 }

@@ -26,13 +26,18 @@ interface Pingable {
   ping(): Promise<void>;
 }
 
-/** Each store's state: the service's own, and each app's token cache (a store shared by apps is asked once). */
+/** Each store's state: the service's own, each app's token cache (a store shared by apps is asked once) and web sessions. */
 export async function storeStates(
-  backends: { config: Config; stores: Pingable; tokenCaches: ReadonlyMap<string, Pingable> },
+  backends: { config: Config; stores: Pingable; tokenCaches: ReadonlyMap<string, Pingable>; webSessions: ReadonlyMap<string, readonly Pingable[]> },
   outages: OutageLog,
 ): Promise<StoreStates> {
   const caches = [...new Set(backends.tokenCaches.values())];
+  const sessionStores = [...backends.webSessions.entries()];
   const [storeFailure, ...cacheFailures] = await Promise.all([probe(() => backends.stores.ping()), ...caches.map((cache) => probe(() => cache.ping()))]);
+  // An app's web sessions are down when one of its stores is.
+  const sessionFailures = await Promise.all(
+    sessionStores.map(async ([, stores]) => (await Promise.all(stores.map((store) => probe(() => store.ping())))).find((failure) => failure !== undefined)),
+  );
   // Each outage is logged once as it begins and once as it ends, not per probe.
   const state = (where: string, failure: string | undefined): StoreState => {
     if (failure === undefined) outages.recovered(where);
@@ -42,5 +47,10 @@ export async function storeStates(
   const tokenCaches: Record<string, StoreState> = {};
   for (const app of backends.config.apps)
     tokenCaches[app.name] = state(`token cache of ${app.name}`, cacheFailures[caches.indexOf(backends.tokenCaches.get(app.clientId)!)]);
-  return { store: state('store', storeFailure), tokenCaches };
+  const webSessions: Record<string, StoreState> = {};
+  for (const [i, [clientId]] of sessionStores.entries()) {
+    const app = backends.config.apps.find((a) => a.clientId === clientId)!;
+    webSessions[app.name] = state(`web session of ${app.name}`, sessionFailures[i]);
+  }
+  return { store: state('store', storeFailure), tokenCaches, ...(sessionStores.length ? { webSessions } : {}) };
 }

@@ -44,6 +44,8 @@ const AppSchema = Type.Object(
     name: Type.String({ pattern: '^[A-Za-z0-9._-]{1,64}$' }),
     issuers: Type.Array(Type.String({ minLength: 1 }), { minItems: 1 }),
     tokenCache: TokenCacheSchema,
+    // One or a list, checked when resolved (a mistake then names the entry).
+    webSession: Type.Optional(Type.Unsafe<KindSettingsFile | KindSettingsFile[]>({})),
     requireIdToken: Type.Optional(Type.Boolean()),
   },
   Strict,

@@ -25,11 +25,21 @@ export interface TokenCacheSettings {
   [setting: string]: unknown;
 }
 
+/** One place an app keeps its web sessions: the kind (one of the web-session kinds) and that kind's settings. */
+export interface WebSessionSettings {
+  kind: string;
+  /** The record's key template (`{sessionKey}` and the other placeholders), for kinds that take one. */
+  key?: string;
+  [setting: string]: unknown;
+}
+
 export interface AppConfig {
   clientId: string;
   name: string;
   issuers: string[];
   tokenCache: TokenCacheSettings;
+  /** Where the app keeps its own web sessions (`webSession`, one or a list), each kind's settings with its `key` template. */
+  webSessions?: WebSessionSettings[];
   /** A registration must carry the sign-in's valid ID token, and takes iss, sub, sid and the account from it. */
   requireIdToken?: boolean;
 }

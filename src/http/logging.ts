@@ -20,6 +20,10 @@ export const REDACTED_PATHS = [
   'req.body',
   'apiKey',
   'caller.apiKey',
+  // A web session's key is as secret as its cookie.
+  'webSessionKey',
+  'sessionKey',
+  'target.sessionKey',
 ];
 
 /** One line per request: method, path without its query (which carries `sid`s), status, time, and the client's address unless told not to. */
@@ -53,4 +57,7 @@ export function logAttempt(log: FastifyBaseLogger | undefined, report: LogoutRep
   else log.warn({ ...line, lastError }, state === 'pending' ? 'logout pending: will retry' : 'logout failed: gave up');
   for (const r of report.removals)
     if (r.outcome === 'skipped' || r.outcome === 'failed') log.warn({ logoutId: id, app: r.app, partition: r.partitionKey === undefined ? undefined : hashForLog(r.partitionKey), outcome: r.outcome, detail: r.detail }, 'token-cache partition not swept');
+  // Never the web session's key or target: the app, its kind, the outcome and why.
+  for (const e of [...(report.webSessions ?? []), ...(report.secondPass?.webSessions ?? [])])
+    if (e.outcome === 'skipped' || e.outcome === 'failed') log.warn({ logoutId: id, app: e.app, kind: e.kind, outcome: e.outcome, detail: e.detail }, 'web session not ended');
 }

@@ -117,7 +117,7 @@ export class ServiceMetrics {
   });
 
   /** `apps` and `issuers` by name: each labelled counter has its series at 0 from the start, so the first failure shows in `increase()`. */
-  constructor(about: { version: string; apps: string[]; issuers: string[] }) {
+  constructor(about: { version: string; apps: string[]; webSessionApps?: string[]; issuers: string[] }) {
     // The standard names (process_*, nodejs_*), which stock dashboards read.
     collectDefaultMetrics({ register: this.registry });
     // Gauges named like counters, which promtool refuses; each is the sum of nodejs_active_{handles,requests,resources}.
@@ -132,6 +132,11 @@ export class ServiceMetrics {
       for (const outcome of REMOVAL_OUTCOMES) {
         this.removals.inc({ app, outcome }, 0);
         this.secondPassRemovals.inc({ app, outcome }, 0);
+      }
+    for (const app of about.webSessionApps ?? [])
+      for (const outcome of REMOVAL_OUTCOMES) {
+        this.webSessionEndings.inc({ app, outcome }, 0);
+        this.secondPassWebSessionEndings.inc({ app, outcome }, 0);
       }
     for (const issuer of about.issuers) for (const outcome of ['ok', 'error']) this.jwksFetches.inc({ issuer, outcome }, 0);
     for (const where of ['request', 'journal', 'worker', 'store', ...about.apps.map((app) => `token cache of ${app}`)]) this.storeErrors.inc({ where }, 0);
@@ -151,11 +156,11 @@ export class ServiceMetrics {
     });
   }
 
-  /** Each store's state, probed when scraped: `store="service"`, or `store="token_cache"` with the app's name. */
-  measureStores(read: () => Promise<{ store: 'up' | 'down'; tokenCaches: Record<string, 'up' | 'down'> }>): void {
+  /** Each store's state, probed when scraped: `store="service"`, or `store="token_cache"` / `"web_session"` with the app's name. */
+  measureStores(read: () => Promise<{ store: 'up' | 'down'; tokenCaches: Record<string, 'up' | 'down'>; webSessions?: Record<string, 'up' | 'down'> }>): void {
     new Gauge({
       name: 'logout_receiver_store_up',
-      help: 'Whether a store answers a write probe (1) or not (0): the service store, and each app token cache',
+      help: 'Whether a store answers a write probe (1) or not (0): the service store, each app token cache and web-session stores',
       labelNames: ['store', 'app'] as const,
       registers: [this.registry],
       async collect() {
@@ -163,6 +168,7 @@ export class ServiceMetrics {
         this.reset();
         this.set({ store: 'service', app: '' }, states.store === 'up' ? 1 : 0);
         for (const [app, state] of Object.entries(states.tokenCaches)) this.set({ store: 'token_cache', app }, state === 'up' ? 1 : 0);
+        for (const [app, state] of Object.entries(states.webSessions ?? {})) this.set({ store: 'web_session', app }, state === 'up' ? 1 : 0);
       },
     });
   }

@@ -70,7 +70,9 @@ class MemorySessionStore implements SessionStore {
         s.clientId === input.clientId &&
         s.sid === input.sid &&
         s.homeAccountId === input.homeAccountId &&
-        s.cacheKey === input.cacheKey,
+        s.cacheKey === input.cacheKey &&
+        s.webSessionKey === input.webSessionKey &&
+        s.principal === input.principal,
     );
     if (same) {
       // A repeated registration extends the existing one rather than piling up copies.

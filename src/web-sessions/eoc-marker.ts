@@ -58,6 +58,8 @@ export const eocMarkerWebSession: WebSessionKind = {
   check: (settings) => checkRedisLocation(settings as RedisLocation),
   defaults: (settings) => ({ prefix: 'sess:', ttlSeconds: 86_400, ...settings }),
   key: 'none',
+  // A marker by sid is the old sign-in's alone; one by sub would sign a later sign-in out too.
+  identity: (target) => (target.bySub || !target.sid ? 'user' : 'sid'),
   keySpace: (settings) => ({ store: redisStoreIdentity(settings as RedisLocation), patterns: [eocMarkerKey(settings.prefix as string, '{iss}', '{sid}')] }),
   open: (settings, context) => new EocMarkerStore(context.redis(redisLocationOf(settings as RedisLocation)), settings.prefix as string, settings.ttlSeconds as number),
 };

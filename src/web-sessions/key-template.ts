@@ -1,3 +1,4 @@
+import type { WebSessionIdentity } from '../core/web-session-ender.js';
 import type { WebSessionEnding, WebSessionKind, WebSessionTarget } from './kind.js';
 
 /** The placeholders a web-session key template may name, and the target's value each stands for. */
@@ -69,3 +70,16 @@ export function resolveKeyTemplate(kind: Pick<WebSessionKind, 'kind' | 'key'>, k
   const reason = keyTemplateError(template, { literalPrefix: kind.key.literalPrefix });
   return reason ? { setting: 'key', reason } : { key: template };
 }
+
+/** What names the records of a kind at that template: the app's session key, else the user (`sub`, the account), else the old `sid`. */
+export function identityOf(kind: Pick<WebSessionKind, 'identity'>, template: string | undefined): (target: WebSessionTarget) => WebSessionIdentity {
+  if (kind.identity) return (target) => kind.identity!(target);
+  const names = template === undefined ? [] : placeholdersOf(template);
+  const identity: WebSessionIdentity = names.includes('sessionKey')
+    ? 'sessionKey'
+    : names.includes('sub') || names.includes('homeAccountId') || !names.includes('sid')
+      ? 'user'
+      : 'sid';
+  return () => identity;
+}
+

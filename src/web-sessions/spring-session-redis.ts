@@ -65,6 +65,8 @@ export const springSessionRedisWebSession: WebSessionKind = {
   check: (settings) => checkRedisLocation(settings as RedisLocation),
   defaults: (settings) => ({ namespace: 'spring:session', ...settings }),
   key: 'none',
+  needsSessionKey: true,
+  identity: () => 'sessionKey',
   keySpace: (settings) => {
     const keys = springSessionKeys(settings.namespace as string, '{sessionKey}');
     return { store: redisStoreIdentity(settings as RedisLocation), patterns: [keys.session, keys.expires, keys.principalIndex('{principal}')] };

@@ -26,6 +26,24 @@ const FILE_MISTAKES: [string, (c: File) => void, string][] = [
   ['a store URL of another scheme', (c) => (c.store = { kind: 'redis', url: 'http://a' }), 'store.url: is not a redis:// or rediss:// URL'],
   ['a Sentinel without its name', (c) => (c.store = { kind: 'redis', sentinel: { nodes: ['a:26379'] } }), 'store.sentinel.name: is required'],
   ['replicas below zero', (c) => (c.store = { kind: 'redis', url: 'redis://a', replicas: -1 }), 'store.replicas: must be >= 0'],
+  ['a web-session key with an unknown placeholder', (c) => (c.apps[0].webSession = { kind: 'redis', url: 'redis://a', key: 'sess:{userId}' }), 'apps[0].webSession.key: unknown placeholder {userId}; known: {sessionKey} {sid} {sub} {homeAccountId} {clientId}'],
+  ['a Redis web-session key that is only a placeholder', (c) => (c.apps[0].webSession = { kind: 'redis', url: 'redis://a', key: '{sessionKey}' }), 'apps[0].webSession.key: must begin with a literal prefix before any placeholder (e.g. "sess:{sessionKey}")'],
+  ['a Redis web session without its key', (c) => (c.apps[0].webSession = { kind: 'redis', url: 'redis://a' }), 'apps[0].webSession.key: is required for a redis web session'],
+  ['a postgres web session without its table', (c) => (c.apps[0].webSession = { kind: 'postgres', url: PG, column: 'session_key' }), 'apps[0].webSession.table: is required'],
+  ['the second web session of a list without its column', (c) => (c.apps[0].webSession = [{ kind: 'redis', url: 'redis://a', key: 'a:{sessionKey}' }, { kind: 'postgres', url: PG, table: 't' }]), 'apps[0].webSession[1].column: is required'],
+  ['a web-session kind that does not exist', (c) => (c.apps[0].webSession = { kind: 'memcached', url: 'redis://a', key: 'a:{sessionKey}' }), 'apps[0].webSession.kind: must be one of redis, redis-hash, postgres, spring-session-redis, eoc-marker'],
+  ['a key on a kind whose keys the library fixes', (c) => (c.apps[0].webSession = { kind: 'eoc-marker', url: 'redis://a', key: 'x:{sid}' }), 'apps[0].webSession.key: is not a setting of a eoc-marker web session (the library fixes its keys)'],
+  ['a web session without a location', (c) => (c.apps[0].webSession = { kind: 'redis', key: 'a:{sessionKey}' }), 'apps[0].webSession: a Redis location needs exactly one of url, sentinel or cluster'],
+  ['a web session as text', (c) => (c.apps[0].webSession = 'redis'), 'apps[0].webSession: must be a web session ({kind, …}) or a non-empty list of them'],
+  ['an empty list of web sessions', (c) => (c.apps[0].webSession = []), 'apps[0].webSession: must be a web session ({kind, …}) or a non-empty list of them'],
+  [
+    "two apps whose web-session keys could name the same record (one app's key could end the other's sessions)",
+    (c) => {
+      c.apps[0].webSession = { kind: 'redis', url: 'redis://a', key: 'sess:{sessionKey}' };
+      c.apps[1].webSession = { kind: 'redis', url: 'redis://a:6379/0', key: 'sess:{sid}' };
+    },
+    'apps[1].webSession: billing-web and orders-web could name the same redis record on the same store; give each app a key prefix of its own',
+  ],
   ['a negative second pass', (c) => (c.retention = { secondPassSeconds: -1 }), 'retention.secondPassSeconds: must be >= 0'],
   ['a second pass in fractions of a second', (c) => (c.retention = { secondPassSeconds: 1.5 }), 'retention.secondPassSeconds: must be integer'],
   ['a second pass as text', (c) => (c.retention = { secondPassSeconds: '60s' }), 'retention.secondPassSeconds: must be integer'],

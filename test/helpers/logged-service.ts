@@ -3,6 +3,7 @@ import { pino } from 'pino';
 import type { Test } from 'tap';
 import { resolveConfig, type Config } from '../../src/config/load.js';
 import type { ServiceStores } from '../../src/core/service-stores.js';
+import type { WebSessionStore } from '../../src/core/web-session.js';
 import { buildApp } from '../../src/server.js';
 import { loggerOptions } from '../../src/http/logging.js';
 import { createMemoryStores } from '../../src/stores/memory.js';
@@ -27,7 +28,7 @@ export function logSink(): { lines: string[]; sink: Writable } {
  */
 export async function loggedApp(
   t: Test,
-  options: { jwksUri?: string; level?: string; edit?: (file: ReturnType<typeof testConfigFile>) => void; prepare?: (caches: Map<string, MemoryTokenCacheStore>, config: Config) => Promise<void> | void; stores?: ServiceStores; workerIntervalMs?: number; fetch?: typeof fetch } = {},
+  options: { jwksUri?: string; level?: string; edit?: (file: ReturnType<typeof testConfigFile>) => void; prepare?: (caches: Map<string, MemoryTokenCacheStore>, config: Config) => Promise<void> | void; stores?: ServiceStores; webSessions?: Map<string, WebSessionStore[]>; workerIntervalMs?: number; fetch?: typeof fetch } = {},
 ) {
   const { lines, sink } = logSink();
   const file = testConfigFile(options.jwksUri ?? 'https://idp.example.test/jwks');
@@ -39,6 +40,7 @@ export async function loggedApp(
     config,
     stores: options.stores ?? createMemoryStores({ reportRetentionMs: 60_000, pruneIntervalMs: 0 }),
     tokenCaches: caches,
+    ...(options.webSessions ? { webSessions: options.webSessions } : {}),
     logger: pino(loggerOptions(options.level ?? 'info', config.logClientAddresses), sink),
     ...(options.workerIntervalMs !== undefined ? { workerIntervalMs: options.workerIntervalMs } : {}),
     ...(options.fetch ? { fetch: options.fetch } : {}),

@@ -67,12 +67,13 @@ export async function startRedisService(
   const config = resolveConfig(file);
   const backends = createBackends(config, () => {});
   await backends.connected(5_000);
-  const { stores, attemptStores, tokenCaches, shared } = backends;
+  const { stores, attemptStores, tokenCaches, webSessions, shared } = backends;
   const app = await buildApp({
     config,
     stores,
     attemptStores,
     tokenCaches,
+    webSessions,
     ...(shared ? { rateLimitRedis: shared.redis, rateLimitPrefix: shared.keyPrefix } : {}),
     logger: false,
     retry: options.retry ?? { baseDelayMs: 20, maxDelayMs: 100, leaseMs: 2_000 },

@@ -1,4 +1,10 @@
 import { spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { RedisStore } from 'connect-redis';
+import express from 'express';
+import session from 'express-session';
+import { createClient } from 'redis';
 import { fileURLToPath } from 'node:url';
 import type { Test } from 'tap';
 import { PYTHON } from './msal-python.js';
@@ -42,5 +48,64 @@ export async function startPythonWebApp(
       return { cookie: set ? set.split(';')[0]! : cookie!, webSessionKey };
     },
     me: (cookie) => fetch(`${base}/me`, { headers: { cookie } }).then(async (r) => (await r.arrayBuffer(), r.status)),
+  };
+}
+
+/**
+ * The real express-session over connect-redis (node-redis client), signing users in as the docs ask (a new
+ * session id at sign-in, registered as `webSessionKey`); `/slow` is a request held open until released, which
+ * read the session before and saves it when it ends (express-session's save after the response).
+ */
+export async function startExpressSessionApp(t: Test, options: { redisUrl: string; keyPrefix: string }) {
+  const client = createClient({ url: options.redisUrl });
+  client.on('error', () => {});
+  await client.connect();
+  t.teardown(() => client.quit());
+  let releaseSlow: () => void = () => {};
+  let slowEntered: () => void = () => {};
+  const app = express();
+  app.use(session({ store: new RedisStore({ client, prefix: options.keyPrefix }), secret: 'test-secret', resave: false, saveUninitialized: false }));
+  app.get('/login', (req, res, next) =>
+    req.session.regenerate((err) => {
+      if (err) return next(err);
+      (req.session as unknown as { user: string }).user = String(req.query.user);
+      res.json({ webSessionKey: req.sessionID });
+    }),
+  );
+  const userOf = (req: express.Request) => (req.session as unknown as { user?: string }).user;
+  app.get('/me', (req, res) => (userOf(req) ? res.json({ user: userOf(req) }) : res.status(401).json({ signedIn: false })));
+  app.get('/slow', async (req, res) => {
+    (req.session as unknown as { visits: number }).visits = ((req.session as unknown as { visits?: number }).visits ?? 0) + 1;
+    await new Promise<void>((resolve) => {
+      releaseSlow = resolve;
+      slowEntered();
+    });
+    res.json({ user: userOf(req) });
+  });
+  const server = app.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    base,
+    async signIn(user: string): Promise<{ cookie: string; webSessionKey: string }> {
+      const res = await fetch(`${base}/login?user=${user}`);
+      const cookie = res.headers.getSetCookie()[0]!.split(';')[0]!;
+      const { webSessionKey } = (await res.json()) as { webSessionKey: string };
+      return { cookie, webSessionKey };
+    },
+    me: (cookie: string): Promise<number> => fetch(`${base}/me`, { headers: { cookie } }).then(async (r) => (await r.arrayBuffer(), r.status)),
+    /** Starts a request that has read the session once this resolves; `release()` lets it end (and save). */
+    async slow(cookie: string): Promise<{ release(): Promise<void> }> {
+      const entered = new Promise<void>((resolve) => (slowEntered = resolve));
+      const request = fetch(`${base}/slow`, { headers: { cookie } });
+      await entered;
+      return {
+        release: async () => {
+          releaseSlow();
+          await (await request).arrayBuffer();
+        },
+      };
+    },
   };
 }

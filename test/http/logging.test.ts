@@ -121,3 +121,32 @@ t.test('every redacted path is censored in a line that carries it', async (t) =>
   for (const line of lines) t.notOk(line.includes('SECRET-VALUE'), `censored: ${JSON.parse(line).msg}`);
   t.ok(lines.some((l) => l.includes('[redacted]')), 'by redaction, not only by the serializers');
 });
+
+t.test("a registered web-session key (as secret as the app's cookie) is in no log line, even at debug, through registration, logout and a failed ending", async (t) => {
+  const key = 'SECRET-web-session-key-4242';
+  const asked: string[] = [];
+  // A web-session store that is down (a fault the memory stores cannot have), noting the keys it is asked to end.
+  const down = {
+    end: async (target: { sessionKey?: string }) => {
+      asked.push(target.sessionKey ?? '');
+      return { outcome: 'failed' as const, detail: 'the store is unreachable: ECONNREFUSED' };
+    },
+    ping: async () => {},
+    close: async () => {},
+  };
+  const { app, lines } = await loggedApp(t, {
+    level: 'debug',
+    edit: (f) => void (f.apps[0]!.webSession = { kind: 'redis', url: 'redis://127.0.0.1:1', key: 'sess:{sessionKey}' }),
+    webSessions: new Map([[ORDERS, [down]]]),
+  });
+  const headers = { authorization: `Bearer ${FULL_KEY}` };
+  const registered = await app.inject({ method: 'POST', url: '/v1/sessions', headers, payload: { clientId: ORDERS, issuer: ISSUER, sid: 'ws-sid', sub: 'u', homeAccountId: 'h.t', webSessionKey: key } });
+  t.equal(registered.statusCode, 201);
+  const refused = await app.inject({ method: 'POST', url: '/v1/sessions', headers, payload: { clientId: ORDERS, issuer: ISSUER, sid: 'ws-sid-2', sub: 'u', homeAccountId: 'h.t', webSessionKey: `${key}*` } });
+  t.equal(refused.statusCode, 400);
+  const res = await app.inject({ method: 'POST', url: '/v1/logouts', headers, payload: { issuer: ISSUER, sid: 'ws-sid' } });
+  t.match(res.json(), { state: 'pending', webSessions: [{ app: 'orders-web', outcome: 'failed' }] });
+  t.same(asked, [key], 'the store was asked to end the registered key');
+  t.ok(lines.some((l) => /"msg":"web session not ended"/.test(l) && /"app":"orders-web"/.test(l)), 'the failed ending is logged, by app');
+  for (const line of lines) t.notOk(line.includes(key), `no web-session key in: ${line.slice(0, 100)}`);
+});

@@ -15,6 +15,8 @@ export type StoreState = 'up' | 'down';
 export interface StoreStates {
   store: StoreState;
   tokenCaches: Record<string, StoreState>;
+  /** Apps with a `webSession`: whether each one's stores answer. */
+  webSessions?: Record<string, StoreState>;
 }
 
 /** What the routes use of the service, built outside the HTTP layer (`src/services.ts`). */

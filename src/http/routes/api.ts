@@ -7,6 +7,7 @@ import { InvalidRequest, NotFound } from '../../core/errors.js';
 import { logoutTarget } from '../../core/logout-target.js';
 import type { Session } from '../../core/model.js';
 import { verifyIdToken } from '../../core/verify-id-token.js';
+import { registrationError } from '../../web-sessions/registration.js';
 import { bearerKey, isBoundTo, type ApiCaller } from '../api-keys.js';
 import * as S from '../schemas/index.js';
 
@@ -15,6 +16,11 @@ declare module 'fastify' {
     /** Who called the API, once authenticated. */
     apiCaller: ApiCaller | null;
   }
+}
+
+/** A session as the API shows it: whether it has a web-session key, never the key (as secret as a cookie) nor the principal. */
+function shown({ webSessionKey, principal: _principal, ...session }: Session): Omit<Session, 'webSessionKey' | 'principal'> & { webSession?: true } {
+  return webSessionKey === undefined ? session : { ...session, webSession: true };
 }
 
 /** The internal REST API: every call carries `Authorization: Bearer <api key>` with the route's scope. */
@@ -87,6 +93,8 @@ const apiRoutesPlugin: FastifyPluginAsyncTypebox = async (app) => {
       if (body.homeAccountId.toLowerCase() !== proof.homeAccountId.toLowerCase())
         throw new InvalidRequest("homeAccountId is not the account the idToken proves (its oid.tid; a guest's home account cannot be proven by an ID token)");
     }
+    const refused = registrationError(appConfig.webSessions ?? [], body);
+    if (refused) throw new InvalidRequest(refused);
     const now = services.now();
     const expiresAt = body.expiresAt === undefined ? now + services.config.retention.sessionSeconds * 1000 : Date.parse(body.expiresAt);
     if (!(expiresAt > now)) throw new InvalidRequest('expiresAt is in the past');
@@ -97,9 +105,11 @@ const apiRoutesPlugin: FastifyPluginAsyncTypebox = async (app) => {
       sub: body.sub,
       homeAccountId: body.homeAccountId,
       ...(body.cacheKey !== undefined ? { cacheKey: body.cacheKey } : {}),
+      ...(body.webSessionKey !== undefined ? { webSessionKey: body.webSessionKey } : {}),
+      ...(body.principal !== undefined ? { principal: body.principal } : {}),
       expiresAt: new Date(expiresAt).toISOString(),
     });
-    return reply.code(201).header('location', `/v1/sessions/${session.id}`).send(session);
+    return reply.code(201).header('location', `/v1/sessions/${session.id}`).send(shown(session));
   });
 
   app.get('/sessions', { ...app.rateLimits.api, onRequest: needs('read'), schema: { querystring: S.SessionQuery, response: { 200: Type.Array(S.Session), ...S.ErrorResponses } } }, async (request) => {
@@ -109,7 +119,7 @@ const apiRoutesPlugin: FastifyPluginAsyncTypebox = async (app) => {
       target.kind === 'account' ? await sessions.byHomeAccountId(target.homeAccountId) : target.kind === 'sid' ? await sessions.bySid(target.issuer, target.sid) : await sessions.bySub(target.issuer, target.sub);
     // Only the sessions of the apps the key is bound to: their sids are all the front channel asks for.
     const caller = callerOf(request);
-    return found.filter((s) => isBoundTo(caller, s.clientId));
+    return found.filter((s) => isBoundTo(caller, s.clientId)).map(shown);
   });
 
   app.delete('/sessions/:id', { ...app.rateLimits.api, onRequest: needs('sessions:write'), schema: { params: S.IdParam } }, async (request, reply) => {

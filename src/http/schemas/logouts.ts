@@ -37,6 +37,16 @@ const Removal = Type.Object({
   attempts: Type.Optional(Type.Integer()),
 });
 
+/** An app's web session ended; what ending it again needs (its key) is the journal's alone, never shown. */
+const WebSessionEnding = Type.Object({
+  clientId: Type.String(),
+  app: Type.String(),
+  kind: Type.String(),
+  outcome: Type.String(),
+  detail: Type.Optional(Type.String()),
+  attempts: Type.Optional(Type.Integer()),
+});
+
 /** What a logout did (POST /v1/logouts, GET /v1/logouts…): answers are serialized by it, so a report field missing here is left out. */
 export const LogoutReport = Type.Object({
   id: Type.String(),
@@ -50,7 +60,10 @@ export const LogoutReport = Type.Object({
   sessionIds: Type.Array(Type.String()),
   accounts: Type.Array(Type.String()),
   removals: Type.Array(Removal),
+  webSessions: Type.Optional(Type.Array(WebSessionEnding)),
   firstPassAt: Type.Optional(Type.String()),
-  secondPass: Type.Optional(Type.Object({ dueAt: Type.String(), at: Type.Optional(Type.String()), removals: Type.Array(Removal) })),
+  secondPass: Type.Optional(
+    Type.Object({ dueAt: Type.String(), at: Type.Optional(Type.String()), removals: Type.Array(Removal), webSessions: Type.Optional(Type.Array(WebSessionEnding)) }),
+  ),
   lastError: Type.Optional(Type.String()),
 });

@@ -9,6 +9,10 @@ export const SessionInput = Type.Object(
     sub: Text(1024),
     homeAccountId: Printable(512),
     cacheKey: Type.Optional(Printable(512)),
+    /** The app's own web-session id (checked by the web-session rules: a plain value, never a pattern). */
+    webSessionKey: Type.Optional(Type.String({ maxLength: 4096 })),
+    /** Spring Session's principal name, for its index. */
+    principal: Type.Optional(Type.String({ maxLength: 4096 })),
     expiresAt: Type.Optional(Type.String({ format: 'date-time' })),
     /** The ID token of the sign-in (required by apps with requireIdToken): proves who signed in. */
     idToken: Type.Optional(Type.String({ minLength: 1, maxLength: 16384, pattern: '^[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]*$' })),
@@ -24,6 +28,8 @@ export const Session = Type.Object({
   sub: Type.String(),
   homeAccountId: Type.String(),
   cacheKey: Type.Optional(Type.String()),
+  /** A web-session key was registered (the key itself is never returned). */
+  webSession: Type.Optional(Type.Boolean()),
   createdAt: Type.String(),
   expiresAt: Type.String(),
 });
