@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { Session } from '../src/core/model.js';
-import { importSessions } from '../src/stores/redis.js';
+import { importSessions } from '../src/stores/redis/sessions.js';
 import { MemoryTokenCacheStore } from '../src/token-caches/memory.js';
 import { FakeEntra, MsalWebApp } from '../test/helpers/msal-app.js';
 

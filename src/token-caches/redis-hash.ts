@@ -2,8 +2,23 @@ import type { Redis, Cluster } from 'ioredis';
 import { Type } from 'typebox';
 import { ForeignPartitionError } from '../core/token-cache.js';
 import { checkRedisLocation, redisLocationOf, REDIS_LOCATION_SETTINGS, type RedisLocation } from '../redis/connect.js';
+import { defineScript, replies } from '../redis/script.js';
 import type { TokenCacheKind } from './kind.js';
 import { foreignType, RedisTokenCacheStore, type RedisPartitionLayout } from './redis.js';
+
+/** Writes `next` to the field (or deletes the key when `deletes` is '1') only when the field is still `expected`. */
+const COMPARE_AND_SET_FIELD = defineScript({
+  name: 'lrCompareAndSetHashField',
+  keys: ['partition'],
+  args: ['expected', 'deletes', 'next', 'field'],
+  lua: `
+local current = redis.call('HGET', partition, field)
+if current ~= expected then return 0 end
+if deletes == '1' then redis.call('DEL', partition) else redis.call('HSET', partition, field, next) end
+return 1
+`,
+  reply: (raw) => replies.number(raw) === 1,
+});
 
 /**
  * A field of a HASH at the key, as ASP.NET Core's `IDistributedCache` on Redis
@@ -25,13 +40,10 @@ export function hashFieldLayout(field: string): RedisPartitionLayout {
     read: (client, key) => read(client, key, client.hgetBuffer(key, field)),
     readText: (client, key) => read(client, key, client.hget(key, field)),
     write: (transaction, key, next) => (next === null ? transaction.del(key) : transaction.hset(key, field, next)),
-    compareAndSet: `
-local current = redis.call('HGET', KEYS[1], ARGV[4])
-if current ~= ARGV[1] then return 0 end
-if ARGV[2] == '1' then redis.call('DEL', KEYS[1]) else redis.call('HSET', KEYS[1], ARGV[4], ARGV[3]) end
-return 1
-`,
-    scriptArgs: [field],
+    compareAndSet: (client) => {
+      const compareAndSet = COMPARE_AND_SET_FIELD.on(client);
+      return (key, expected, next) => compareAndSet.run({ keys: { partition: key }, args: { expected, deletes: next === null ? '1' : '0', next: next ?? '', field } });
+    },
   };
 }
 

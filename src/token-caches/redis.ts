@@ -3,6 +3,7 @@ import type { ChainableCommander, Redis, Cluster } from 'ioredis';
 import { Type } from 'typebox';
 import { ForeignPartitionError, type PartitionContext, type PartitionUpdate, type TokenCacheStore } from '../core/token-cache.js';
 import { checkRedisLocation, redisErrorMessage, redisLocationOf, REDIS_LOCATION_SETTINGS, type RedisLocation } from '../redis/connect.js';
+import { defineScript, replies } from '../redis/script.js';
 import type { TokenCacheKind } from './kind.js';
 
 /**
@@ -18,16 +19,31 @@ export interface RedisPartitionLayout {
   readText(client: Redis | Cluster, key: string): Promise<string | null>;
   /** Queues the write of `next` (null deletes the key) on the transaction; the key's TTL is kept. */
   write(transaction: ChainableCommander, key: string, next: string | Buffer | null): ChainableCommander;
-  /** Lua over KEYS[1]: 1 when the partition still was ARGV[1] and is now ARGV[3] (deleted when ARGV[2] is '1'), else 0; ARGV[4…] are `scriptArgs`. */
-  compareAndSet: string;
-  scriptArgs: string[];
+  /** Its compare-and-set on a connection: true when the partition still was `expected` and is now `next` (null deletes it). */
+  compareAndSet(client: Redis | Cluster): CompareAndSet;
 }
+
+export type CompareAndSet = (key: string, expected: string | Buffer, next: string | Buffer | null) => Promise<boolean>;
 
 /** A WRONGTYPE from Redis: the key holds something else than the layout's type; never retried, never written. */
 export const foreignType = (type: string) => (err: unknown): never => {
   if (err instanceof Error && err.message.startsWith('WRONGTYPE')) throw new ForeignPartitionError(`the key holds another Redis type than ${type}`);
   throw err;
 };
+
+/** Writes `next` (or deletes the key when `deletes` is '1') only when the string there is still `expected`; the TTL is kept. */
+const COMPARE_AND_SET_STRING = defineScript({
+  name: 'lrCompareAndSetString',
+  keys: ['partition'],
+  args: ['expected', 'deletes', 'next'],
+  lua: `
+local current = redis.call('GET', partition)
+if current ~= expected then return 0 end
+if deletes == '1' then redis.call('DEL', partition) else redis.call('SET', partition, next, 'KEEPTTL') end
+return 1
+`,
+  reply: (raw) => replies.number(raw) === 1,
+});
 
 /**
  * A string at the key. Compare-and-set keeps the TTL. (Naming what was read by length and SHA-1 instead
@@ -38,13 +54,10 @@ export const STRING_LAYOUT: RedisPartitionLayout = {
   read: (client, key) => client.getBuffer(key).catch(foreignType('a string')),
   readText: (client, key) => client.get(key).catch(foreignType('a string')),
   write: (transaction, key, next) => (next === null ? transaction.del(key) : transaction.set(key, next, 'KEEPTTL')),
-  compareAndSet: `
-local current = redis.call('GET', KEYS[1])
-if current ~= ARGV[1] then return 0 end
-if ARGV[2] == '1' then redis.call('DEL', KEYS[1]) else redis.call('SET', KEYS[1], ARGV[3], 'KEEPTTL') end
-return 1
-`,
-  scriptArgs: [],
+  compareAndSet: (client) => {
+    const compareAndSet = COMPARE_AND_SET_STRING.on(client);
+    return (key, expected, next) => compareAndSet.run({ keys: { partition: key }, args: { expected, deletes: next === null ? '1' : '0', next: next ?? '' } });
+  },
 };
 
 export interface RedisTokenCacheOptions {
@@ -78,7 +91,7 @@ export class RedisTokenCacheStore implements TokenCacheStore {
   private readonly slots: UpdateSlot[];
   private readonly updateConnectionName: string;
   private readonly layout: RedisPartitionLayout;
-  private readonly script: string;
+  private readonly compareAndSetInLua: CompareAndSet;
   private closed = false;
 
   constructor(
@@ -87,9 +100,7 @@ export class RedisTokenCacheStore implements TokenCacheStore {
     options: RedisTokenCacheOptions = {},
   ) {
     this.layout = options.layout ?? STRING_LAYOUT;
-    // One command per layout on a connection that apps of several kinds may share.
-    this.script = `lrCompareAndSet${createHash('sha1').update(this.layout.compareAndSet).digest('hex').slice(0, 8)}`;
-    if (!(this.script in redis)) redis.defineCommand(this.script, { numberOfKeys: 1, lua: this.layout.compareAndSet });
+    this.compareAndSetInLua = this.layout.compareAndSet(redis);
     this.slots = Array.from({ length: options.updateConnections ?? 8 }, () => ({ free: Promise.resolve() }));
     this.updateConnectionName = options.updateConnectionName ?? 'logout-receiver:token-cache-update';
   }
@@ -170,8 +181,7 @@ export class RedisTokenCacheStore implements TokenCacheStore {
   }
 
   async compareAndSet(key: string, expected: string | Buffer, next: string | Buffer | null): Promise<boolean> {
-    const run = (this.redis as unknown as Record<string, (key: string, ...args: (string | Buffer)[]) => Promise<number>>)[this.script]!;
-    return (await run.call(this.redis, key, expected, next === null ? '1' : '0', next ?? '', ...this.layout.scriptArgs).catch(foreignType(this.layout.type))) === 1;
+    return this.compareAndSetInLua(key, expected, next).catch(foreignType(this.layout.type));
   }
 
   /** A write, not a PING: a URL that now points at a read-only replica is not a usable cache store. */

@@ -2,7 +2,7 @@ import t from 'tap';
 import { Redis } from 'ioredis';
 import type { ServiceStores } from '../../src/core/service-stores.js';
 import { createMemoryStores } from '../../src/stores/memory.js';
-import { createRedisStores } from '../../src/stores/redis.js';
+import { createRedisStores } from '../../src/stores/redis/store.js';
 import { logoutSemantics } from '../helpers/logout-semantics.js';
 import { REDIS_URL, redisForTest } from '../helpers/redis.js';
 

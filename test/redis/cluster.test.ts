@@ -5,7 +5,8 @@ import { assertCarriedOut, cachesOn, streamThrough, streamUsers } from '../helpe
 import { ClusterDeployment } from '../helpers/redis-cluster.js';
 import { sentinelAvailable } from '../helpers/redis-sentinel.js';
 import { ISSUER, startRedisService } from '../helpers/service.js';
-import { CLUSTER_BUCKETS, createRedisStores, Keyspace } from '../../src/stores/redis.js';
+import { CLUSTER_BUCKETS, Keyspace } from '../../src/stores/redis/keys.js';
+import { createRedisStores } from '../../src/stores/redis/store.js';
 import { logoutSemantics } from '../helpers/logout-semantics.js';
 
 // The store and both kinds of Redis token cache on a Cluster (3 masters with a replica each); kill -9 of

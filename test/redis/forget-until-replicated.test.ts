@@ -2,7 +2,7 @@ import t from 'tap';
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { LogoutReport } from '../../src/core/model.js';
-import { createRedisStores } from '../../src/stores/redis.js';
+import { createRedisStores } from '../../src/stores/redis/store.js';
 import { RedisServer, replicaSynced, startReplicated } from '../helpers/redis.js';
 import { until } from '../helpers/service.js';
 

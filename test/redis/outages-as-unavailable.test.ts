@@ -1,7 +1,7 @@
 import t from 'tap';
 import { StoreUnavailable } from '../../src/core/errors.js';
 import { connectRedis } from '../../src/redis/connect.js';
-import { createRedisStores } from '../../src/stores/redis.js';
+import { createRedisStores } from '../../src/stores/redis/store.js';
 import { freePort } from '../helpers/redis.js';
 
 t.test('a Redis that is away is a StoreUnavailable at the adapter edge, for every store and step, with no credentials in its message', async (t) => {

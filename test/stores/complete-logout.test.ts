@@ -2,7 +2,7 @@ import t, { type Test } from 'tap';
 import type { LogoutReport } from '../../src/core/model.js';
 import type { ServiceStores } from '../../src/core/service-stores.js';
 import { createMemoryStores } from '../../src/stores/memory.js';
-import { createRedisStores } from '../../src/stores/redis.js';
+import { createRedisStores } from '../../src/stores/redis/store.js';
 import { redisForTest } from '../helpers/redis.js';
 
 /** The same contract on both stores: a logout's end is one step, or nothing. */

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { randomUUID } from 'node:crypto';
 import type { LogoutReport } from '../../src/core/model.js';
-import { createRedisStores } from '../../src/stores/redis.js';
+import { createRedisStores } from '../../src/stores/redis/store.js';
 import { createMemoryStores } from '../../src/stores/memory.js';
 import { redisForTest } from '../helpers/redis.js';
 

@@ -1,6 +1,7 @@
 import t from 'tap';
 import type { LogoutReport } from '../../src/core/model.js';
-import { createRedisStores, Keyspace } from '../../src/stores/redis.js';
+import { createRedisStores } from '../../src/stores/redis/store.js';
+import { Keyspace } from '../../src/stores/redis/keys.js';
 import { redisForTest } from '../helpers/redis.js';
 
 // The Cluster layout (issuers hashed into buckets, each its own hash tag), exercised on one node: the

@@ -1,5 +1,6 @@
 import t from 'tap';
-import { createRedisStores, importSessions } from '../../src/stores/redis.js';
+import { createRedisStores } from '../../src/stores/redis/store.js';
+import { importSessions } from '../../src/stores/redis/sessions.js';
 import { RedisTokenCacheStore } from '../../src/token-caches/redis.js';
 import { ForeignPartitionError } from '../../src/core/token-cache.js';
 import { resolveConfig } from '../../src/config/load.js';

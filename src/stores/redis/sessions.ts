@@ -1,0 +1,159 @@
+import type { Redis, Cluster } from 'ioredis';
+import type { NewSession, Session } from '../../core/model.js';
+import type { SessionStore } from '../../core/service-stores.js';
+import { defineScript, replies } from '../../redis/script.js';
+import { accountIndexKey, byBucket, indexKeys, Keyspace, sessionKey, sidIndexKey, subIndexKey } from './keys.js';
+
+type Client = Redis | Cluster;
+
+/**
+ * Writes sessions and their indexes, atomically (keys of one bucket). Per entry, keys: its session key
+ * (when it has one) then its index keys; arguments: whether it has a session key (1 or 0), the number of
+ * its index keys, its id, its JSON and its expiry (epoch ms). An index lives as long as its longest-lived
+ * session.
+ */
+const WRITE_SESSIONS = defineScript({
+  name: 'lrWriteSessions',
+  keys: [],
+  args: [],
+  lua: `
+local k = 1
+for a = 1, #ARGV, 5 do
+  local withSession, indexes, id, at = ARGV[a] == '1', tonumber(ARGV[a + 1]), ARGV[a + 2], ARGV[a + 4]
+  if withSession then
+    redis.call('SET', KEYS[k], ARGV[a + 3], 'PXAT', at)
+    k = k + 1
+  end
+  for j = k, k + indexes - 1 do
+    redis.call('SADD', KEYS[j], id)
+    redis.call('PEXPIREAT', KEYS[j], at, 'NX')
+    redis.call('PEXPIREAT', KEYS[j], at, 'GT')
+  end
+  k = k + indexes
+end
+return #ARGV / 5
+`,
+  reply: replies.number,
+});
+
+/** What WRITE_SESSIONS takes for one session in one bucket: its key there (if any) and its index keys there. */
+interface SessionWrite {
+  bucket: number;
+  session?: string;
+  indexes: string[];
+  id: string;
+  json: string;
+  at: number;
+}
+
+async function writeSessions(redis: Client, ks: Keyspace, sessions: Session[]): Promise<void> {
+  const writes: SessionWrite[] = [];
+  for (const session of sessions) {
+    const own = sessionKey(ks, session.id);
+    const json = JSON.stringify(session);
+    const at = Date.parse(session.expiresAt);
+    for (const indexes of byBucket([own, ...indexKeys(ks, session)], (k) => k.bucket)) {
+      const bucket = indexes[0]!.bucket;
+      const keys = indexes.map((k) => k.key);
+      writes.push(bucket === own.bucket ? { bucket, session: keys[0]!, indexes: keys.slice(1), id: session.id, json, at } : { bucket, indexes: keys, id: session.id, json: '', at });
+    }
+  }
+  const write = WRITE_SESSIONS.on(redis);
+  await Promise.all(
+    byBucket(writes, (w) => w.bucket).map((group) =>
+      write.run({
+        moreKeys: group.flatMap((w) => (w.session ? [w.session, ...w.indexes] : w.indexes)),
+        moreArgs: group.flatMap((w) => [w.session ? 1 : 0, w.indexes.length, w.id, w.json, w.at]),
+      }),
+    ),
+  );
+}
+
+/**
+ * Writes many sessions at once in the store's layout (a bulk import, e.g. a migration or the
+ * benchmark's preload), on a single node or Sentinel (one bucket). Unlike `add` it does not look for an
+ * identical registration first.
+ */
+export async function importSessions(redis: Client, keyPrefix: string, sessions: Session[]): Promise<void> {
+  for (let i = 0; i < sessions.length; i += 500) await writeSessions(redis, new Keyspace(keyPrefix, 1), sessions.slice(i, i + 500));
+}
+
+export class RedisSessionStore implements SessionStore {
+  constructor(
+    private readonly redis: Client,
+    private readonly ks: Keyspace,
+    private readonly now: () => number,
+  ) {}
+
+  async add(input: NewSession): Promise<Session> {
+    const same = (await this.lookup(indexKeys(this.ks, input)[0]!.key)).find(
+      (s) => s.clientId === input.clientId && s.sid === input.sid && s.homeAccountId === input.homeAccountId && s.cacheKey === input.cacheKey,
+    );
+    const session: Session = same
+      ? { ...same, expiresAt: input.expiresAt }
+      : { ...input, id: this.ks.newSessionId(this.ks.bucketOf(input.issuer)), createdAt: new Date(this.now()).toISOString() };
+    await writeSessions(this.redis, this.ks, [session]);
+    return session;
+  }
+
+  async get(id: string): Promise<Session | null> {
+    const raw = await this.redis.get(sessionKey(this.ks, id).key);
+    return raw ? (JSON.parse(raw) as Session) : null;
+  }
+
+  private async lookup(indexKey: string): Promise<Session[]> {
+    const ids = await this.redis.smembers(indexKey);
+    if (ids.length === 0) return [];
+    // One MGET per bucket (an account's sessions may be at several issuers).
+    const raws = new Map<string, string | null>();
+    await Promise.all(
+      byBucket(ids, (id) => sessionKey(this.ks, id).bucket).map(async (group) => {
+        const values = await this.redis.mget(group.map((id) => sessionKey(this.ks, id).key));
+        group.forEach((id, i) => raws.set(id, values[i] ?? null));
+      }),
+    );
+    const stale = ids.filter((id) => raws.get(id) === null);
+    if (stale.length) await this.redis.srem(indexKey, ...stale);
+    return ids.map((id) => raws.get(id)).filter((r): r is string => typeof r === 'string').map((r) => JSON.parse(r) as Session);
+  }
+
+  bySid(issuer: string, sid: string): Promise<Session[]> {
+    return this.lookup(sidIndexKey(this.ks.of(this.ks.bucketOf(issuer)), issuer, sid));
+  }
+
+  bySub(issuer: string, sub: string): Promise<Session[]> {
+    return this.lookup(subIndexKey(this.ks.of(this.ks.bucketOf(issuer)), issuer, sub));
+  }
+
+  byHomeAccountId(homeAccountId: string): Promise<Session[]> {
+    const account = homeAccountId.toLowerCase();
+    return this.lookup(accountIndexKey(this.ks.of(this.ks.bucketOf(account)), account));
+  }
+
+  async remove(id: string): Promise<boolean> {
+    const session = await this.get(id);
+    if (!session) return false;
+    return (await this.removeFound([session])).length === 1;
+  }
+
+  /** One transaction per bucket (one for all on a single node): no read first, the lookup's copies name their index keys. */
+  async removeFound(sessions: Session[]): Promise<string[]> {
+    if (sessions.length === 0) return [];
+    // The DELs first, so that in each bucket the i-th reply is its i-th session's.
+    const dels = sessions.map((s) => ({ ...sessionKey(this.ks, s.id), id: s.id, del: true }));
+    const srems = sessions.flatMap((s) => indexKeys(this.ks, s).map((index) => ({ ...index, id: s.id, del: false })));
+    const removed = new Set<string>();
+    await Promise.all(
+      byBucket([...dels, ...srems], (op) => op.bucket).map(async (ops) => {
+        const tx = this.redis.multi();
+        for (const op of ops) if (op.del) tx.del(op.key);
+        else tx.srem(op.key, op.id);
+        const results = await tx.exec();
+        if (!results) throw new Error('the session removal was not carried out');
+        for (const [err] of results) if (err) throw err;
+        ops.forEach((op, i) => op.del && results[i]?.[1] === 1 && removed.add(op.id));
+      }),
+    );
+    return sessions.filter((s) => removed.has(s.id)).map((s) => s.id);
+  }
+}
