@@ -16,7 +16,10 @@ export async function startProcess(command: string, args: string[], options: { c
   const lines: string[] = [];
   const exited = once(child, 'exit');
   const address = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no listening line within ${options.timeoutMs ?? 20000} ms:\n${lines.join('\n')}`)), options.timeoutMs ?? 20_000);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL'); // not left running behind a failed test
+      reject(new Error(`no listening line within ${options.timeoutMs ?? 20000} ms:\n${lines.join('\n')}`));
+    }, options.timeoutMs ?? 20_000);
     for (const stream of [child.stdout!, child.stderr!])
       createInterface({ input: stream }).on('line', (line) => {
         lines.push(line);
