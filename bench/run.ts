@@ -23,9 +23,9 @@ import { freePort, startRedis } from './redis-server.js';
 
 const args = new Set(process.argv.slice(2));
 const mode = args.has('--dry-run') ? 'dry' : args.has('--quick') ? 'quick' : 'full';
-/** Token counts per run: warm-up, the no-session runs, the sweep runs (also the shared partition's size), the scale runs. */
+/** Token counts per run: warm-up (none in a dry run, which only proves the harness), the no-session runs, the sweep runs (also the shared partition's size), the scale runs. */
 const SIZES = {
-  dry: { warmUp: 100, noSession: 500, sweep: 30, scaleTokens: 20, scaleSmall: 100, scaleLarge: 1_000 },
+  dry: { warmUp: 0, noSession: 150, sweep: 30, scaleTokens: 20, scaleSmall: 100, scaleLarge: 1_000 },
   quick: { warmUp: 1_000, noSession: 8_000, sweep: 400, scaleTokens: 300, scaleSmall: 1_000, scaleLarge: 100_000 },
   full: { warmUp: 3_000, noSession: 30_000, sweep: 2_000, scaleTokens: 1_000, scaleLarge: 1_000_000, scaleSmall: 1_000 },
 }[mode];
@@ -34,6 +34,8 @@ const root = new URL('..', import.meta.url).pathname;
 const APPS = { a: 'bench-app-a', b: 'bench-app-b', shared: 'bench-app-shared' };
 const LAYOUT: CacheLayout = { perAccount: [APPS.a, APPS.b], shared: { clientId: APPS.shared, key: `msal:${APPS.shared}:all-users` } };
 const logLevel = process.env.BENCH_LOG_LEVEL ?? 'info';
+/** How the bench's TypeScript processes start: node with tsx's loader, one process (the tsx command would start two). */
+const TSX = ['--import', 'tsx'];
 
 const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
 const dir = await mkdtemp(join(tmpdir(), 'lr-bench-'));
@@ -47,7 +49,7 @@ const stop = async (child: ChildProcess) => {
 
 /** Starts a bench server process and waits for its "listening on" line. */
 async function startServer(script: string, env: Record<string, string>): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(join(root, 'node_modules/.bin/tsx'), [join(root, script)], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn('node', [...TSX, join(root, script)], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
   children.push(child);
   const url = await new Promise<string>((resolve, reject) => {
     let seen = '';
@@ -65,7 +67,8 @@ async function startServer(script: string, env: Record<string, string>): Promise
 /** Starts the service (`node dist/main.js`) with this configuration (a role, a lower OS priority) and waits until /healthz answers. */
 async function startService(name: string, config: Record<string, unknown>, options: { role?: 'receiver' | 'worker'; nice?: number } = {}): Promise<{ child: ChildProcess; url: string }> {
   const file = join(dir, `${name}.yaml`);
-  await writeFile(file, stringify({ logLevel, limits: { publicRequestsPerMinute: 100_000_000 }, ...config }));
+  // Stopped at once: no orchestrator needs the 5 s of serving after /readyz turns 503 between the bench's runs.
+  await writeFile(file, stringify({ logLevel, limits: { publicRequestsPerMinute: 100_000_000 }, server: { shutdownDelaySeconds: 0 }, ...config }));
   const port = await freePort();
   const profile = args.has('--profile') ? ['--cpu-prof', `--cpu-prof-dir=${join(root, 'bench/profiles')}`, `--cpu-prof-name=${name}.cpuprofile`] : [];
   // Its log (one line per request at info, as in production) goes to /dev/null.
@@ -91,7 +94,7 @@ async function load(url: string, path: string, tokens: string[], name: string, o
   const tokensFile = join(dir, `${name}.tokens`);
   await writeFile(tokensFile, tokens.join('\n'));
   const spec: LoadSpec = { url: `${url}${path}`, tokensFile, amount: tokens.length, connections, ...(overallRate ? { overallRate } : {}) };
-  const child = spawn(join(root, 'node_modules/.bin/tsx'), [join(root, 'bench/load.ts'), JSON.stringify(spec)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn('node', [...TSX, join(root, 'bench/load.ts'), JSON.stringify(spec)], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   child.stdout!.on('data', (c: Buffer) => (out += c));
   const [code] = (await once(child, 'exit')) as [number | null];
@@ -144,6 +147,10 @@ log(`signing ${SIZES.warmUp + SIZES.noSession} RS256 logout tokens…`);
 const warmUp = await provider.tokens(APPS.a, distinct('warm-up', SIZES.warmUp));
 const noSessionTokens = await provider.tokens(APPS.a, distinct('no-session', SIZES.noSession));
 const BACKCHANNEL = '/logout/backchannel';
+/** A warm-up run before the measured ones, unless there are no warm-up tokens (a dry run). */
+const warm = async (url: string, path: string, name: string, tokens = warmUp): Promise<void> => {
+  if (tokens.length > 0) await load(url, path, tokens, name);
+};
 const ROUNDS = mode === 'dry' ? 1 : 3;
 
 const issuers = [{ name: 'bench', issuer: provider.issuer, jwksUri: provider.jwksUri, algorithms: ['RS256'] }];
@@ -153,7 +160,7 @@ const contenders = [
   { name: 'no-session', path: BACKCHANNEL, ...(await startService('no-session', { store: { kind: 'memory' }, issuers, apps: memoryApps })) },
   { name: 'peer', path: '/backchannel-logout', ...(await startServer('bench/peer-server.ts', { BENCH_ISSUER_URL: provider.issuer, BENCH_CLIENT_ID: APPS.a, PORT: '0' })) },
 ];
-for (const c of contenders) await load(c.url, c.path, warmUp, `${c.name}-warm-up`);
+for (const c of contenders) await warm(c.url, c.path, `${c.name}-warm-up`);
 const perRound = Math.floor(noSessionTokens.length / ROUNDS);
 const rounds: LoadResult[][] = [];
 for (let r = 0; r < ROUNDS; r++) {
@@ -385,7 +392,7 @@ async function sweepRun(url: string, users: BenchUser[], name: string, overallRa
 const sweepUsers = Array.from({ length: SIZES.sweep }, (_, n) => benchUser(1, n));
 const halfRateUsers = Array.from({ length: SIZES.sweep }, (_, n) => benchUser(2, n));
 const sweepService = await startService('sweep', { store: { kind: 'redis', url: redisServer.url, keyPrefix: 'sweep:' }, issuers, apps: redisApps });
-await load(sweepService.url, BACKCHANNEL, warmUp.slice(0, 500), 'sweep-warm-up');
+await warm(sweepService.url, BACKCHANNEL, 'sweep-warm-up', warmUp.slice(0, 500));
 // Each of the two runs starts with its own users' sessions and caches, the shared partition holding them all.
 log(`sweep: preloading ${sweepUsers.length} sessions and their accounts in 3 apps' token caches…`);
 const sweepRunResult = await sweepRun(sweepService.url, sweepUsers, 'sweep');
@@ -401,7 +408,7 @@ await stop(sweepService.child);
 const splitStore = { kind: 'redis', url: redisServer.url, keyPrefix: 'split:' };
 const receiver = await startService('split-receiver', { store: splitStore, issuers, apps: redisApps }, { role: 'receiver' });
 const worker = await startService('split-worker', { store: splitStore, issuers, apps: redisApps }, { role: 'worker', nice: 10 });
-await load(receiver.url, BACKCHANNEL, warmUp.slice(0, 500), 'split-warm-up');
+await warm(receiver.url, BACKCHANNEL, 'split-warm-up', warmUp.slice(0, 500));
 const splitUsers = (batch: number) => Array.from({ length: SIZES.sweep }, (_, n) => benchUser(batch, n));
 log(`split: preloading ${SIZES.sweep} sessions and their accounts in 3 apps' token caches…`);
 const splitSweep = await sweepRun(receiver.url, splitUsers(4), 'split-sweep', undefined, { prefix: 'split:', workerUrl: worker.url });
@@ -434,7 +441,7 @@ async function scaleRun(sessions: number) {
   await preload('scale:', users, sessions, false);
   const tokens = await provider.tokens(APPS.a, users.map((u) => u.sid));
   const service = await startService(`scale-${sessions}`, { store: { kind: 'redis', url: redisServer.url, keyPrefix: 'scale:' }, issuers, apps: redisApps });
-  await load(service.url, BACKCHANNEL, warmUp.slice(0, 500), `scale-${sessions}-warm-up`);
+  await warm(service.url, BACKCHANNEL, `scale-${sessions}-warm-up`, warmUp.slice(0, 500));
   const before = (await scrape(service.url)).attempts;
   const since = Date.now();
   const result = await load(service.url, BACKCHANNEL, tokens, `scale-${sessions}`, scaleRate);
