@@ -24,6 +24,15 @@ export interface Session {
 
 export type NewSession = Omit<Session, 'id' | 'createdAt'>;
 
+/** A registration repeated (the same sign-in at the same app): it extends the session rather than adding one. */
+export const sameRegistration = (s: NewSession, input: NewSession): boolean =>
+  s.clientId === input.clientId &&
+  s.sid === input.sid &&
+  s.homeAccountId === input.homeAccountId &&
+  s.cacheKey === input.cacheKey &&
+  s.webSessionKey === input.webSessionKey &&
+  s.principal === input.principal;
+
 /** What a logout applies to: one session, every session of a user at an issuer, or one MSAL account. */
 export type LogoutTarget =
   | { kind: 'sid'; issuer: string; sid: string }

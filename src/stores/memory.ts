@@ -1,6 +1,6 @@
 import { Type } from 'typebox';
 import { randomUUID } from 'node:crypto';
-import { receivedAtMs, targetKey, type LogoutReport, type LogoutTarget, type NewSession, type Session } from '../core/model.js';
+import { receivedAtMs, sameRegistration, targetKey, type LogoutReport, type LogoutTarget, type NewSession, type Session } from '../core/model.js';
 import type { LoggedOutMarkers, LogoutJournal, ReplayStore, ServiceStores, SessionStore } from '../core/service-stores.js';
 import type { StoreKind } from './kind.js';
 
@@ -65,15 +65,7 @@ class MemorySessionStore implements SessionStore {
   }
 
   async add(input: NewSession): Promise<Session> {
-    const same = (await this.lookup(indexKey('sub', input.issuer, input.sub))).find(
-      (s) =>
-        s.clientId === input.clientId &&
-        s.sid === input.sid &&
-        s.homeAccountId === input.homeAccountId &&
-        s.cacheKey === input.cacheKey &&
-        s.webSessionKey === input.webSessionKey &&
-        s.principal === input.principal,
-    );
+    const same = (await this.lookup(indexKey('sub', input.issuer, input.sub))).find((s) => sameRegistration(s, input));
     if (same) {
       // A repeated registration extends the existing one rather than piling up copies.
       const extended = { ...same, expiresAt: input.expiresAt };

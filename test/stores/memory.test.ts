@@ -36,6 +36,8 @@ t.test('an identical registration returns the existing session with the later ex
   t.equal(again.id, first.id);
   now += 2000;
   t.ok(await stores.sessions.get(first.id), 'still there after the first expiry');
+  const other = await stores.sessions.add({ ...input, expiresAt: expiresIn(5000), webSessionKey: 'another-web-session' });
+  t.not(other.id, first.id, 'one with another web-session key is a registration of its own (a new web session)');
 });
 
 t.test('expired sessions, replay records, markers and reports vanish', async (t) => {

@@ -70,6 +70,9 @@ if (ctx) {
     const first = await stores.sessions.add(input);
     t.equal((await stores.sessions.add(input)).id, first.id);
     t.equal((await stores.sessions.bySub('i', 'u2')).length, 1);
+    const other = await stores.sessions.add({ ...input, webSessionKey: 'another-web-session' });
+    t.not(other.id, first.id, 'one with another web-session key is a registration of its own (a new web session)');
+    t.equal(other.webSessionKey, 'another-web-session', 'kept in the store, for the logout');
   });
 
   t.test('a session that expired drops out of its indexes', async (t) => {

@@ -1,5 +1,5 @@
 import type { Redis, Cluster } from 'ioredis';
-import type { NewSession, Session } from '../../core/model.js';
+import { sameRegistration, type NewSession, type Session } from '../../core/model.js';
 import type { SessionStore } from '../../core/service-stores.js';
 import { defineScript, replies } from '../../redis/script.js';
 import { accountIndexKey, byBucket, indexKeys, Keyspace, sessionKey, sidIndexKey, subIndexKey } from './keys.js';
@@ -86,9 +86,7 @@ export class RedisSessionStore implements SessionStore {
   ) {}
 
   async add(input: NewSession): Promise<Session> {
-    const same = (await this.lookup(indexKeys(this.ks, input)[0]!.key)).find(
-      (s) => s.clientId === input.clientId && s.sid === input.sid && s.homeAccountId === input.homeAccountId && s.cacheKey === input.cacheKey,
-    );
+    const same = (await this.lookup(indexKeys(this.ks, input)[0]!.key)).find((s) => sameRegistration(s, input));
     const session: Session = same
       ? { ...same, expiresAt: input.expiresAt }
       : { ...input, id: this.ks.newSessionId(this.ks.bucketOf(input.issuer)), createdAt: new Date(this.now()).toISOString() };
