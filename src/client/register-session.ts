@@ -19,6 +19,8 @@ export interface SignInResult {
 export interface SessionOptions {
   /** The app's own partition key, for a cache key template with {cacheKey}. */
   cacheKey?: string;
+  /** The app's own web-session id (express-session: `req.sessionID` after `req.session.regenerate()`), so that a logout ends it. */
+  webSessionKey?: string;
   /**
    * The authorization response's `session_state`: Entra's session id when the app registration does
    * not add the `sid` optional claim to ID tokens.
@@ -55,6 +57,7 @@ export function sessionFromSignIn(clientId: string, result: SignInResult, option
     homeAccountId: result.account.homeAccountId,
     ...(sid ? { sid } : {}),
     ...(options.cacheKey ? { cacheKey: options.cacheKey } : {}),
+    ...(options.webSessionKey ? { webSessionKey: options.webSessionKey } : {}),
     ...(options.expiresAt ? { expiresAt: options.expiresAt.toISOString() } : {}),
     ...(result.idToken ? { idToken: result.idToken } : {}),
   };

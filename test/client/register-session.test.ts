@@ -36,6 +36,14 @@ t.test('without the sid claim, session_state stands in for it', async (t) => {
   t.throws(() => sessionFromSignIn(ORDERS, { account: null, idTokenClaims: {} }), TypeError);
 });
 
+t.test("the app's web-session id goes along as webSessionKey, stored for the logout and never returned", async (t) => {
+  const result = await web.signInResult({ oid: randomUUID(), homeTenant: TENANT_A, name: 'Web', sid: `sid-${randomUUID()}` });
+  const registration = sessionFromSignIn(ORDERS, result, { webSessionKey: 'express-session-id-1' });
+  t.equal(registration.webSessionKey, 'express-session-id-1');
+  const id = await registerSession(address, FULL_KEY, registration);
+  t.equal((await svc.stores.sessions.get(id))?.webSessionKey, 'express-session-id-1');
+});
+
 t.test('a registration after the logout is refused: the error says the user already signed out', async (t) => {
   const result = await web.signInResult({ oid: randomUUID(), homeTenant: TENANT_A, name: 'Late', sid: `sid-${randomUUID()}` });
   const registration = sessionFromSignIn(ORDERS, result);
