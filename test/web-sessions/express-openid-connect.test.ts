@@ -8,6 +8,7 @@ import t from 'tap';
 import { CookieBrowser, TestOpenIdProvider, type OpClient } from '../helpers/oidc-provider.js';
 import { redisForTest, REDIS_URL } from '../helpers/redis.js';
 import { openWebSession } from '../helpers/web-sessions.js';
+import { startRedisService } from '../helpers/service.js';
 
 /**
  * The real express-openid-connect, its default cookie sessions, `backchannelLogout` with a connect-redis
@@ -94,6 +95,29 @@ if (context) {
     t.equal(await me(again.browser), 200, 'a new sign-in: the library deleted the sub marker at login');
     t.equal(await redis.exists(`${markerPrefix}${op.issuer}|${one.sub}`), 0);
     t.equal(await me(two.browser), 401, 'the older cookie stays out: the library cleared it at its signed-out request');
+  });
+
+  t.test('through the service: the app registers its sign-in, a logout by sid writes the markers, and the old cookie is signed out', async (t) => {
+    const servicePrefix = `${prefix}svc:`;
+    const svc = await startRedisService({
+      storeUrl: REDIS_URL,
+      prefix: servicePrefix,
+      edit: (f) => {
+        f.issuers.push({ name: 'op', issuer: op.issuer, jwksUri: `${op.issuer}/jwks`, algorithms: ['RS256'] });
+        f.apps.push({ clientId: opClient.client_id, name: 'eoc-web', issuers: ['op'], tokenCache: { kind: 'memory' }, webSession: { kind: 'eoc-marker', url: REDIS_URL, prefix: markerPrefix } });
+      },
+    });
+    t.teardown(() => svc.close());
+    const erin = await signIn(`erin-${prefix}`);
+    const frank = await signIn(`frank-${prefix}`);
+    for (const who of [erin, frank]) {
+      const res = await svc.app.inject({ method: 'POST', url: '/v1/sessions', headers: svc.auth, payload: { clientId: opClient.client_id, issuer: op.issuer, sid: who.sid, sub: who.sub, homeAccountId: `${who.sub}.op` } });
+      t.equal(res.statusCode, 201);
+    }
+    const res = await svc.app.inject({ method: 'POST', url: '/v1/logouts', headers: svc.auth, payload: { issuer: op.issuer, sid: erin.sid } });
+    t.match(res.json(), { state: 'completed', webSessions: [{ app: 'eoc-web', kind: 'eoc-marker', outcome: 'removed' }] });
+    t.equal(await me(erin.browser), 401, "erin's next request with the old cookie is signed out by the library");
+    t.equal(await me(frank.browser), 200, 'frank stays signed in');
   });
 
   t.test('express-openid-connect: a marker that is not JSON makes the request fail (500), which is why the kind writes JSON', async (t) => {
