@@ -110,11 +110,6 @@ export class ServiceMetrics {
     labelNames: ['where'] as const,
     registers: [this.registry],
   });
-  readonly backlog = new Gauge({
-    name: 'logout_receiver_journal_backlog',
-    help: 'Logouts pending in the journal (queued for a first attempt or a retry, or being attempted)',
-    registers: [this.registry],
-  });
 
   /** `apps` and `issuers` by name: each labelled counter has its series at 0 from the start, so the first failure shows in `increase()`. */
   constructor(about: { version: string; apps: string[]; webSessionApps?: string[]; issuers: string[] }) {
@@ -175,15 +170,19 @@ export class ServiceMetrics {
 
   /** The backlog and its age are read from the journal when scraped (shared across instances with Redis). */
   measureBacklog(read: () => Promise<number>, oldestPending: () => Promise<number | null>, now: () => number): void {
-    const gauge = this.backlog as unknown as { collect?: () => Promise<void> };
-    gauge.collect = async () => {
-      try {
-        this.backlog.set(await read());
-      } catch {
-        this.storeErrors.inc({ where: 'journal' });
-      }
-    };
     const errors = this.storeErrors;
+    new Gauge({
+      name: 'logout_receiver_journal_backlog',
+      help: 'Logouts pending in the journal (queued for a first attempt or a retry, or being attempted)',
+      registers: [this.registry],
+      async collect() {
+        try {
+          this.set(await read());
+        } catch {
+          errors.inc({ where: 'journal' });
+        }
+      },
+    });
     new Gauge({
       name: 'logout_receiver_oldest_pending_logout_age_seconds',
       help: 'How long ago the oldest logout still queued (pending, or being attempted) was received; 0 when none is',

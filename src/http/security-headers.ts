@@ -1,4 +1,5 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { IncomingMessage, ServerResponse } from 'node:http';
+import { Socket } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import helmet from 'helmet';
 
@@ -11,15 +12,12 @@ import helmet from 'helmet';
  */
 export const SECURITY_HEADERS: Readonly<Record<string, string>> = Object.freeze(
   (() => {
-    const headers: Record<string, string> = {};
-    const response = {
-      setHeader: (name: string, value: string | number | readonly string[]) => (headers[name.toLowerCase()] = String(value)),
-      removeHeader: (name: string) => delete headers[name.toLowerCase()],
-    };
+    // A response that is never sent: helmet sets its headers on it, synchronously.
+    const response = new ServerResponse(new IncomingMessage(new Socket()));
     let ran = false;
-    helmet({ strictTransportSecurity: false })({} as IncomingMessage, response as unknown as ServerResponse, () => (ran = true));
+    helmet({ strictTransportSecurity: false })(response.req, response, () => (ran = true));
     if (!ran) throw new Error('helmet did not set its headers synchronously');
-    return headers;
+    return Object.fromEntries(Object.entries(response.getHeaders()).map(([name, value]) => [name, String(value)]));
   })(),
 );
 

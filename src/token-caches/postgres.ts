@@ -106,6 +106,7 @@ export const postgresTokenCache: TokenCacheKind = {
       },
       (created) => created.end(),
     );
-    return new PostgresTokenCacheStore(pool, settings as unknown as PostgresTable);
+    // The settings were checked against the kind's schema, with its defaults.
+    return new PostgresTokenCacheStore(pool, { provider: settings.provider as Provider, schema: settings.schema as string, table: settings.table as string });
   },
 };

@@ -91,6 +91,7 @@ export const postgresWebSession: WebSessionKind = {
       },
       (created) => created.end(),
     );
-    return new PostgresWebSessionStore(pool, settings as unknown as PostgresWebSessionTable, settings.key as string);
+    // The settings were checked against the kind's schema, with its defaults.
+    return new PostgresWebSessionStore(pool, { schema: settings.schema as string, table: settings.table as string, column: settings.column as string }, settings.key as string);
   },
 };
