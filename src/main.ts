@@ -2,7 +2,6 @@
 import { keyFromStdin, parseCommandLine, USAGE, UsageError, type Command } from './cli.js';
 import { ConfigError, loadConfig } from './config/load.js';
 import { keyHash } from './http/api-keys.js';
-import { serve } from './server.js';
 import { VERSION } from './version.js';
 
 async function readStdin(): Promise<string> {
@@ -44,6 +43,8 @@ async function main(): Promise<void> {
   if (command.command === 'check-config')
     return void process.stdout.write(`logout-receiver: ${command.configPath} is valid: ${config.issuers.length} issuer(s), ${config.apps.length} app(s), store ${config.store.kind}\n`);
 
+  // Loaded only to serve: --help, version, hash-key and check-config start without the server's modules.
+  const { serve } = await import('./server.js');
   await serve(config);
 }
 
