@@ -11,14 +11,14 @@ import { PYTHON } from './msal-python.js';
 import { startProcess } from './process.js';
 
 const SCRIPT = fileURLToPath(new URL('./web_session_apps.py', import.meta.url));
-const INSTALL_HINT = 'apt-get install -y python3-flask-session python3-django python3-psycopg2 python3-redis';
+const INSTALL_HINT = 'apt-get install -y python3-flask-session python3-django python3-django-redis python3-psycopg2 python3-redis';
 
 /**
  * For a suite of the Python web apps: true when Debian's Flask-Session, Django, psycopg2 and redis import.
  * Without them the suite is a loudly skipped subtest, except under CI=true, where that fails.
  */
 export function requirePythonWebApps(t: Test): boolean {
-  const probe = spawnSync(PYTHON, ['-I', '-B', '-c', 'import flask_session, django, psycopg2, redis'], { encoding: 'utf8', timeout: 15_000 });
+  const probe = spawnSync(PYTHON, ['-I', '-B', '-c', 'import flask_session, django, django_redis, psycopg2, redis'], { encoding: 'utf8', timeout: 15_000 });
   if (!probe.error && probe.status === 0) return true;
   const reason = probe.error?.message ?? probe.stderr.trim().split('\n').pop() ?? `exit ${probe.status}`;
   if (process.env.CI === 'true') {
@@ -33,7 +33,7 @@ export function requirePythonWebApps(t: Test): boolean {
 /** A Python web app on a port the OS picked, up once it says where it listens; killed when the test ends. */
 export async function startPythonWebApp(
   t: Test,
-  options: { app: 'flask'; redisUrl: string; keyPrefix: string } | { app: 'django'; postgresUrl: string; schema: string },
+  options: { app: 'flask'; redisUrl: string; keyPrefix: string } | { app: 'django'; postgresUrl: string; schema: string } | { app: 'django'; redisUrl: string; keyPrefix: string },
 ): Promise<{ base: string; signIn(user: string, cookie?: string): Promise<{ cookie: string; webSessionKey: string }>; me(cookie: string): Promise<number> }> {
   const app = await startProcess(PYTHON, ['-I', '-B', SCRIPT, JSON.stringify(options)], { cwd: process.cwd(), timeoutMs: 30_000 });
   t.teardown(() => app.stop('SIGKILL'));

@@ -6,8 +6,7 @@ import { openWebSession } from '../helpers/web-sessions.js';
 
 /**
  * The real Django (Debian's python3-django 3.2) with database sessions on PostgreSQL: the `postgres` kind
- * on `django_session`, `session_key`. (Cache sessions on Redis need Django 4's RedisCache or django-redis;
- * Debian's 3.2 has neither.)
+ * on `django_session`, `session_key` (cache sessions on Redis: django-cache.test.ts).
  */
 const context = await postgresForTest(t);
 if (context && requirePythonWebApps(t)) {
