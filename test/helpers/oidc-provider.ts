@@ -71,7 +71,9 @@ export class TestOpenIdProvider {
         return globalThis.fetch(url, plain);
       },
     } as never);
-    server.on('request', provider.callback());
+    const handle = provider.callback();
+    // Koa answers its own errors, so the promise its handler returns never rejects: nothing to await.
+    server.on('request', (req, res) => void handle(req, res));
     return new TestOpenIdProvider(issuer, provider, server);
   }
 
