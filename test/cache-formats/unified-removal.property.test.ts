@@ -70,7 +70,7 @@ async function removeAndCheck(cache: GeneratedCache, index: number, shape: ByteS
 }
 
 for (const dialect of DIALECTS)
-  t.test(`${dialect}: in every byte shape, removing an account writes back exactly the other entries' own bytes, refuses what it cannot keep, and msal-node then lists every other account and not it`, async (t) => {
+  t.test(`${dialect}: in every byte shape, removing an account writes back exactly the other entries' own bytes, refuses what it cannot keep, and msal-node then lists every other account and not it`, async () => {
     await fc.assert(
       fc.asyncProperty(chosen(dialect), async ({ cache, index, shape, asText }) => {
         const { input, next } = await removeAndCheck(cache, index, shape, asText);
