@@ -126,7 +126,10 @@ export function shapedTree(parsed: unknown, shape: ByteShape, removed: string, o
   const entries = entriesOf(root);
   entries.forEach(({ entry }, i) => {
     if (shape.numbers !== null && (shape.numbers + i) % 2 === 0) entry.members.push(['x_number', new Raw(NUMBER_FORMS[(shape.numbers + i) % NUMBER_FORMS.length]!)]);
-    if (shape.repeatedField) entry.members.unshift(['x_repeated', new Raw('1')]), entry.members.push(['x_repeated', 'two']);
+    if (shape.repeatedField) {
+      entry.members.unshift(['x_repeated', new Raw('1')]);
+      entry.members.push(['x_repeated', 'two']);
+    }
     const owner = ownerOf(entry);
     if (shape.repeatedOwner && owner !== undefined) entry.members.unshift([OWNER, owner.toUpperCase()]);
   });
