@@ -18,6 +18,7 @@ async function filesUnder(dir: string): Promise<string[]> {
   return (await Promise.all(entries.map(async (e) => (e.isDirectory() ? filesUnder(join(dir, e.name)) : [join(dir, e.name)])))).flat();
 }
 const files = await filesUnder(deploy);
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- parsed YAML of many shapes, read by path in each test
 type Doc = Record<string, any>;
 const parsed = new Map<string, Doc[]>();
 for (const file of files) {

@@ -8,10 +8,12 @@ import { testConfigFile } from '../helpers/service.js';
 const dir = await mkdtemp(join(tmpdir(), 'lr-config-'));
 t.teardown(() => rm(dir, { recursive: true, force: true }));
 
-const valid = () => structuredClone(testConfigFile('https://idp.example.test/jwks')) as Record<string, any>;
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a file edited into every wrong shape: any is its honest type
+type File = Record<string, any>;
+const valid = () => structuredClone(testConfigFile('https://idp.example.test/jwks')) as File;
 
 /** The error a broken file produces, checked to name the key. */
-function keyOf(t: Test, edit: (c: Record<string, any>) => void): string {
+function keyOf(t: Test, edit: (c: File) => void): string {
   const file = valid();
   edit(file);
   try {
@@ -136,7 +138,7 @@ t.test('without a file: the development configuration, on loopback only', async 
 });
 
 /** The whole message a broken file produces. */
-function messageOf(edit: (c: Record<string, any>) => void): string {
+function messageOf(edit: (c: File) => void): string {
   const file = valid();
   edit(file);
   try {

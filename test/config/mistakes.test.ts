@@ -3,6 +3,7 @@ import { ConfigError, loadConfig, resolveConfig } from '../../src/config/load.js
 import { testConfigFile } from '../helpers/service.js';
 
 // Config mistakes name the right key: one row per mistake an operator makes, with the exact message.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a file edited into every wrong shape: any is its honest type
 type File = Record<string, any>;
 const valid = (): File => structuredClone(testConfigFile('https://idp.example.test/jwks')) as File;
 const PG = 'postgres://app@127.0.0.1:5432/test';

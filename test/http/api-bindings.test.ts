@@ -65,6 +65,7 @@ t.test('reading a logout report needs a key bound to every app; logouts:write st
 });
 
 t.test('api key binding: apps are named by name or "*", an unknown one is refused naming the key; Entra clients bind the same way', async (t) => {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a file edited freely, as in the config tests
   const file = structuredClone(testConfigFile('https://idp.example.test/jwks')) as Record<string, any>;
   file.api.keys[0].apps = ['orders-web'];
   file.api.keys[1].apps = ['*'];
