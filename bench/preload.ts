@@ -37,8 +37,7 @@ async function templateFor(clientId: string): Promise<string> {
   const app = new MsalWebApp(clientId, 'partition', store, new FakeEntra());
   await app.signIn({ oid: TEMPLATE_OID, homeTenant: TENANT, name: 'Bench', sid: 'template' });
   const blob = JSON.parse((await store.get('partition'))!) as Blob;
-  for (const [section, size] of Object.entries(SECRET_SIZES))
-    for (const entry of Object.values(blob[section] ?? {}) as { secret: string }[]) entry.secret = entry.secret.padEnd(size, 'A');
+  for (const [section, size] of Object.entries(SECRET_SIZES)) for (const entry of Object.values(blob[section] ?? {}) as { secret: string }[]) entry.secret = entry.secret.padEnd(size, 'A');
   return JSON.stringify(blob);
 }
 
@@ -73,12 +72,7 @@ export async function preloadCaches(redis: Redis, layout: CacheLayout, users: Be
 }
 
 /** Writes `count` sessions in the service's Redis session layout (the store's own bulk import), pipelined. */
-export async function preloadSessions(
-  redisUrl: string,
-  keyPrefix: string,
-  count: number,
-  session: (n: number) => Omit<Session, 'id' | 'createdAt' | 'expiresAt'>,
-): Promise<void> {
+export async function preloadSessions(redisUrl: string, keyPrefix: string, count: number, session: (n: number) => Omit<Session, 'id' | 'createdAt' | 'expiresAt'>): Promise<void> {
   const redis = new Redis(redisUrl);
   const createdAt = new Date().toISOString();
   const expiresAt = new Date(Date.now() + 3_600_000).toISOString();

@@ -52,9 +52,7 @@ export async function startProvider(): Promise<Provider> {
     const now = Math.floor(Date.now() / 1000);
     const claims = { iss: issuer, aud, iat: now, exp: now + 3600, jti: randomUUID(), sid, events: { 'http://schemas.openid.net/event/backchannel-logout': {} } };
     const input = `${header}.${b64(claims)}`;
-    return new Promise((resolve, reject) =>
-      sign('sha256', Buffer.from(input), privateKey, (err, sig) => (err ? reject(err) : resolve(`${input}.${sig.toString('base64url')}`))),
-    );
+    return new Promise((resolve, reject) => sign('sha256', Buffer.from(input), privateKey, (err, sig) => (err ? reject(err) : resolve(`${input}.${sig.toString('base64url')}`))));
   };
   return {
     issuer,

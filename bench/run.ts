@@ -73,21 +73,40 @@ async function startService(name: string, config: Record<string, unknown>, optio
   const profile = args.has('--profile') ? ['--cpu-prof', `--cpu-prof-dir=${join(root, 'bench/profiles')}`, `--cpu-prof-name=${name}.cpuprofile`] : [];
   // Its log (one line per request at info, as in production) goes to /dev/null.
   const nodeFlags = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
-  const child = spawn('node', [...nodeFlags, ...profile, 'dist/main.js', '--config', file], { cwd: root, env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: logLevel, ...(options.role ? { LOGOUT_RECEIVER_ROLE: options.role } : {}) }, stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn('node', [...nodeFlags, ...profile, 'dist/main.js', '--config', file], {
+    cwd: root,
+    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: logLevel, ...(options.role ? { LOGOUT_RECEIVER_ROLE: options.role } : {}) },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   children.push(child);
   if (options.nice !== undefined) setPriority(child.pid!, options.nice);
   const url = `http://127.0.0.1:${port}`;
   let exited = false;
   child.once('exit', () => (exited = true));
-  for (let ready = false; !ready; ) {
+  for (let ready = false; !ready;) {
     if (exited) throw new Error(`the service (${name}) exited before it was ready`);
-    ready = await fetch(`${url}/healthz`).then((r) => r.ok, () => false);
+    ready = await fetch(`${url}/healthz`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (!ready) await new Promise((resolve) => setTimeout(resolve, 50)); // a process coming up sends no event
   }
   return { child, url };
 }
 
-interface LoadResult { rps: number; seconds: number; requests: number; p50Ms: number; p99Ms: number; maxMs: number; non2xx: number; errors: number; timeouts: number; tokensUsed: number; tokensAvailable: number }
+interface LoadResult {
+  rps: number;
+  seconds: number;
+  requests: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  non2xx: number;
+  errors: number;
+  timeouts: number;
+  tokensUsed: number;
+  tokensAvailable: number;
+}
 
 /** Runs the load generator in its own process: `tokens` (each once, in order), optionally at a fixed rate. */
 async function load(url: string, path: string, tokens: string[], name: string, overallRate?: number): Promise<LoadResult> {
@@ -331,7 +350,11 @@ async function redisCommandsSent(logouts: number, during: () => Promise<void>): 
   await started;
   await during();
   socket.destroy();
-  return Object.fromEntries(Object.entries(sent).map(([command, n]) => [command, Number((n / logouts).toFixed(2))] as const).filter(([, n]) => n >= 0.01));
+  return Object.fromEntries(
+    Object.entries(sent)
+      .map(([command, n]) => [command, Number((n / logouts).toFixed(2))] as const)
+      .filter(([, n]) => n >= 0.01),
+  );
 }
 
 /** A sweep run: its users' sessions and caches preloaded, their tokens sent, then what was left and how long it took to go. */
@@ -346,7 +369,10 @@ async function sweepRun(url: string, users: BenchUser[], name: string, overallRa
   const prefix = options.prefix ?? 'sweep:';
   const workerUrl = options.workerUrl ?? url;
   const { sharedBytes } = await preload(prefix, users, users.length, options.withShared ?? true);
-  const tokens = await provider.tokens(APPS.a, users.map((u) => u.sid));
+  const tokens = await provider.tokens(
+    APPS.a,
+    users.map((u) => u.sid),
+  );
   const before = await scrape(workerUrl);
   const receiverBefore = workerUrl === url ? before : await scrape(url);
   const redisCpuBefore = await redisCpuSeconds();
@@ -369,7 +395,7 @@ async function sweepRun(url: string, users: BenchUser[], name: string, overallRa
     gcMinorMs: gcMs('minor'),
     gcIncrementalMs: gcMs('incremental'),
   };
-  const redisCpuPerLogoutMs = Number((((await redisCpuSeconds()) - redisCpuBefore) * 1000 / users.length).toFixed(2));
+  const redisCpuPerLogoutMs = Number(((((await redisCpuSeconds()) - redisCpuBefore) * 1000) / users.length).toFixed(2));
   const callsAfter = await redisCalls();
   const redisCallsPerLogout = Object.fromEntries(
     Object.entries(callsAfter)
@@ -418,7 +444,10 @@ const splitNoShared = await sweepRun(receiver.url, splitUsers(6), 'split-sweep-n
 // until nothing of its users is left (polled on the bench's own connection, which is not counted).
 const sentUsers = splitUsers(7).slice(0, Math.min(200, SIZES.sweep));
 await preload('split:', sentUsers, sentUsers.length, false);
-const sentTokens = await provider.tokens(APPS.a, sentUsers.map((u) => u.sid));
+const sentTokens = await provider.tokens(
+  APPS.a,
+  sentUsers.map((u) => u.sid),
+);
 const sentPerLogout = await redisCommandsSent(sentUsers.length, async () => {
   await load(receiver.url, BACKCHANNEL, sentTokens, 'split-commands-sent', 100);
   await drained('split:', sentUsers);
@@ -439,7 +468,10 @@ async function scaleRun(sessions: number) {
   const users = Array.from({ length: SIZES.scaleTokens }, (_, n) => benchUser(3, n));
   log(`scale: preloading ${sessions.toLocaleString('en')} sessions…`);
   await preload('scale:', users, sessions, false);
-  const tokens = await provider.tokens(APPS.a, users.map((u) => u.sid));
+  const tokens = await provider.tokens(
+    APPS.a,
+    users.map((u) => u.sid),
+  );
   const service = await startService(`scale-${sessions}`, { store: { kind: 'redis', url: redisServer.url, keyPrefix: 'scale:' }, issuers, apps: redisApps });
   await warm(service.url, BACKCHANNEL, `scale-${sessions}-warm-up`, warmUp.slice(0, 500));
   const before = (await scrape(service.url)).attempts;
@@ -551,22 +583,43 @@ const rows: [string, string, string][] = [
   [`  at half that rate (${result.split.sweepHalfRate.rate}/s): receiver answer p99 (target ≤ 20 ms)`, `${splitHalfRate.result.p99Ms} ms`, check(splitHalfRate.result.p99Ms <= 20)],
   ['  receiver peak RSS (target ≤ 150 MB)', `${receiverRssMb} MB`, check(receiverRssMb <= 150)],
   ['  worker peak RSS (target ≤ 200 MB)', `${workerRssMb} MB`, check(workerRssMb <= 200)],
-  ['  Redis commands per logout without the shared partition (target ≤ 12)', `${Object.values(result.split.redisCallsPerLogout).reduce((a, b) => a + b, 0).toFixed(1)}`, check(Object.values(result.split.redisCallsPerLogout).reduce((a, b) => a + b, 0) <= 12)],
+  [
+    '  Redis commands per logout without the shared partition (target ≤ 12)',
+    `${Object.values(result.split.redisCallsPerLogout)
+      .reduce((a, b) => a + b, 0)
+      .toFixed(1)}`,
+    check(Object.values(result.split.redisCallsPerLogout).reduce((a, b) => a + b, 0) <= 12),
+  ],
   ['  the same, as the clients sent them (a script once; target ≤ 12)', `${total(result.split.redisCommandsSentPerLogout).toFixed(1)}`, check(total(result.split.redisCommandsSentPerLogout) <= 12)],
 ];
 for (const [a, b, c] of rows) process.stdout.write(`${a.padEnd(62)} ${b.padStart(14)}  ${c}\n`);
 const problems = [
-  ...[['ceiling', ceiling], ['no-session', noSession], ['peer', peer], ['sweep', sweep], ['sweep at half rate', halfRate], ['split sweep', splitSweep.result], ['split sweep at half rate', splitHalfRate.result], ['split sweep without the shared partition', splitNoShared.result], ['scale small', scaleSmall.result], ['scale large', scaleLarge.result]].flatMap(
-    ([name, r]) => ((r as LoadResult).non2xx + (r as LoadResult).errors > 0 ? [`${name}: ${(r as LoadResult).non2xx} non-2xx answers, ${(r as LoadResult).errors} errors`] : []),
-  ),
-  ...(result.split.backchannelSweep.leftBehind + result.split.backchannelSweepNoShared.leftBehind > 0 ? [`split sweep: ${result.split.backchannelSweep.leftBehind + result.split.backchannelSweepNoShared.leftBehind} sessions or cache entries of logged-out users left behind after 60 s`] : []),
-  ...(result.backchannelSweep.leftBehind > 0 ? [`sweep: ${result.backchannelSweep.leftBehind} sessions or cache entries of logged-out users left behind after 60 s`] : []),
-  ...(sweepRunResult.pendingFirstAttempts + halfRateRun.pendingFirstAttempts > 0
-    ? [`sweep: ${sweepRunResult.pendingFirstAttempts + halfRateRun.pendingFirstAttempts} logouts were finished by the worker, not by their first attempt`]
+  ...[
+    ['ceiling', ceiling],
+    ['no-session', noSession],
+    ['peer', peer],
+    ['sweep', sweep],
+    ['sweep at half rate', halfRate],
+    ['split sweep', splitSweep.result],
+    ['split sweep at half rate', splitHalfRate.result],
+    ['split sweep without the shared partition', splitNoShared.result],
+    ['scale small', scaleSmall.result],
+    ['scale large', scaleLarge.result],
+  ].flatMap(([name, r]) => ((r as LoadResult).non2xx + (r as LoadResult).errors > 0 ? [`${name}: ${(r as LoadResult).non2xx} non-2xx answers, ${(r as LoadResult).errors} errors`] : [])),
+  ...(result.split.backchannelSweep.leftBehind + result.split.backchannelSweepNoShared.leftBehind > 0
+    ? [`split sweep: ${result.split.backchannelSweep.leftBehind + result.split.backchannelSweepNoShared.leftBehind} sessions or cache entries of logged-out users left behind after 60 s`]
     : []),
-  ...[['sweep', sweepRunResult.completed, sweepUsers.length], ['sweep at half rate', halfRateRun.completed, halfRateUsers.length], ['split sweep', splitSweep.completed, SIZES.sweep], ['split sweep at half rate', splitHalfRate.completed, SIZES.sweep], ['split sweep without the shared partition', splitNoShared.completed, SIZES.sweep], ['scale small', scaleSmall.completed, SIZES.scaleTokens], ['scale large', scaleLarge.completed, SIZES.scaleTokens]].flatMap(
-    ([name, done, sent]) => (done !== sent ? [`${name}: the journal has ${done} completed logouts of the ${sent} sent`] : []),
-  ),
+  ...(result.backchannelSweep.leftBehind > 0 ? [`sweep: ${result.backchannelSweep.leftBehind} sessions or cache entries of logged-out users left behind after 60 s`] : []),
+  ...(sweepRunResult.pendingFirstAttempts + halfRateRun.pendingFirstAttempts > 0 ? [`sweep: ${sweepRunResult.pendingFirstAttempts + halfRateRun.pendingFirstAttempts} logouts were finished by the worker, not by their first attempt`] : []),
+  ...[
+    ['sweep', sweepRunResult.completed, sweepUsers.length],
+    ['sweep at half rate', halfRateRun.completed, halfRateUsers.length],
+    ['split sweep', splitSweep.completed, SIZES.sweep],
+    ['split sweep at half rate', splitHalfRate.completed, SIZES.sweep],
+    ['split sweep without the shared partition', splitNoShared.completed, SIZES.sweep],
+    ['scale small', scaleSmall.completed, SIZES.scaleTokens],
+    ['scale large', scaleLarge.completed, SIZES.scaleTokens],
+  ].flatMap(([name, done, sent]) => (done !== sent ? [`${name}: the journal has ${done} completed logouts of the ${sent} sent`] : [])),
 ];
 for (const p of problems) process.stdout.write(`WARNING: ${p}\n`);
 process.stdout.write(`(${mode} run, ${result.seconds} s)\n`);

@@ -86,8 +86,7 @@ async function main(): Promise<void> {
 
   step(5, 'Alice signs out at the provider (/session/end, "Yes, sign me out")');
   await endSession(op, users.get('alice')!.browser);
-  for (const event of await op.backchannelEvents(2))
-    say(`   provider → POST /logout/backchannel for ${event.clientId}: ${event.ok ? 'accepted (200)' : `refused: ${event.error}`}`);
+  for (const event of await op.backchannelEvents(2)) say(`   provider → POST /logout/backchannel for ${event.clientId}: ${event.ok ? 'accepted (200)' : `refused: ${event.error}`}`);
   // The back-channel answers once a logout is journaled and carries it out right after.
   await service.logouts.settled();
 

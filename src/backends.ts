@@ -44,7 +44,15 @@ export function createBackends(config: Config, onConnectionError: (reason: strin
   const connection = (location: RedisLocation, where: string, use: 'store' | 'store attempts' | 'token caches'): Redis | Cluster => {
     const id = JSON.stringify([use, location]);
     let client = connections.get(id);
-    if (!client) connections.set(id, (client = connectRedis(location, (err) => onError(err, where), () => onConnectionReady(where))));
+    if (!client)
+      connections.set(
+        id,
+        (client = connectRedis(
+          location,
+          (err) => onError(err, where),
+          () => onConnectionReady(where),
+        )),
+      );
     return client;
   };
   const others = new Map<string, { value: unknown; close: () => Promise<unknown> }>();
@@ -69,12 +77,14 @@ export function createBackends(config: Config, onConnectionError: (reason: strin
   for (const app of config.apps) {
     tokenCaches.set(app.clientId, kindOf(TOKEN_CACHE_KINDS, app.tokenCache.kind).open(app.tokenCache, contextFor(`token cache of ${app.name}`)));
     if (app.webSessions)
-      webSessions.set(app.clientId, app.webSessions.map((settings) => kindOf(WEB_SESSION_KINDS, settings.kind).open(settings, contextFor(`web session of ${app.name}`))));
+      webSessions.set(
+        app.clientId,
+        app.webSessions.map((settings) => kindOf(WEB_SESSION_KINDS, settings.kind).open(settings, contextFor(`web session of ${app.name}`))),
+      );
   }
 
   // Closing the stores also ends every connection opened here (the token caches only borrow theirs).
-  const closeConnections = () =>
-    Promise.all([...[...connections.values()].map(closeRedis), ...[...others.values()].map((o) => o.close().catch(() => {}))]);
+  const closeConnections = () => Promise.all([...[...connections.values()].map(closeRedis), ...[...others.values()].map((o) => o.close().catch(() => {}))]);
   const { stores } = opened;
   const withConnections: ServiceStores = {
     ...stores,

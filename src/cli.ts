@@ -1,12 +1,7 @@
 import { parseArgs } from 'node:util';
 
 /** What the command line asks for. */
-export type Command =
-  | { command: 'serve'; configPath?: string }
-  | { command: 'check-config'; configPath: string }
-  | { command: 'hash-key' }
-  | { command: 'help' }
-  | { command: 'version' };
+export type Command = { command: 'serve'; configPath?: string } | { command: 'check-config'; configPath: string } | { command: 'hash-key' } | { command: 'help' } | { command: 'version' };
 
 export const USAGE = `usage: logout-receiver [--config FILE]        run the service (FILE, or LOGOUT_RECEIVER_CONFIG, or the development configuration)
        logout-receiver check-config FILE      validate a configuration file; exit 0 when it is valid, 2 when not

@@ -40,8 +40,7 @@ async function main(): Promise<void> {
     process.stderr.write(`logout-receiver: configuration error: ${err.message}\n`);
     process.exit(2);
   }
-  if (command.command === 'check-config')
-    return void process.stdout.write(`logout-receiver: ${command.configPath} is valid: ${config.issuers.length} issuer(s), ${config.apps.length} app(s), store ${config.store.kind}\n`);
+  if (command.command === 'check-config') return void process.stdout.write(`logout-receiver: ${command.configPath} is valid: ${config.issuers.length} issuer(s), ${config.apps.length} app(s), store ${config.store.kind}\n`);
 
   // Loaded only to serve: --help, version, hash-key and check-config start without the server's modules.
   const { serve } = await import('./server.js');

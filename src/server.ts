@@ -106,12 +106,9 @@ export async function serve(config: Config): Promise<void> {
 
 /** What an operator should know at start: settings that are fine for a try but not for production. */
 function warnAboutConfig(config: Config, logger: Logger): void {
-  if (config.store.kind === 'memory')
-    logger.warn('store: in-process memory. Sessions, logged-out markers and logout reports are lost on restart, and it serves one instance only: use Redis in production');
-  for (const key of config.apiKeys.filter((k) => !k.appsNamed))
-    logger.warn({ key: key.name }, 'API key names no apps: it is bound to every app (give it apps: [...] to bind it, or apps: ["*"] to say so)');
-  if (config.development)
-    logger.warn(`no configuration file (--config FILE or LOGOUT_RECEIVER_CONFIG): running the built-in development configuration on loopback only, with the development API key from the README`);
+  if (config.store.kind === 'memory') logger.warn('store: in-process memory. Sessions, logged-out markers and logout reports are lost on restart, and it serves one instance only: use Redis in production');
+  for (const key of config.apiKeys.filter((k) => !k.appsNamed)) logger.warn({ key: key.name }, 'API key names no apps: it is bound to every app (give it apps: [...] to bind it, or apps: ["*"] to say so)');
+  if (config.development) logger.warn(`no configuration file (--config FILE or LOGOUT_RECEIVER_CONFIG): running the built-in development configuration on loopback only, with the development API key from the README`);
 }
 
 /** SIGTERM and SIGINT: withdraw readiness, keep serving for the delay (SIGTERM only), then close. */

@@ -88,7 +88,11 @@ export function createServices(input: ServicesInput): Services {
       for (const where of ['worker', 'journal', 'store']) outages.recovered(where);
     },
   });
-  metrics.measureBacklog(() => stores.journal.backlog(), () => stores.journal.oldestPending(), now);
+  metrics.measureBacklog(
+    () => stores.journal.backlog(),
+    () => stores.journal.oldestPending(),
+    now,
+  );
   if (stores.evictions) metrics.measureEvictions(() => stores.evictions!());
   const states = () => storeStates({ config, stores, tokenCaches, webSessions: input.webSessions ?? new Map() }, outages);
   metrics.measureStores(states);

@@ -27,17 +27,12 @@ interface Pingable {
 }
 
 /** Each store's state: the service's own, each app's token cache (a store shared by apps is asked once) and web sessions. */
-export async function storeStates(
-  backends: { config: Config; stores: Pingable; tokenCaches: ReadonlyMap<string, Pingable>; webSessions: ReadonlyMap<string, readonly Pingable[]> },
-  outages: OutageLog,
-): Promise<StoreStates> {
+export async function storeStates(backends: { config: Config; stores: Pingable; tokenCaches: ReadonlyMap<string, Pingable>; webSessions: ReadonlyMap<string, readonly Pingable[]> }, outages: OutageLog): Promise<StoreStates> {
   const caches = [...new Set(backends.tokenCaches.values())];
   const sessionStores = [...backends.webSessions.entries()];
   const [storeFailure, ...cacheFailures] = await Promise.all([probe(() => backends.stores.ping()), ...caches.map((cache) => probe(() => cache.ping()))]);
   // An app's web sessions are down when one of its stores is.
-  const sessionFailures = await Promise.all(
-    sessionStores.map(async ([, stores]) => (await Promise.all(stores.map((store) => probe(() => store.ping())))).find((failure) => failure !== undefined)),
-  );
+  const sessionFailures = await Promise.all(sessionStores.map(async ([, stores]) => (await Promise.all(stores.map((store) => probe(() => store.ping())))).find((failure) => failure !== undefined)));
   // Each outage is logged once as it begins and once as it ends, not per probe.
   const state = (where: string, failure: string | undefined): StoreState => {
     if (failure === undefined) outages.recovered(where);
@@ -45,8 +40,7 @@ export async function storeStates(
     return failure === undefined ? 'up' : 'down';
   };
   const tokenCaches: Record<string, StoreState> = {};
-  for (const app of backends.config.apps)
-    tokenCaches[app.name] = state(`token cache of ${app.name}`, cacheFailures[caches.indexOf(backends.tokenCaches.get(app.clientId)!)]);
+  for (const app of backends.config.apps) tokenCaches[app.name] = state(`token cache of ${app.name}`, cacheFailures[caches.indexOf(backends.tokenCaches.get(app.clientId)!)]);
   const webSessions: Record<string, StoreState> = {};
   for (const [i, [clientId]] of sessionStores.entries()) {
     const app = backends.config.apps.find((a) => a.clientId === clientId)!;

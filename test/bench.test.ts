@@ -14,7 +14,10 @@ t.test('npm run bench -- --dry-run --json runs end to end and reports its fields
   t.equal(result.backchannelNoSession.non2xx, 0, 'every no-session token accepted: no replays, no errors');
   t.ok(result.ratioNoSessionToCeiling > 0);
   t.equal(result.noSessionRounds.length, 1, 'a dry run is one round of the ceiling, the service and the peer');
-  t.ok(result.noSessionRounds.every((r: { ceilingRps: number; noSessionRps: number; peerRps: number }) => r.ceilingRps > 0 && r.noSessionRps > 0 && r.peerRps > 0), 'each round loads all three');
+  t.ok(
+    result.noSessionRounds.every((r: { ceilingRps: number; noSessionRps: number; peerRps: number }) => r.ceilingRps > 0 && r.noSessionRps > 0 && r.peerRps > 0),
+    'each round loads all three',
+  );
   t.ok(result.peer.rps > 0, 'the peer answered');
   t.equal(result.peer.non2xx, 0, 'the peer accepted every token');
   t.ok(result.peer.ratio > 0);

@@ -11,9 +11,7 @@ import { testConfigFile } from './helpers/service.js';
 const main = new URL('../dist/main.js', import.meta.url).pathname;
 const run = (args: string[], input?: string) =>
   new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-    const child = execFile(process.execPath, [main, ...args], { timeout: 20_000, env: { ...process.env, LOGOUT_RECEIVER_CONFIG: '' } }, (err, stdout, stderr) =>
-      resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
+    const child = execFile(process.execPath, [main, ...args], { timeout: 20_000, env: { ...process.env, LOGOUT_RECEIVER_CONFIG: '' } }, (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }));
     child.stdin!.end(input ?? '');
   });
 const dir = await mkdtemp(join(tmpdir(), 'lr-cli-'));
@@ -35,7 +33,16 @@ t.test('an unknown flag is an error, and never starts the development configurat
   t.match(typo.stderr, /usage:/);
   t.equal((await run(['serve-please'])).code, 2, 'an unknown command too');
   t.throws(() => parseCommandLine(['--config']), { message: /argument missing/ }, '--config needs its value');
-  t.type((() => { try { parseCommandLine(['--config']); } catch (err) { return err; } })(), UsageError);
+  t.type(
+    (() => {
+      try {
+        parseCommandLine(['--config']);
+      } catch (err) {
+        return err;
+      }
+    })(),
+    UsageError,
+  );
 });
 
 t.test('check-config FILE validates and exits 0 when valid, 2 naming the key when not', async (t) => {
@@ -74,7 +81,7 @@ t.test('a 401 for a key whose configured hash is of the key plus a newline (made
   const app = await buildApp({ config: svc.config, stores: svc.stores, tokenCaches: svc.caches, logger });
   t.teardown(() => app.close());
   const res = await app.inject({ url: '/v1/apps', headers: { authorization: 'Bearer echoed-key' } });
-  t.equal(res.statusCode, 401, 'still refused: the hash is not the key\'s');
+  t.equal(res.statusCode, 401, "still refused: the hash is not the key's");
   const warning = lines.find((l) => /plus a newline/.test(l.msg ?? ''));
   t.equal(warning?.key, 'echoed', 'the log says which key and why');
   t.notMatch(JSON.stringify(lines), /echoed-key/, 'and never the key itself');

@@ -27,7 +27,10 @@ for (const file of files) {
   else {
     const docs = parseAllDocuments(text);
     for (const doc of docs) if (doc.errors.length) throw new Error(`${file}: ${doc.errors[0]!.message}`);
-    parsed.set(relative(deploy, file), docs.map((d) => d.toJS() as Doc));
+    parsed.set(
+      relative(deploy, file),
+      docs.map((d) => d.toJS() as Doc),
+    );
   }
 }
 const docs = (name: string): Doc[] => parsed.get(name) ?? [];
@@ -46,26 +49,35 @@ t.test('deploy/config.yaml is a valid configuration, with a management port of i
   t.equal(config.store.kind, 'redis');
 });
 
-t.test('compose.yaml: the service publishes the config\'s ports (the management port on loopback only), mounts the config, runs as the image\'s user, read-only, Redis with AOF', async (t) => {
+t.test("compose.yaml: the service publishes the config's ports (the management port on loopback only), mounts the config, runs as the image's user, read-only, Redis with AOF", async (t) => {
   const [compose] = docs('compose.yaml');
   const service = compose!.services['logout-receiver'];
-  t.equal(service.environment.MANAGEMENT_PORT, managementPort, 'MANAGEMENT_PORT is the config\'s');
+  t.equal(service.environment.MANAGEMENT_PORT, managementPort, "MANAGEMENT_PORT is the config's");
   t.same(service.ports, [`${config.server.port}:${config.server.port}`, `127.0.0.1:${managementPort}:${managementPort}`]);
-  t.ok(service.volumes.some((v: string) => v.endsWith(`:${service.environment.LOGOUT_RECEIVER_CONFIG}:ro`)), 'the config is mounted where LOGOUT_RECEIVER_CONFIG says');
+  t.ok(
+    service.volumes.some((v: string) => v.endsWith(`:${service.environment.LOGOUT_RECEIVER_CONFIG}:ro`)),
+    'the config is mounted where LOGOUT_RECEIVER_CONFIG says',
+  );
   const dockerfile = await readFile(join(root, 'Dockerfile'), 'utf8');
-  t.equal(service.user, /^USER (\S+)$/m.exec(dockerfile)![1], 'the Dockerfile\'s numeric user');
+  t.equal(service.user, /^USER (\S+)$/m.exec(dockerfile)![1], "the Dockerfile's numeric user");
   t.equal(service.read_only, true);
   t.same(service.cap_drop, ['ALL']);
   t.ok(parseStop(service.stop_grace_period) > config.server.shutdownDelaySeconds + 10, 'time to drain and finish in-flight requests');
   t.match(compose!.services.redis.command.join(' '), /--appendonly yes/);
-  t.same(Object.keys(service.environment).filter((k) => k !== 'LOGOUT_RECEIVER_CONFIG' && k !== 'MANAGEMENT_PORT').sort(), Object.keys(ENV).sort(), 'it sets every variable the config expands');
+  t.same(
+    Object.keys(service.environment)
+      .filter((k) => k !== 'LOGOUT_RECEIVER_CONFIG' && k !== 'MANAGEMENT_PORT')
+      .sort(),
+    Object.keys(ENV).sort(),
+    'it sets every variable the config expands',
+  );
 });
 
 function parseStop(value: string): number {
   return Number(/^(\d+)s$/.exec(value)![1]);
 }
 
-t.test('kubernetes: receivers and workers on one Redis; ports and probes are the service\'s own (probes on the management port), non-root, read-only, no capabilities, a PodDisruptionBudget over the receivers', async (t) => {
+t.test("kubernetes: receivers and workers on one Redis; ports and probes are the service's own (probes on the management port), non-root, read-only, no capabilities, a PodDisruptionBudget over the receivers", async (t) => {
   const all = docs('kubernetes/logout-receiver.yaml');
   const deployments = all.filter((d) => d.kind === 'Deployment');
   const envOf = (container: Doc, name: string) => container.env.find((e: { name: string }) => e.name === name)?.value as string | undefined;
@@ -111,13 +123,14 @@ t.test('every metric the alert rules and the dashboard read is one the service e
   const scrape = (await svc.app.inject({ url: '/metrics' })).body;
   const exposed = new Map([...scrape.matchAll(/^# TYPE (\S+) (\S+)$/gm)].map((m) => [m[1]!, m[2]!]));
   const known = (name: string) => exposed.has(name) || [/_bucket$/, /_sum$/, /_count$/].some((suffix) => suffix.test(name) && exposed.get(name.replace(suffix, '')) === 'histogram');
-  const exprs = [
-    ...docs('prometheus/alerts.yaml')[0]!.groups.flatMap((g: Doc) => g.rules.map((r: Doc) => r.expr as string)),
-    ...docs('grafana/dashboard.json')[0]!.panels.flatMap((p: Doc) => p.targets.map((x: Doc) => x.expr as string)),
-  ];
+  const exprs = [...docs('prometheus/alerts.yaml')[0]!.groups.flatMap((g: Doc) => g.rules.map((r: Doc) => r.expr as string)), ...docs('grafana/dashboard.json')[0]!.panels.flatMap((p: Doc) => p.targets.map((x: Doc) => x.expr as string))];
   const used = new Set(exprs.flatMap((e) => [...e.matchAll(/\b((?:logout_receiver|process|nodejs)_[a-z0-9_]+)\b/g)].map((m) => m[1]!)));
   t.ok(used.size >= 10, `the rules and panels read ${used.size} metrics`);
-  t.same([...used].filter((name) => !known(name)), [], 'none unknown');
+  t.same(
+    [...used].filter((name) => !known(name)),
+    [],
+    'none unknown',
+  );
   for (const labels of exprs.flatMap((e) => [...e.matchAll(/logout_receiver_store_up\{store="(\w+)"\}/g)].map((m) => m[1]!))) t.match(labels, /^(service|token_cache)$/);
 });
 

@@ -11,7 +11,11 @@ const dockerfile = await readFile(join(root, 'Dockerfile'), 'utf8');
 
 /** The Dockerfile's instructions, stage by stage (continuation lines joined). */
 function stages(text: string): { name: string; lines: string[] }[] {
-  const instructions = text.replace(/\\\n/g, ' ').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  const instructions = text
+    .replace(/\\\n/g, ' ')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
   const result: { name: string; lines: string[] }[] = [];
   for (const line of instructions) {
     const from = /^FROM\s+\S+(?:\s+AS\s+(\S+))?/i.exec(line);
@@ -27,8 +31,14 @@ const find = (re: RegExp) => runtime.lines.filter((l) => re.test(l));
 
 t.test('the Dockerfile is multi-stage: a build stage, then a runtime stage', async (t) => {
   t.ok(all.length >= 2, 'at least two stages');
-  t.ok(all[0]!.lines.some((l) => /npm run build/.test(l)), 'the first stage builds');
-  t.ok(find(/^COPY --from=/).some((l) => /dist/.test(l)), 'the runtime copies dist from the build stage');
+  t.ok(
+    all[0]!.lines.some((l) => /npm run build/.test(l)),
+    'the first stage builds',
+  );
+  t.ok(
+    find(/^COPY --from=/).some((l) => /dist/.test(l)),
+    'the runtime copies dist from the build stage',
+  );
 });
 
 t.test('the runtime stage installs production dependencies only and runs as a non-root user', async (t) => {
@@ -68,5 +78,8 @@ t.test('replaying the runtime stage: a clean copy, npm ci --omit=dev, the image 
   t.equal(health.status, 200);
   t.equal(await service.stop('SIGTERM'), 0, 'exits 0 on SIGTERM');
   t.same((await readdir(dir)).sort(), ['dist', 'node_modules', 'openapi.yaml', 'package-lock.json', 'package.json'], 'it wrote nothing beside its files (a read-only root filesystem works)');
-  t.ok(service.lines.some((l) => /stopping/.test(l)), 'says it is stopping');
+  t.ok(
+    service.lines.some((l) => /stopping/.test(l)),
+    'says it is stopping',
+  );
 });

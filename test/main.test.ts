@@ -16,9 +16,7 @@ t.teardown(() => rm(dir, { recursive: true, force: true }));
 /** Runs the service expecting it to refuse to start. */
 function refuse(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stderr: string }> {
   return new Promise((resolve) => {
-    execFile('node', [main, ...args], { env: { ...process.env, LOGOUT_RECEIVER_CONFIG: '', ...env }, timeout: 20_000 }, (err, _stdout, stderr) =>
-      resolve({ code: err ? ((err as { code?: number }).code ?? null) : 0, stderr }),
-    );
+    execFile('node', [main, ...args], { env: { ...process.env, LOGOUT_RECEIVER_CONFIG: '', ...env }, timeout: 20_000 }, (err, _stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? null) : 0, stderr }));
   });
 }
 
@@ -26,8 +24,14 @@ t.test('with no configuration it starts on the memory store, on loopback, and wa
   const service = await startProcess('node', [main], { cwd: root, env: { PORT: '0', LOGOUT_RECEIVER_CONFIG: '' } });
   t.teardown(() => service.stop('SIGKILL'));
   t.match(service.address, /^http:\/\/127\.0\.0\.1:\d+$/);
-  t.ok(service.lines.some((l) => /memory.*lost on restart/.test(l)), 'warns that memory is lost on restart');
-  t.ok(service.lines.some((l) => /no configuration file/.test(l)), 'says it runs the development configuration');
+  t.ok(
+    service.lines.some((l) => /memory.*lost on restart/.test(l)),
+    'warns that memory is lost on restart',
+  );
+  t.ok(
+    service.lines.some((l) => /no configuration file/.test(l)),
+    'says it runs the development configuration',
+  );
   const apps = await fetch(`${service.address}/v1/apps`, { headers: { authorization: 'Bearer dev-only-key' } });
   t.equal(apps.status, 200, 'the development key from the README works');
   t.equal(await service.stop('SIGTERM'), 0, 'SIGTERM stops it cleanly');
@@ -50,9 +54,15 @@ t.test('with its Redis unreachable the service still starts, says so, and answer
   t.teardown(() => service.stop('SIGKILL'));
   t.equal((await fetch(`${service.address}/healthz`)).status, 200, 'alive');
   t.equal((await fetch(`${service.address}/readyz`)).status, 503, 'not ready');
-  t.ok(service.lines.some((l) => /outage began/.test(l)), 'logs that Redis is unreachable');
+  t.ok(
+    service.lines.some((l) => /outage began/.test(l)),
+    'logs that Redis is unreachable',
+  );
   t.match(await (await fetch(`${service.address}/metrics`)).text(), /logout_receiver_store_errors_total\{where="store"\} [1-9]/, 'and counts it');
-  t.notOk(service.lines.some((l) => /redis:\/\/[^"]*@/.test(l)), 'no credentials in the log');
+  t.notOk(
+    service.lines.some((l) => /redis:\/\/[^"]*@/.test(l)),
+    'no credentials in the log',
+  );
   t.equal(await service.stop('SIGTERM'), 0);
 });
 

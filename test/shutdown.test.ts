@@ -48,7 +48,10 @@ t.test('SIGTERM under load: /readyz turns 503 first and requests are still serve
   t.equal(stopping.status, 'stopping', 'during the delay /readyz is served, 503 stopping');
   t.equal((await fetch(`${service.address}/healthz`)).status, 200, 'and other requests are still served');
   await until(async () => service.lines.some((line) => line.includes('no longer accepting')));
-  const late = await fetch(`${service.address}/healthz`).then((r) => r.status, (err: Error) => err.message);
+  const late = await fetch(`${service.address}/healthz`).then(
+    (r) => r.status,
+    (err: Error) => err.message,
+  );
   t.not(late, 200, `once the delay is over a new request is not served (${late})`);
   t.same([...new Set(await Promise.all(inFlight))], [200], 'every request in flight finished with 200');
   t.equal(await exited, 0, 'exit 0');

@@ -12,9 +12,8 @@ export const dataProtectionFormat: CacheFormat = {
   name: 'aspnet-data-protection',
   recognizes: (blob) => typeof blob !== 'string' && blob.length >= MAGIC.length && MAGIC.every((byte, i) => blob[i] === byte),
   async removeAccounts(_blob, homeAccountIds, { oneAccountPerPartition }) {
-    if (oneAccountPerPartition)
-      return { accounts: homeAccountIds.map(() => ({ outcome: 'removed', removedKeys: [], detail: 'encrypted partition deleted' })), next: null };
-    const detail = 'encrypted partition (ASP.NET Data Protection) that may hold other accounts: the key template does not make it one account\'s';
+    if (oneAccountPerPartition) return { accounts: homeAccountIds.map(() => ({ outcome: 'removed', removedKeys: [], detail: 'encrypted partition deleted' })), next: null };
+    const detail = "encrypted partition (ASP.NET Data Protection) that may hold other accounts: the key template does not make it one account's";
     return { accounts: homeAccountIds.map(() => ({ outcome: 'skipped', removedKeys: [], detail })) };
   },
 };

@@ -181,8 +181,7 @@ class Scanner {
           this.memberKey();
           this.value(depth + 1);
         } while (this.more());
-    }
-    else if (c === 0x5b) this.elements(depth);
+    } else if (c === 0x5b) this.elements(depth);
     else if (c === 0x74) this.literal('true');
     else if (c === 0x66) this.literal('false');
     else if (c === 0x6e) this.literal('null');

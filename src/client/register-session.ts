@@ -48,7 +48,7 @@ export function sessionFromSignIn(clientId: string, result: SignInResult, option
   const sid = typeof claims.sid === 'string' ? claims.sid : options.sessionState;
   if (!sid)
     (options.onWarning ?? console.warn)(
-      'logout-receiver: this sign-in has no sid (no sid claim in the ID token, no sessionState given): a front-channel logout cannot end its session, only a back-channel logout by sub. Add the sid optional claim to ID tokens, or pass the authorization response\'s session_state',
+      "logout-receiver: this sign-in has no sid (no sid claim in the ID token, no sessionState given): a front-channel logout cannot end its session, only a back-channel logout by sub. Add the sid optional claim to ID tokens, or pass the authorization response's session_state",
     );
   return {
     clientId,

@@ -9,7 +9,10 @@ const ENV_SETTINGS: Record<string, string> = { LOGOUT_RECEIVER_ROLE: 'role', POR
 export function applyEnv(raw: Record<string, unknown>, env: Env): Record<string, unknown> {
   const out: Record<string, unknown> = { ...raw };
   const server = { ...((out.server as Record<string, unknown> | undefined) ?? {}) };
-  for (const [variable, setting] of [['PORT', 'port'], ['MANAGEMENT_PORT', 'managementPort']] as const) {
+  for (const [variable, setting] of [
+    ['PORT', 'port'],
+    ['MANAGEMENT_PORT', 'managementPort'],
+  ] as const) {
     const value = env[variable];
     if (value === undefined) continue;
     if (!/^\d{1,5}$/.test(value)) throw new ConfigError(variable, 'must be a port number');

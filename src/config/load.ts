@@ -47,7 +47,6 @@ export async function loadConfig(argv: string[], env: Env = process.env): Promis
   } catch (err) {
     throw blameVariable(err, env);
   }
-  if (config.development && !isLoopbackHost(config.server.host))
-    throw new ConfigError('HOST', 'without a configuration file the service (and its built-in development key) listens on loopback only; give --config to listen elsewhere');
+  if (config.development && !isLoopbackHost(config.server.host)) throw new ConfigError('HOST', 'without a configuration file the service (and its built-in development key) listens on loopback only; give --config to listen elsewhere');
   return config;
 }

@@ -2,9 +2,7 @@ import { Type, type Static } from 'typebox';
 import { ROLES } from '../core/roles.js';
 
 /** Asymmetric JWS algorithms only: `none` and HMAC can never verify a provider's token. */
-export const SIGNING_ALGORITHMS = [
-  'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519',
-] as const;
+export const SIGNING_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'] as const;
 
 export const API_SCOPES = ['sessions:write', 'logouts:write', 'read'] as const;
 export type ApiScope = (typeof API_SCOPES)[number];
@@ -131,10 +129,7 @@ export const ConfigSchema = Type.Object(
                 tenants: Type.Array(Type.String({ pattern: '^[0-9a-fA-F-]{36}$' }), { minItems: 1 }),
                 audience: Type.Union([NonEmpty, Type.Array(NonEmpty, { minItems: 1 })]),
                 jwksUri: Type.Optional(NonEmpty),
-                roles: Type.Object(
-                  { 'sessions:write': Type.Optional(NonEmpty), 'logouts:write': Type.Optional(NonEmpty), read: Type.Optional(NonEmpty) },
-                  Strict,
-                ),
+                roles: Type.Object({ 'sessions:write': Type.Optional(NonEmpty), 'logouts:write': Type.Optional(NonEmpty), read: Type.Optional(NonEmpty) }, Strict),
                 // A plain client id is bound to every app; {id, apps} to those apps.
                 clients: Type.Optional(Type.Array(Type.Union([NonEmpty, Type.Object({ id: NonEmpty, apps: Type.Array(Type.String({ minLength: 1, maxLength: 64 })) }, Strict)]), { minItems: 1 })),
               },

@@ -26,7 +26,6 @@ export async function expandVariables(value: unknown, key: string, env: Env): Pr
     return value.replace(VARIABLE, (match, name?: string) => (name === undefined ? '$' : values.get(name)!));
   }
   if (Array.isArray(value)) return Promise.all(value.map((item, i) => expandVariables(item, `${key}[${i}]`, env)));
-  if (value !== null && typeof value === 'object')
-    return Object.fromEntries(await Promise.all(Object.entries(value).map(async ([k, v]) => [k, await expandVariables(v, key ? `${key}.${k}` : k, env)])));
+  if (value !== null && typeof value === 'object') return Object.fromEntries(await Promise.all(Object.entries(value).map(async ([k, v]) => [k, await expandVariables(v, key ? `${key}.${k}` : k, env)])));
   return value;
 }

@@ -70,8 +70,7 @@ export class LogoutAdmission {
     const replayKey = JSON.stringify([token.iss, token.jti]);
     // Until the token can no longer pass (expired, or too old), in whole milliseconds (NumericDates may be fractional).
     const until = Math.ceil(Math.max((token.validUntil + this.options.clockSkewSeconds) * 1000, this.options.now() + 1000));
-    const target =
-      token.sid !== undefined ? { kind: 'sid' as const, issuer: token.iss, sid: token.sid } : { kind: 'sub' as const, issuer: token.iss, sub: token.sub as string };
+    const target = token.sid !== undefined ? { kind: 'sid' as const, issuer: token.iss, sid: token.sid } : { kind: 'sub' as const, issuer: token.iss, sub: token.sub as string };
     const report = this.newReport({ channel: 'backchannel', target });
     // Replay record, journal and marker in one step (one round trip before the answer with Redis). A
     // session registered once this has answered is refused (409). One that could not be recorded is

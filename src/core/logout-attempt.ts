@@ -145,15 +145,20 @@ export class LogoutAttempt {
 
   /** Redoes the removals and web-session endings whose latest outcome is `failed` (of the first pass and of the second), and only those. */
   private async retryFailed(report: LogoutReport, done: AttemptDone): Promise<void> {
-    const failed = <T extends { outcome: string }>(lists: (T[] | undefined)[]) =>
-      lists.flatMap((list) => (list ?? []).map((r, i) => ({ list: list!, i, r })).filter(({ r }) => r.outcome === 'failed'));
+    const failed = <T extends { outcome: string }>(lists: (T[] | undefined)[]) => lists.flatMap((list) => (list ?? []).map((r, i) => ({ list: list!, i, r })).filter(({ r }) => r.outcome === 'failed'));
     const removals = failed([report.removals, report.secondPass?.removals]);
     const endings = failed([report.webSessions, report.secondPass?.webSessions]);
     if (removals.length === 0 && endings.length === 0) return;
     const later = await this.laterSignIns(report, [...removals.map(({ r }) => r.homeAccountId), ...endings.map(({ r }) => r.target?.homeAccountId)]);
     const [again, endedAgain] = await Promise.all([
-      this.redoRemovals(removals.map(({ r }) => r), later),
-      this.redoEndings(endings.map(({ r }) => r), later),
+      this.redoRemovals(
+        removals.map(({ r }) => r),
+        later,
+      ),
+      this.redoEndings(
+        endings.map(({ r }) => r),
+        later,
+      ),
     ]);
     removals.forEach(({ list, i, r }, n) => (list[i] = { ...again[n]!, attempts: (r.attempts ?? 1) + (again[n]!.outcome === 'superseded' ? 0 : 1) }));
     endings.forEach(({ list, i, r }, n) => (list[i] = { ...endedAgain[n]!, attempts: (r.attempts ?? 1) + (endedAgain[n]!.outcome === 'superseded' ? 0 : 1) }));
@@ -205,9 +210,7 @@ export class LogoutAttempt {
   private async laterSignIns(report: LogoutReport, homeAccountIds: (string | undefined)[]): Promise<Map<string, Session[]>> {
     const received = receivedAtMs(report);
     const accounts = [...new Set(homeAccountIds.filter((id): id is string => !!id).map((id) => id.toLowerCase()))];
-    const later = await Promise.all(
-      accounts.map(async (id) => (await this.options.stores.sessions.byHomeAccountId(id)).filter((s) => Date.parse(s.createdAt) > received)),
-    );
+    const later = await Promise.all(accounts.map(async (id) => (await this.options.stores.sessions.byHomeAccountId(id)).filter((s) => Date.parse(s.createdAt) > received)));
     return new Map(accounts.map((id, i) => [id, later[i]!] as const).filter(([, sessions]) => sessions.length > 0));
   }
 
@@ -215,13 +218,7 @@ export class LogoutAttempt {
   private settle(report: LogoutReport, error?: string): void {
     const failed = [...report.removals, ...(report.secondPass?.removals ?? [])].filter((r) => r.outcome === 'failed');
     const failedEndings = [...(report.webSessions ?? []), ...(report.secondPass?.webSessions ?? [])].filter((e) => e.outcome === 'failed');
-    const lastError =
-      error ??
-      (failed.length
-        ? `${failed.length} token-cache removal(s) failed: ${failed[0]!.detail ?? ''}`
-        : failedEndings.length
-          ? `${failedEndings.length} web-session ending(s) failed: ${failedEndings[0]!.detail ?? ''}`
-          : undefined);
+    const lastError = error ?? (failed.length ? `${failed.length} token-cache removal(s) failed: ${failed[0]!.detail ?? ''}` : failedEndings.length ? `${failedEndings.length} web-session ending(s) failed: ${failedEndings[0]!.detail ?? ''}` : undefined);
     if (lastError === undefined) {
       delete report.lastError;
       if (report.state !== 'completed') report.completedAt = new Date(this.options.now()).toISOString();
@@ -268,8 +265,7 @@ export class LogoutAttempt {
   }
 }
 
-const secondPassDue = (report: LogoutReport, now: number): boolean =>
-  report.state !== 'failed' && report.secondPass !== undefined && report.secondPass.at === undefined && Date.parse(report.secondPass.dueAt) <= now;
+const secondPassDue = (report: LogoutReport, now: number): boolean => report.state !== 'failed' && report.secondPass !== undefined && report.secondPass.at === undefined && Date.parse(report.secondPass.dueAt) <= now;
 
 const superseded = (r: AccountRemoval): AccountRemoval => ({
   clientId: r.clientId,

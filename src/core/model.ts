@@ -26,22 +26,13 @@ export type NewSession = Omit<Session, 'id' | 'createdAt'>;
 
 /** A registration repeated (the same sign-in at the same app): it extends the session rather than adding one. */
 export const sameRegistration = (s: NewSession, input: NewSession): boolean =>
-  s.clientId === input.clientId &&
-  s.sid === input.sid &&
-  s.homeAccountId === input.homeAccountId &&
-  s.cacheKey === input.cacheKey &&
-  s.webSessionKey === input.webSessionKey &&
-  s.principal === input.principal;
+  s.clientId === input.clientId && s.sid === input.sid && s.homeAccountId === input.homeAccountId && s.cacheKey === input.cacheKey && s.webSessionKey === input.webSessionKey && s.principal === input.principal;
 
 /** What a logout applies to: one session, every session of a user at an issuer, or one MSAL account. */
-export type LogoutTarget =
-  | { kind: 'sid'; issuer: string; sid: string }
-  | { kind: 'sub'; issuer: string; sub: string }
-  | { kind: 'account'; homeAccountId: string };
+export type LogoutTarget = { kind: 'sid'; issuer: string; sid: string } | { kind: 'sub'; issuer: string; sub: string } | { kind: 'account'; homeAccountId: string };
 
 /** One name per target, whatever the letter case of an account id: the key reports are found by. */
-export const targetKey = (target: LogoutTarget): string =>
-  JSON.stringify(target.kind === 'account' ? ['account', target.homeAccountId.toLowerCase()] : target.kind === 'sid' ? ['sid', target.issuer, target.sid] : ['sub', target.issuer, target.sub]);
+export const targetKey = (target: LogoutTarget): string => JSON.stringify(target.kind === 'account' ? ['account', target.homeAccountId.toLowerCase()] : target.kind === 'sid' ? ['sid', target.issuer, target.sid] : ['sub', target.issuer, target.sub]);
 
 export const LOGOUT_CHANNELS = ['backchannel', 'frontchannel', 'api'] as const;
 export type LogoutChannel = (typeof LOGOUT_CHANNELS)[number];

@@ -40,7 +40,6 @@ export function partitionKey(template: string, clientId: string, homeAccountId: 
 /** A key template that names the account (`{homeAccountId}`, or both its halves) gives each account a partition of its own. */
 const namesOneAccount = (template: string): boolean => template.includes('{homeAccountId}') || (template.includes('{oid}') && template.includes('{tenantId}'));
 
-
 /** Which account a removal took out of which app's partition: all a later pass needs to do it again. */
 export type PartitionAddress = Pick<AccountRemoval, 'clientId' | 'homeAccountId' | 'partitionKey'>;
 
@@ -162,7 +161,11 @@ export class TokenCacheSweeper {
           if (blob === null) return settleAll({ outcome: 'not_present', detail: 'no such partition' });
           const format = this.formats.find((f) => f.recognizes(blob));
           if (!format) return settleAll({ outcome: 'skipped', detail: 'the partition is in no known cache format' });
-          const { accounts, next } = await format.removeAccounts(blob, waiting.map((w) => w.homeAccountId), context);
+          const { accounts, next } = await format.removeAccounts(
+            blob,
+            waiting.map((w) => w.homeAccountId),
+            context,
+          );
           const removing: [Waiter, AccountPartitionRemoval][] = [];
           waiting.forEach((w, i) => {
             const result = accounts[i]!;
@@ -172,8 +175,7 @@ export class TokenCacheSweeper {
           waiting = removing.map(([w]) => w);
           if (waiting.length === 0) return;
           if (await update.write(next!)) {
-            for (const [w, { removedKeys, detail }] of removing)
-              w.settle({ outcome: 'removed', removedEntries: removedKeys.length, partitionDeleted: next === null, ...(detail ? { detail } : {}) });
+            for (const [w, { removedKeys, detail }] of removing) w.settle({ outcome: 'removed', removedEntries: removedKeys.length, partitionDeleted: next === null, ...(detail ? { detail } : {}) });
             return;
           }
         } finally {

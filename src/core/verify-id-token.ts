@@ -22,10 +22,7 @@ const isNonEmptyString = (v: unknown): v is string => typeof v === 'string' && v
  * algorithm it allows, `aud` naming the app, not expired beyond the skew. A registration that carries
  * one takes who signed in from it, so a leaked API key cannot attach someone else's account to a session.
  */
-export async function verifyIdToken(
-  token: string,
-  options: { issuers: IssuerRegistry; app: AppConfig; clockSkewSeconds: number; now?: () => number },
-): Promise<SignInProof> {
+export async function verifyIdToken(token: string, options: { issuers: IssuerRegistry; app: AppConfig; clockSkewSeconds: number; now?: () => number }): Promise<SignInProof> {
   let unverifiedIss: unknown;
   try {
     unverifiedIss = decodeJwt(token).iss;

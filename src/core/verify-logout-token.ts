@@ -69,13 +69,10 @@ function refusal(err: unknown): never {
   if (err instanceof joseErrors.JWTClaimValidationFailed) return fail(isRule(err.claim) ? err.claim : 'jws', `the ${err.claim.slice(0, 32)} claim is invalid`);
   if (err instanceof joseErrors.JWKSNoMatchingKey) return fail('kid', 'no signing key of the issuer matches the token');
   if (err instanceof joseErrors.JOSEAlgNotAllowed) return fail('alg', 'the signing algorithm is not allowed');
-  if (err instanceof joseErrors.JOSENotSupported)
-    return /Extension Header Parameter/.test(err.message) ? fail('crit', 'the token names a critical header parameter that is not understood') : fail('alg', 'the signing algorithm is not supported');
-  if (err instanceof joseErrors.JWTInvalid)
-    return /unencoded payload/.test(err.message) ? fail('b64', 'an unencoded payload (b64: false) is not accepted') : fail('jws', 'the claims of the logout token are not a JSON object');
+  if (err instanceof joseErrors.JOSENotSupported) return /Extension Header Parameter/.test(err.message) ? fail('crit', 'the token names a critical header parameter that is not understood') : fail('alg', 'the signing algorithm is not supported');
+  if (err instanceof joseErrors.JWTInvalid) return /unencoded payload/.test(err.message) ? fail('b64', 'an unencoded payload (b64: false) is not accepted') : fail('jws', 'the claims of the logout token are not a JSON object');
   if (err instanceof joseErrors.JWSInvalid) return fail('jws', 'the logout token is not a valid JWS');
-  if (err instanceof joseErrors.JWKSTimeout || err instanceof joseErrors.JWKSInvalid || err instanceof TypeError)
-    return fail('jwks', 'the signing keys of the issuer are unavailable');
+  if (err instanceof joseErrors.JWKSTimeout || err instanceof joseErrors.JWKSInvalid || err instanceof TypeError) return fail('jwks', 'the signing keys of the issuer are unavailable');
   return fail('signature', 'the signature of the logout token does not verify');
 }
 
@@ -137,7 +134,6 @@ function factsOf(header: Record<string, unknown>, payload: JWTPayload): NonNulla
 }
 
 async function verifyDecoded(token: string, header: Record<string, unknown>, unverified: JWTPayload, options: VerifyLogoutTokenOptions): Promise<VerifiedLogoutToken> {
-
   const alg = header.alg;
   if (typeof alg !== 'string' || alg.toLowerCase() === 'none') return fail('alg', 'an unsigned logout token is not accepted');
   checkTyp(header.typ, false);
@@ -153,15 +149,12 @@ async function verifyDecoded(token: string, header: Record<string, unknown>, unv
   const skew = options.clockSkewSeconds;
 
   if (claims.iss !== issuer.iss) return fail('iss', 'the iss claim is invalid');
-  if (issuer.tenant !== undefined && claims.tid !== undefined && claims.tid !== issuer.tenant)
-    fail('tid', 'the tid claim does not match the issuer');
+  if (issuer.tenant !== undefined && claims.tid !== undefined && claims.tid !== issuer.tenant) fail('tid', 'the tid claim does not match the issuer');
 
   const audiences = typeof claims.aud === 'string' ? [claims.aud] : claims.aud;
-  if (!Array.isArray(audiences) || audiences.length === 0 || !audiences.every(isNonEmptyString))
-    return fail('aud', 'the aud claim is missing');
+  if (!Array.isArray(audiences) || audiences.length === 0 || !audiences.every(isNonEmptyString)) return fail('aud', 'the aud claim is missing');
   const clientIds = new Set(options.apps.filter((a) => a.issuers.includes(issuer.config.name)).map((a) => a.clientId));
-  if (!audiences.every((aud) => clientIds.has(aud)))
-    return fail('aud', 'the aud claim names an audience that is not a registered app of this issuer');
+  if (!audiences.every((aud) => clientIds.has(aud))) return fail('aud', 'the aud claim names an audience that is not a registered app of this issuer');
 
   // NumericDates may be fractional (RFC 7519 §2); a value that is not finite is no date.
   if (typeof claims.iat !== 'number') return fail('iat', 'the iat claim is missing');
@@ -175,8 +168,7 @@ async function verifyDecoded(token: string, header: Record<string, unknown>, unv
 
   const events = claims.events;
   if (!isObject(events)) return fail('events', 'the events claim is missing or not an object');
-  if (!isObject(events[BACKCHANNEL_LOGOUT_EVENT]))
-    return fail('events', 'the events claim has no back-channel logout event object');
+  if (!isObject(events[BACKCHANNEL_LOGOUT_EVENT])) return fail('events', 'the events claim has no back-channel logout event object');
 
   const { sid, sub } = claims as { sid?: unknown; sub?: unknown };
   if (sid !== undefined && !isNonEmptyString(sid)) return fail('sid', 'the sid claim is not a string');

@@ -48,7 +48,5 @@ export function registerErrorHandling(app: FastifyInstance, metrics: ServiceMetr
     return reply.code(code).send({ error: ERROR_NAME[code] ?? 'invalid_request', error_description: description });
   });
 
-  app.setNotFoundHandler((request, reply) =>
-    reply.code(404).send({ error: 'not_found', error_description: `no route ${request.method} ${request.url.split('?')[0]}` }),
-  );
+  app.setNotFoundHandler((request, reply) => reply.code(404).send({ error: 'not_found', error_description: `no route ${request.method} ${request.url.split('?')[0]}` }));
 }

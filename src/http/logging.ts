@@ -58,6 +58,5 @@ export function logAttempt(log: FastifyBaseLogger | undefined, report: LogoutRep
   for (const r of report.removals)
     if (r.outcome === 'skipped' || r.outcome === 'failed') log.warn({ logoutId: id, app: r.app, partition: r.partitionKey === undefined ? undefined : hashForLog(r.partitionKey), outcome: r.outcome, detail: r.detail }, 'token-cache partition not swept');
   // Never the web session's key or target: the app, its kind, the outcome and why.
-  for (const e of [...(report.webSessions ?? []), ...(report.secondPass?.webSessions ?? [])])
-    if (e.outcome === 'skipped' || e.outcome === 'failed') log.warn({ logoutId: id, app: e.app, kind: e.kind, outcome: e.outcome, detail: e.detail }, 'web session not ended');
+  for (const e of [...(report.webSessions ?? []), ...(report.secondPass?.webSessions ?? [])]) if (e.outcome === 'skipped' || e.outcome === 'failed') log.warn({ logoutId: id, app: e.app, kind: e.kind, outcome: e.outcome, detail: e.detail }, 'web session not ended');
 }

@@ -89,8 +89,11 @@ export function isStoreOutage(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   if (err.name === 'MaxRetriesPerRequestError' || err.name === 'ClusterAllFailedError') return true;
   // A client away, or a Redis that cannot take writes now: a replica, a failover, a Cluster reconfiguring.
-  return /Connection is closed|ECONNREFUSED|Command timed out|Stream isn't writeable|ClusterAllFailedError|Cluster isn't ready|Too many Cluster redirections|Failed to refresh slots cache|^(CLUSTERDOWN|READONLY|LOADING|MASTERDOWN|TRYAGAIN|NOREPLICAS|MOVED|ASK)\b|^EXECABORT.*(READONLY|NOREPLICAS|CLUSTERDOWN|LOADING|MASTERDOWN)/.test(err.message)
-    || (err as { previousErrors?: unknown[] }).previousErrors?.some(isStoreOutage) === true;
+  return (
+    /Connection is closed|ECONNREFUSED|Command timed out|Stream isn't writeable|ClusterAllFailedError|Cluster isn't ready|Too many Cluster redirections|Failed to refresh slots cache|^(CLUSTERDOWN|READONLY|LOADING|MASTERDOWN|TRYAGAIN|NOREPLICAS|MOVED|ASK)\b|^EXECABORT.*(READONLY|NOREPLICAS|CLUSTERDOWN|LOADING|MASTERDOWN)/.test(
+      err.message,
+    ) || (err as { previousErrors?: unknown[] }).previousErrors?.some(isStoreOutage) === true
+  );
 }
 
 const asUnavailable = (err: unknown): never => {

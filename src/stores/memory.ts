@@ -195,7 +195,10 @@ class MemoryLogoutJournal implements LogoutJournal {
     this.pendingSince.delete(id);
   }
   async claimDue(now: number, limit: number, leaseMs: number): Promise<LogoutReport[]> {
-    const due = [...this.queue].filter(([, at]) => at <= now).sort((a, b) => a[1] - b[1]).slice(0, limit);
+    const due = [...this.queue]
+      .filter(([, at]) => at <= now)
+      .sort((a, b) => a[1] - b[1])
+      .slice(0, limit);
     const claimed: LogoutReport[] = [];
     for (const [id] of due) {
       const report = await this.get(id);
@@ -223,7 +226,12 @@ class MemoryLogoutJournal implements LogoutJournal {
     const ids = (this.byTargetKey.get(key) ?? []).filter((id) => this.reports.get(id) !== undefined);
     if (ids.length) this.byTargetKey.set(key, ids);
     else this.byTargetKey.delete(key);
-    return Promise.all(ids.slice(-limit).reverse().map(async (id) => (await this.get(id))!));
+    return Promise.all(
+      ids
+        .slice(-limit)
+        .reverse()
+        .map(async (id) => (await this.get(id))!),
+    );
   }
   async get(id: string): Promise<LogoutReport | null> {
     const report = this.reports.get(id);

@@ -53,6 +53,5 @@ export const redisHashTokenCache: TokenCacheKind = {
   settings: Type.Object({ ...REDIS_LOCATION_SETTINGS, field: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })) }, { additionalProperties: false }),
   check: (settings) => checkRedisLocation(settings as RedisLocation),
   defaults: (settings) => ({ field: 'data', ...settings }),
-  open: (settings, context) =>
-    new RedisTokenCacheStore(context.redis(redisLocationOf(settings as RedisLocation)), false, { layout: hashFieldLayout(settings.field as string) }),
+  open: (settings, context) => new RedisTokenCacheStore(context.redis(redisLocationOf(settings as RedisLocation)), false, { layout: hashFieldLayout(settings.field as string) }),
 };

@@ -26,10 +26,12 @@ export interface RedisPartitionLayout {
 export type CompareAndSet = (key: string, expected: string | Buffer, next: string | Buffer | null) => Promise<boolean>;
 
 /** A WRONGTYPE from Redis: the key holds something else than the layout's type; never retried, never written. */
-export const foreignType = (type: string) => (err: unknown): never => {
-  if (err instanceof Error && err.message.startsWith('WRONGTYPE')) throw new ForeignPartitionError(`the key holds another Redis type than ${type}`);
-  throw err;
-};
+export const foreignType =
+  (type: string) =>
+  (err: unknown): never => {
+    if (err instanceof Error && err.message.startsWith('WRONGTYPE')) throw new ForeignPartitionError(`the key holds another Redis type than ${type}`);
+    throw err;
+  };
 
 /** Writes `next` (or deletes the key when `deletes` is '1') only when the string there is still `expected`; the TTL is kept. */
 const COMPARE_AND_SET_STRING = defineScript({

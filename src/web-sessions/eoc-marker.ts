@@ -11,8 +11,7 @@ export const eocMarkerKey = (prefix: string, iss: string, id: string): string =>
  * The value express-openid-connect's `onLogoutToken` writes: a session-shaped object, so that a
  * connect-style store (connect-redis parses every value as JSON) reads it like any session.
  */
-export const eocMarkerValue = (ttlSeconds: number, now = Date.now()): string =>
-  JSON.stringify({ cookie: { expires: now + ttlSeconds * 1000, maxAge: ttlSeconds * 1000 } });
+export const eocMarkerValue = (ttlSeconds: number, now = Date.now()): string => JSON.stringify({ cookie: { expires: now + ttlSeconds * 1000, maxAge: ttlSeconds * 1000 } });
 
 /**
  * Writes the logout markers an express-openid-connect app with `backchannelLogout` checks on every

@@ -51,9 +51,6 @@ export function conflictingWebSessions(targets: readonly AppWebSession[], kinds:
     if (!kind) throw new Error(`unknown web-session kind ${target.kind}`);
     return { target, ...kind.keySpace(target.settings) };
   });
-  for (const [n, one] of spaces.entries())
-    for (const other of spaces.slice(n + 1))
-      if (one.target.app !== other.target.app && one.store === other.store && one.patterns.some((p) => other.patterns.some((q) => patternsOverlap(p, q))))
-        return [one.target, other.target];
+  for (const [n, one] of spaces.entries()) for (const other of spaces.slice(n + 1)) if (one.target.app !== other.target.app && one.store === other.store && one.patterns.some((p) => other.patterns.some((q) => patternsOverlap(p, q)))) return [one.target, other.target];
   return undefined;
 }

@@ -14,9 +14,7 @@ export const MAX_WEB_SESSION_VALUE = 512;
  */
 export function keyTemplateError(template: string, options: { literalPrefix: boolean }): string | undefined {
   if (template.length === 0) return 'must be a non-empty template';
-  for (const [, name] of template.matchAll(PLACEHOLDER))
-    if (!(WEB_SESSION_PLACEHOLDERS as readonly string[]).includes(name ?? ''))
-      return `unknown placeholder {${name}}; known: ${WEB_SESSION_PLACEHOLDERS.map((p) => `{${p}}`).join(' ')}`;
+  for (const [, name] of template.matchAll(PLACEHOLDER)) if (!(WEB_SESSION_PLACEHOLDERS as readonly string[]).includes(name ?? '')) return `unknown placeholder {${name}}; known: ${WEB_SESSION_PLACEHOLDERS.map((p) => `{${p}}`).join(' ')}`;
   if (/[{}]/.test(template.replace(PLACEHOLDER, ''))) return 'has a brace that is not part of a {placeholder}';
   if (options.literalPrefix && template.search(PLACEHOLDER) === 0) return 'must begin with a literal prefix before any placeholder (e.g. "sess:{sessionKey}")';
   if (template.search(PLACEHOLDER) === -1) return 'names no placeholder, so every session would be the same record';
@@ -57,7 +55,6 @@ export function keyFor(template: string, target: WebSessionTarget): { key: strin
   return 'key' in filled ? filled : { outcome: 'skipped', detail: `no {${filled.missing}} for this session` };
 }
 
-
 /**
  * A kind's `key` setting checked and defaulted: the template to open the kind with, or why it is refused
  * (`setting` is `key`, for the configuration to name it).
@@ -75,11 +72,6 @@ export function resolveKeyTemplate(kind: Pick<WebSessionKind, 'kind' | 'key'>, k
 export function identityOf(kind: Pick<WebSessionKind, 'identity'>, template: string | undefined): (target: WebSessionTarget) => WebSessionIdentity {
   if (kind.identity) return (target) => kind.identity!(target);
   const names = template === undefined ? [] : placeholdersOf(template);
-  const identity: WebSessionIdentity = names.includes('sessionKey')
-    ? 'sessionKey'
-    : names.includes('sub') || names.includes('homeAccountId') || !names.includes('sid')
-      ? 'user'
-      : 'sid';
+  const identity: WebSessionIdentity = names.includes('sessionKey') ? 'sessionKey' : names.includes('sub') || names.includes('homeAccountId') || !names.includes('sid') ? 'user' : 'sid';
   return () => identity;
 }
-

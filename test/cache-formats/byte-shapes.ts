@@ -54,8 +54,7 @@ export const NUMBER_FORMS = ['0', '-0', '1E0', '1e+2', '-1.50e-3', '0.1000', '12
 export const INVALID_UTF8 = [[0xff], [0xc0, 0xaf], [0xed, 0xa0, 0x80], [0xe2, 0x82], [0x80]];
 
 /** `value` once in `1 + absent` draws, null otherwise. */
-const sometimes = <T>(value: fc.Arbitrary<T>, absent: number): fc.Arbitrary<T | null> =>
-  fc.oneof({ arbitrary: fc.constant(null), weight: absent }, { arbitrary: value, weight: 1 });
+const sometimes = <T>(value: fc.Arbitrary<T>, absent: number): fc.Arbitrary<T | null> => fc.oneof({ arbitrary: fc.constant(null), weight: absent }, { arbitrary: value, weight: 1 });
 
 export const byteShapeArbitrary: fc.Arbitrary<ByteShape> = fc.record({
   layout: fc.constantFrom<LayoutName>('compact', 'python-compact', 'indent-2', 'python-indent-4'),
@@ -90,7 +89,8 @@ function quote(s: string, shape: ByteShape): string {
   let out = '"';
   for (let i = 0; i < s.length; i++) {
     const code = s.charCodeAt(i);
-    if (shape.layout.startsWith('python') && code > 0x7f) out += u(code, false); // ensure_ascii
+    if (shape.layout.startsWith('python') && code > 0x7f)
+      out += u(code, false); // ensure_ascii
     else if (shape.escapes !== null && hash(shape.escapes, s, i) % 4 === 0) out += u(code, hash(s, i) % 2 === 0);
     else out += JSON.stringify(s[i]).slice(1, -1);
   }
@@ -113,11 +113,7 @@ export function write(node: Node, shape: ByteShape, depth = 0): string {
 
 /** Each entry object of each section but AppMetadata, with its section. */
 function entriesOf(root: Members): { section: Members; index: number; entry: Members; key: string }[] {
-  return root.members.flatMap(([name, section]) =>
-    name === 'AppMetadata' || !isMembers(section)
-      ? []
-      : section.members.flatMap(([key, entry], index) => (isMembers(entry) ? [{ section, index, entry, key }] : [])),
-  );
+  return root.members.flatMap(([name, section]) => (name === 'AppMetadata' || !isMembers(section) ? [] : section.members.flatMap(([key, entry], index) => (isMembers(entry) ? [{ section, index, entry, key }] : []))));
 }
 
 /** The cache's tree with the shape's repeated keys, fields and numbers applied (the removed account is `removed`, lower-cased). */
@@ -137,7 +133,13 @@ export function shapedTree(parsed: unknown, shape: ByteShape, removed: string, o
   if (shape.hiddenOwnerOfRemoved && others.length > 0) others[shape.hiddenOwnerOfRemoved.at % others.length]!.entry.members.unshift([OWNER, removed]);
   if (shape.shadowedEntry && entries.length > 0) {
     const { section, index, key } = entries[shape.shadowedEntry.at % entries.length]!;
-    section.members.splice(index, 0, [key, new Members([[OWNER, shape.shadowedEntry.owner === 'removed' ? removed : other], ['secret', 'shadowed']])]);
+    section.members.splice(index, 0, [
+      key,
+      new Members([
+        [OWNER, shape.shadowedEntry.owner === 'removed' ? removed : other],
+        ['secret', 'shadowed'],
+      ]),
+    ]);
   }
   if (shape.hiddenSection) {
     const sections = root.members.filter(([name, section]) => name !== 'AppMetadata' && isMembers(section) && section.members.length > 0);
@@ -191,7 +193,7 @@ export function expectedRemoval(root: Members, account: string): ExpectedRemoval
       const kept = section.members.filter(([k, e], i) => {
         const visible = lastOf(section.members, k) === i;
         if (!visible) return !gone.has(k) && !claimed(k, e);
-        if (gone.has(k)) return removedKeys.push(k), false;
+        if (gone.has(k)) return (removedKeys.push(k), false);
         if (name === 'Account') accountsLeft++;
         if (owners(e).slice(0, -1).includes(id)) refused = true;
         return true;

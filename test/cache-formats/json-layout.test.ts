@@ -50,8 +50,7 @@ async function msalPartition(): Promise<{ text: string; ids: string[] }> {
   const store = new MemoryTokenCacheStore();
   const web = new MsalWebApp(ORDERS, 'shared', store, new FakeEntra());
   const ids: string[] = [];
-  for (const [i, name] of ['Alice', 'Bob', 'Carol'].entries())
-    ids.push((await web.signIn({ oid: `${'abc'[i]!.repeat(8)}-0000-4000-8000-00000000000${i}`, homeTenant: TENANT_A, name, sid: `sid-${name}` })).homeAccountId);
+  for (const [i, name] of ['Alice', 'Bob', 'Carol'].entries()) ids.push((await web.signIn({ oid: `${'abc'[i]!.repeat(8)}-0000-4000-8000-00000000000${i}`, homeTenant: TENANT_A, name, sid: `sid-${name}` })).homeAccountId);
   return { text: (await store.get('shared'))!, ids };
 }
 
@@ -60,7 +59,11 @@ t.test('a partition msal-node wrote is laid out: every entry of each section but
   for (const form of [text, JSON.stringify(JSON.parse(text), null, 2)]) {
     const bytes = Buffer.from(form);
     const layout = await laidOut(bytes);
-    t.same(layout.sections.map((s) => s.entries.length), [3, 3, 3, 3], 'three entries in each section');
+    t.same(
+      layout.sections.map((s) => s.entries.length),
+      [3, 3, 3, 3],
+      'three entries in each section',
+    );
     agreesWithParse(t, bytes, layout);
   }
 });
@@ -134,8 +137,14 @@ t.test('refused, with the reason: what is not strict UTF-8, not one JSON object,
 t.test('escaped keys are read decoded: a section, an entry key and the owner field spelled with escapes', async (t) => {
   const text = '{"Acc\\u006funt":{"a.b-\\u0065nv":{"home_account_\\u0069d":"A.\\u0062","x":1}},"IdToken":{"k\\"q":{"home_account_id":"c.d"}}}';
   const layout = await laidOut(Buffer.from(text));
-  t.same(layout.sections.map((s) => s.name), ['Account', 'IdToken']);
-  t.same(layout.sections.map((s) => s.entries.map((e) => [e.key, e.owner])), [[['a.b-env', 'A.b']], [['k"q', 'c.d']]]);
+  t.same(
+    layout.sections.map((s) => s.name),
+    ['Account', 'IdToken'],
+  );
+  t.same(
+    layout.sections.map((s) => s.entries.map((e) => [e.key, e.owner])),
+    [[['a.b-env', 'A.b']], [['k"q', 'c.d']]],
+  );
   agreesWithParse(t, Buffer.from(text), layout);
 });
 
@@ -146,7 +155,15 @@ t.test('repeated keys: the last one of a section or a key is the visible one, th
     layout.sections.map((s) => [s.name, s.shadowed, s.entries.map((e) => [e.key, e.owner, e.shadowed, e.hiddenOwners ?? []])]),
     [
       ['Account', true, [['k', 'a.b', false, []]]],
-      ['Account', false, [['k', 'c.d', true, []], ['j', 'e.f', false, []], ['k', 'i.j', false, ['g.h']]]],
+      [
+        'Account',
+        false,
+        [
+          ['k', 'c.d', true, []],
+          ['j', 'e.f', false, []],
+          ['k', 'i.j', false, ['g.h']],
+        ],
+      ],
       ['Other', false, [['m', undefined, false, []]]],
     ],
   );

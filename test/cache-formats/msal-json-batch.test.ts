@@ -29,8 +29,7 @@ async function sharedPartition(): Promise<{ blob: Blob; ids: string[] }> {
   return { blob: JSON.parse((await store.get('shared'))!) as Blob, ids };
 }
 
-const ownedBy = (entry: unknown, id: string): boolean =>
-  typeof entry === 'object' && entry !== null && String((entry as { home_account_id?: unknown }).home_account_id).toLowerCase() === id.toLowerCase();
+const ownedBy = (entry: unknown, id: string): boolean => typeof entry === 'object' && entry !== null && String((entry as { home_account_id?: unknown }).home_account_id).toLowerCase() === id.toLowerCase();
 
 /** The same removals, one call per account, each on the blob the previous one left. */
 async function oneByOne(blob: string, ids: string[]) {
@@ -69,7 +68,14 @@ t.test('a batch removal gives what the same removals one by one give: same final
   t.equal(got.next, expected.final, 'the same final blob, byte for byte');
   t.same(
     got.accounts.map((r) => [r.outcome, r.removedKeys.length]),
-    [['removed', 4], ['removed', 4], ['removed', 4], ['not_present', 0], ['not_present', 0], ['removed', 4]],
+    [
+      ['removed', 4],
+      ['removed', 4],
+      ['removed', 4],
+      ['not_present', 0],
+      ['not_present', 0],
+      ['removed', 4],
+    ],
     'the repeated id finds nothing left',
   );
   const next = JSON.parse(got.next!) as Blob;
@@ -78,9 +84,7 @@ t.test('a batch removal gives what the same removals one by one give: same final
     [eve, ids[5]],
     'eve and frank remain',
   );
-  for (const s of SECTIONS)
-    for (const [key, entry] of Object.entries(blob[s]!))
-      if (ownedBy(entry, eve) || ownedBy(entry, ids[5]!) || entry === null) t.equal(JSON.stringify(next[s]![key]), JSON.stringify(entry), `${s} ${key} kept`);
+  for (const s of SECTIONS) for (const [key, entry] of Object.entries(blob[s]!)) if (ownedBy(entry, eve) || ownedBy(entry, ids[5]!) || entry === null) t.equal(JSON.stringify(next[s]![key]), JSON.stringify(entry), `${s} ${key} kept`);
 });
 
 t.test('a batch removing every account of the partition deletes it; so do the removals one by one', async (t) => {
@@ -96,10 +100,16 @@ t.test('a batch that finds none of its accounts changes nothing; data that is no
   const { blob } = await sharedPartition();
   const none = await removeAccountsFromPartition(JSON.stringify(blob), ['absent-1.' + TENANT_A, 'absent-2.' + TENANT_A]);
   t.equal(none.next, undefined);
-  t.same(none.accounts, [{ outcome: 'not_present', removedKeys: [] }, { outcome: 'not_present', removedKeys: [] }]);
+  t.same(none.accounts, [
+    { outcome: 'not_present', removedKeys: [] },
+    { outcome: 'not_present', removedKeys: [] },
+  ]);
   const foreign = await removeAccountsFromPartition('{"Account": []}', ['a.b', 'c.d']);
   t.equal(foreign.next, undefined);
-  t.same(foreign.accounts.map((r) => r.outcome), ['skipped', 'skipped']);
+  t.same(
+    foreign.accounts.map((r) => r.outcome),
+    ['skipped', 'skipped'],
+  );
   t.match(foreign.accounts[1]!.detail, /Account section is not an object/);
   await t.rejects(removeAccountsFromPartition(JSON.stringify(blob), ['a.b', '']), /homeAccountId is empty/);
 });

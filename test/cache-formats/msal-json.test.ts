@@ -91,15 +91,16 @@ async function aliceAndBob(): Promise<{ blob: string; alice: string; bob: string
 
 type Blob = Record<string, Record<string, unknown>>;
 const parse = (blob: string): Blob => JSON.parse(blob) as Blob;
-const owner = (entry: unknown): string | undefined =>
-  typeof entry === 'object' && entry !== null && typeof (entry as { home_account_id?: unknown }).home_account_id === 'string'
-    ? (entry as { home_account_id: string }).home_account_id.toLowerCase()
-    : undefined;
+const owner = (entry: unknown): string | undefined => (typeof entry === 'object' && entry !== null && typeof (entry as { home_account_id?: unknown }).home_account_id === 'string' ? (entry as { home_account_id: string }).home_account_id.toLowerCase() : undefined);
 
 /** An account's entries as `section/key` → the entry's JSON text, for byte-for-byte comparison. */
 const entriesOf = (blob: Blob, id: string): Record<string, string> =>
   Object.fromEntries(
-    SECTIONS.flatMap((s) => Object.entries(blob[s] ?? {}).filter(([, e]) => owner(e) === id.toLowerCase()).map(([k, e]) => [`${s}/${k}`, JSON.stringify(e)])),
+    SECTIONS.flatMap((s) =>
+      Object.entries(blob[s] ?? {})
+        .filter(([, e]) => owner(e) === id.toLowerCase())
+        .map(([k, e]) => [`${s}/${k}`, JSON.stringify(e)]),
+    ),
   );
 
 /** What a real ConfidentialClientApplication finds after loading a blob. */
@@ -132,7 +133,13 @@ t.test('removes the account with its id, access and refresh tokens; the other ac
   const before = parse(blob);
   const result = await removeAccountFromPartition(blob, alice);
   t.equal(result.outcome, 'removed');
-  t.same(result.removedKeys.sort(), Object.keys(entriesOf(before, alice)).map((k) => k.slice(k.indexOf('/') + 1)).sort(), 'exactly alice’s four keys');
+  t.same(
+    result.removedKeys.sort(),
+    Object.keys(entriesOf(before, alice))
+      .map((k) => k.slice(k.indexOf('/') + 1))
+      .sort(),
+    'exactly alice’s four keys',
+  );
   t.equal(result.detail, undefined);
   const after = parse(result.next!);
   t.same(entriesOf(after, alice), {});
@@ -180,9 +187,7 @@ t.test('environment trap: the account under several aliases at once (login.micro
   const { blob, alice, bob } = await aliceAndBob();
   const parsed = parse(blob);
   for (const alias of ['login.microsoft.com', 'sts.windows.net'])
-    for (const s of SECTIONS)
-      for (const [key, entry] of Object.entries(parsed[s]!))
-        if (owner(entry) === alice && key.includes('-login.windows.net-')) parsed[s]![key.replace('-login.windows.net-', `-${alias}-`)] = { ...(entry as object), environment: alias };
+    for (const s of SECTIONS) for (const [key, entry] of Object.entries(parsed[s]!)) if (owner(entry) === alice && key.includes('-login.windows.net-')) parsed[s]![key.replace('-login.windows.net-', `-${alias}-`)] = { ...(entry as object), environment: alias };
   t.equal(Object.keys(entriesOf(parsed, alice)).length, 12);
   t.equal((await msalView(JSON.stringify(parsed))).accounts.filter((id) => id === alice).length, 3, 'msal-node sees alice three times');
   const result = await removeAccountFromPartition(JSON.stringify(parsed), alice);
@@ -224,8 +229,7 @@ t.test("letter-case trap: an upper-case uid in client_info; MSAL's removeAccount
 t.test('letter-case trap: home_account_id fields in another case than the keys', async (t) => {
   const { blob, alice, bob } = await aliceAndBob();
   const parsed = parse(blob);
-  for (const s of SECTIONS)
-    for (const entry of Object.values(parsed[s]!)) if (owner(entry) === alice) (entry as { home_account_id: string }).home_account_id = alice.toUpperCase();
+  for (const s of SECTIONS) for (const entry of Object.values(parsed[s]!)) if (owner(entry) === alice) (entry as { home_account_id: string }).home_account_id = alice.toUpperCase();
   const result = await removeAccountFromPartition(JSON.stringify(parsed), alice);
   t.equal(result.removedKeys.length, 4);
   t.same(entriesOf(parse(result.next!), alice), {});
@@ -247,7 +251,13 @@ t.test('a malformed entry elsewhere (null, string, number, empty, fields missing
   t.equal(result.removedKeys.length, 4);
   const after = parse(result.next!);
   t.same(entriesOf(after, alice), {});
-  for (const [s, k] of [['AccessToken', 'broken-null'], ['AccessToken', 'broken-string'], ['RefreshToken', 'broken-empty'], ['IdToken', 'broken-fields'], ['Account', 'broken-number']] as const)
+  for (const [s, k] of [
+    ['AccessToken', 'broken-null'],
+    ['AccessToken', 'broken-string'],
+    ['RefreshToken', 'broken-empty'],
+    ['IdToken', 'broken-fields'],
+    ['Account', 'broken-number'],
+  ] as const)
     t.equal(JSON.stringify(after[s]![k]), JSON.stringify(parsed[s]![k]), `${s}/${k} kept as it was`);
   t.same(entriesOf(after, bob), entriesOf(parsed, bob));
 });
@@ -384,7 +394,11 @@ t.test("for caches msal-node wrote, the result is what msal-node's own removeAcc
   const cache = new ConfidentialClientApplication({ auth: { clientId: CLIENT_ID, clientSecret: 'x' } }).getTokenCache();
   cache.deserialize(mixed);
   const info = (await cache.getAllAccounts()).find((a) => a.homeAccountId === alice)!;
-  for (const environment of new Set(Object.values(parse(mixed)).flatMap((s) => Object.values(s).map((e) => (e as { environment?: string }).environment)).filter((e): e is string => !!e)))
+  for (const environment of new Set(
+    Object.values(parse(mixed))
+      .flatMap((s) => Object.values(s).map((e) => (e as { environment?: string }).environment))
+      .filter((e): e is string => !!e),
+  ))
     await cache.removeAccount({ ...info, environment });
   const theirs = parse(cache.serialize());
   const oursParsed = parse(ours.next!);

@@ -23,10 +23,7 @@ async function msalNodeAccounts(blob: string): Promise<Set<string> | undefined> 
   return new Set((await cache.getAllAccounts()).map((a) => a.homeAccountId.toLowerCase()));
 }
 
-const chosen = (dialect: (typeof DIALECTS)[number]) =>
-  cacheArbitrary(dialect).chain((cache) =>
-    fc.record({ cache: fc.constant(cache), index: fc.nat({ max: cache.accounts.length - 1 }), shape: byteShapeArbitrary, asText: fc.boolean() }),
-  );
+const chosen = (dialect: (typeof DIALECTS)[number]) => cacheArbitrary(dialect).chain((cache) => fc.record({ cache: fc.constant(cache), index: fc.nat({ max: cache.accounts.length - 1 }), shape: byteShapeArbitrary, asText: fc.boolean() }));
 
 interface Checked {
   /** The partition as written in the shape, as text (undefined when it is not UTF-8). */
@@ -62,7 +59,7 @@ async function removeAndCheck(cache: GeneratedCache, index: number, shape: ByteS
     return { input: text, outcome: got.outcome, next: null };
   }
   if (next === null || next === undefined) throw new Error('an account is left, yet the partition is not rewritten');
-  if (typeof next === 'string' !== (asText && text !== undefined)) throw new Error('text in, bytes out (or the reverse)');
+  if ((typeof next === 'string') !== (asText && text !== undefined)) throw new Error('text in, bytes out (or the reverse)');
   const want = Buffer.from(write(expected.next!, shape));
   const out = Buffer.from(next);
   if (!out.equals(want)) throw new Error(`the bytes left differ from the writing of what should be left:\n${out.toString()}\n---\n${want.toString()}`);
@@ -90,11 +87,22 @@ for (const dialect of DIALECTS)
 
 t.test('the byte shapes are drawn: every layout, escapes, number forms, repeated keys, a refusal, each damage', async (t) => {
   const shapes = fc.sample(byteShapeArbitrary, { numRuns: 200, seed: 20261206 });
-  for (const layout of ['compact', 'python-compact', 'indent-2', 'python-indent-4']) t.ok(shapes.some((s) => s.layout === layout), layout);
+  for (const layout of ['compact', 'python-compact', 'indent-2', 'python-indent-4'])
+    t.ok(
+      shapes.some((s) => s.layout === layout),
+      layout,
+    );
   t.ok(shapes.some((s) => s.escapes !== null) && shapes.some((s) => s.numbers !== null), 'escapes and numbers');
   t.ok(shapes.some((s) => s.shadowedEntry?.owner === 'removed') && shapes.some((s) => s.hiddenSection) && shapes.some((s) => s.repeatedOwner), 'repeated keys');
-  t.ok(shapes.some((s) => s.hiddenOwnerOfRemoved), 'a hidden owner naming the account');
-  for (const kind of ['invalid-utf8', 'bom', 'trailing']) t.ok(shapes.some((s) => s.damage?.kind === kind), kind);
+  t.ok(
+    shapes.some((s) => s.hiddenOwnerOfRemoved),
+    'a hidden owner naming the account',
+  );
+  for (const kind of ['invalid-utf8', 'bom', 'trailing'])
+    t.ok(
+      shapes.some((s) => s.damage?.kind === kind),
+      kind,
+    );
 });
 
 if (requireMsalPython(t) && msalPythonAvailable().ok)
@@ -131,8 +139,16 @@ if (requireMsalPython(t) && msalPythonAvailable().ok)
             .filter((entry) => entry?.environment === host && typeof entry.home_account_id === 'string')
             .map((entry) => entry.home_account_id!.toLowerCase()),
         );
-        t.same(was.map((a) => a.toLowerCase()).filter((a) => a !== account && onHost.has(a) && !listed.has(a)), [], `${dialect} #${i}: every other account it listed before is still listed`);
-        t.same([...listed].filter((a) => !generated.has(a)), [], `${dialect} #${i}: no account that was not in the cache`);
+        t.same(
+          was.map((a) => a.toLowerCase()).filter((a) => a !== account && onHost.has(a) && !listed.has(a)),
+          [],
+          `${dialect} #${i}: every other account it listed before is still listed`,
+        );
+        t.same(
+          [...listed].filter((a) => !generated.has(a)),
+          [],
+          `${dialect} #${i}: no account that was not in the cache`,
+        );
         compared++;
       });
       t.ok(compared >= 20, `${dialect}: ${compared} of ${cases.length} caches compared through MSAL Python`);

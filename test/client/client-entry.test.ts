@@ -38,7 +38,10 @@ const registration: SessionRegistration = { clientId: ORDERS, issuer: ISSUER, si
 
 t.test('logout-receiver/client is a subpath export that loads nothing of the server and no package', async (t) => {
   const { stderr } = await promisify(execFile)('node', ['--import', new URL('../helpers/record-imports.mjs', import.meta.url).href, '--input-type=module', '-e', "await import('logout-receiver/client')"], { cwd: root });
-  const loaded = stderr.split('\n').filter((l) => l.startsWith('loaded file:')).map((l) => l.slice('loaded file://'.length).replace(root, ''));
+  const loaded = stderr
+    .split('\n')
+    .filter((l) => l.startsWith('loaded file:'))
+    .map((l) => l.slice('loaded file://'.length).replace(root, ''));
   t.same(loaded.filter((path) => !path.endsWith('record-imports.mjs')).sort(), ['dist/client/index.js', 'dist/client/register-session.js', 'dist/client/registration-queue.js']);
 });
 
@@ -133,6 +136,13 @@ t.test('npm pack ships dist/ and the docs only', async (t) => {
   const files = (JSON.parse(stdout) as { files: { path: string }[] }[])[0]!.files.map((f) => f.path);
   t.ok(files.includes('dist/client/index.js') && files.includes('dist/main.js'), 'dist is in');
   t.ok(files.includes('docs/apps.md'), 'the docs README links to are in');
-  t.same(files.filter((f) => !f.startsWith('dist/') && !f.startsWith('docs/') && !['package.json', 'README.md', 'LICENSE', 'openapi.yaml'].includes(f)), [], 'nothing else');
-  t.notOk(files.some((f) => f.endsWith('.test.js') || f.includes('/test/')), 'no tests');
+  t.same(
+    files.filter((f) => !f.startsWith('dist/') && !f.startsWith('docs/') && !['package.json', 'README.md', 'LICENSE', 'openapi.yaml'].includes(f)),
+    [],
+    'nothing else',
+  );
+  t.notOk(
+    files.some((f) => f.endsWith('.test.js') || f.includes('/test/')),
+    'no tests',
+  );
 });

@@ -49,29 +49,89 @@ t.test('a valid file resolves with defaults', async (t) => {
 });
 
 t.test('a bad file names the offending key', async (t) => {
-  t.equal(keyOf(t, (c) => (c.server = { port: 'eighty' })), 'server.port');
-  t.equal(keyOf(t, (c) => (c.server = { prot: 80 })), 'server.prot');
-  t.equal(keyOf(t, (c) => (c.colckSkewSeconds = 1)), 'colckSkewSeconds');
-  t.equal(keyOf(t, (c) => (c.apps[1].clientId = 7)), 'apps[1].clientId');
-  t.equal(keyOf(t, (c) => (c.apps[0].issuers = ['nope'])), 'apps[0].issuers[0]');
-  t.equal(keyOf(t, (c) => (c.apps[1].clientId = c.apps[0].clientId)), 'apps[1].clientId');
-  t.equal(keyOf(t, (c) => (c.apps[0].tokenCache.key = 'msal:{userId}')), 'apps[0].tokenCache.key');
-  t.equal(keyOf(t, (c) => (c.issuers[0].algorithms = ['HS256'])), 'issuers[0].algorithms[0]');
-  t.equal(keyOf(t, (c) => (c.issuers[0].algorithms = ['none'])), 'issuers[0].algorithms[0]');
-  t.equal(keyOf(t, (c) => (c.issuers[1].tenants = [])), 'issuers[1].tenants');
-  t.equal(keyOf(t, (c) => (c.issuers[0].tenants = ['x'])), 'issuers[0].tenants');
-  t.equal(keyOf(t, (c) => (c.issuers[1].name = c.issuers[0].name)), 'issuers[1].name');
-  t.equal(keyOf(t, (c) => (c.issuers[0].frontchannelOrigins = ['https://login.example/path'])), 'issuers[0].frontchannelOrigins[0]');
-  t.equal(keyOf(t, (c) => (c.api.keys[0].sha256 = 'not-a-hash')), 'api.keys[0].sha256');
-  t.equal(keyOf(t, (c) => (c.api.keys[0].scopes = ['admin'])), 'api.keys[0].scopes[0]');
-  t.equal(keyOf(t, (c) => delete c.apps), 'apps');
+  t.equal(
+    keyOf(t, (c) => (c.server = { port: 'eighty' })),
+    'server.port',
+  );
+  t.equal(
+    keyOf(t, (c) => (c.server = { prot: 80 })),
+    'server.prot',
+  );
+  t.equal(
+    keyOf(t, (c) => (c.colckSkewSeconds = 1)),
+    'colckSkewSeconds',
+  );
+  t.equal(
+    keyOf(t, (c) => (c.apps[1].clientId = 7)),
+    'apps[1].clientId',
+  );
+  t.equal(
+    keyOf(t, (c) => (c.apps[0].issuers = ['nope'])),
+    'apps[0].issuers[0]',
+  );
+  t.equal(
+    keyOf(t, (c) => (c.apps[1].clientId = c.apps[0].clientId)),
+    'apps[1].clientId',
+  );
+  t.equal(
+    keyOf(t, (c) => (c.apps[0].tokenCache.key = 'msal:{userId}')),
+    'apps[0].tokenCache.key',
+  );
+  t.equal(
+    keyOf(t, (c) => (c.issuers[0].algorithms = ['HS256'])),
+    'issuers[0].algorithms[0]',
+  );
+  t.equal(
+    keyOf(t, (c) => (c.issuers[0].algorithms = ['none'])),
+    'issuers[0].algorithms[0]',
+  );
+  t.equal(
+    keyOf(t, (c) => (c.issuers[1].tenants = [])),
+    'issuers[1].tenants',
+  );
+  t.equal(
+    keyOf(t, (c) => (c.issuers[0].tenants = ['x'])),
+    'issuers[0].tenants',
+  );
+  t.equal(
+    keyOf(t, (c) => (c.issuers[1].name = c.issuers[0].name)),
+    'issuers[1].name',
+  );
+  t.equal(
+    keyOf(t, (c) => (c.issuers[0].frontchannelOrigins = ['https://login.example/path'])),
+    'issuers[0].frontchannelOrigins[0]',
+  );
+  t.equal(
+    keyOf(t, (c) => (c.api.keys[0].sha256 = 'not-a-hash')),
+    'api.keys[0].sha256',
+  );
+  t.equal(
+    keyOf(t, (c) => (c.api.keys[0].scopes = ['admin'])),
+    'api.keys[0].scopes[0]',
+  );
+  t.equal(
+    keyOf(t, (c) => delete c.apps),
+    'apps',
+  );
 });
 
 t.test('a redis store needs exactly one of url, sentinel or cluster, and redis URLs', async (t) => {
-  t.equal(keyOf(t, (c) => (c.store = { kind: 'redis' })), 'store');
-  t.equal(keyOf(t, (c) => (c.store = { kind: 'redis', url: 'redis://a', cluster: { nodes: ['b:6379'] } })), 'store');
-  t.equal(keyOf(t, (c) => (c.store = { kind: 'redis', url: 'http://a' })), 'store.url');
-  t.equal(keyOf(t, (c) => (c.apps[0].tokenCache = { url: 'https://cache', key: '{homeAccountId}' })), 'apps[0].tokenCache.url');
+  t.equal(
+    keyOf(t, (c) => (c.store = { kind: 'redis' })),
+    'store',
+  );
+  t.equal(
+    keyOf(t, (c) => (c.store = { kind: 'redis', url: 'redis://a', cluster: { nodes: ['b:6379'] } })),
+    'store',
+  );
+  t.equal(
+    keyOf(t, (c) => (c.store = { kind: 'redis', url: 'http://a' })),
+    'store.url',
+  );
+  t.equal(
+    keyOf(t, (c) => (c.apps[0].tokenCache = { url: 'https://cache', key: '{homeAccountId}' })),
+    'apps[0].tokenCache.url',
+  );
   const sentinel = valid();
   sentinel.store = { kind: 'redis', sentinel: { name: 'mymaster', nodes: ['10.0.0.1:26379', '10.0.0.2:26379'] }, keyPrefix: 'x:' };
   t.same(resolveConfig(sentinel).store, { kind: 'redis', keyPrefix: 'x:', replicas: 0, replicaWaitMs: 500, sentinel: { name: 'mymaster', nodes: ['10.0.0.1:26379', '10.0.0.2:26379'] } });
@@ -81,11 +141,32 @@ t.test('a redis store needs exactly one of url, sentinel or cluster, and redis U
 });
 
 t.test('jwksUri and discovery over plain http only for loopback hosts', async (t) => {
-  t.equal(keyOf(t, (c) => (c.issuers[0].jwksUri = 'http://idp.example.test/jwks')), 'issuers[0].jwksUri');
-  t.equal(keyOf(t, (c) => (c.issuers[0].jwksUri = 'http://10.0.0.1/jwks')), 'issuers[0].jwksUri');
-  t.equal(keyOf(t, (c) => (c.issuers[0].jwksUri = 'ftp://idp.example.test/jwks')), 'issuers[0].jwksUri');
-  t.equal(keyOf(t, (c) => { delete c.issuers[0].jwksUri; c.issuers[0].issuer = 'http://idp.example.test'; }), 'issuers[0].issuer');
-  t.equal(keyOf(t, (c) => { delete c.issuers[0].jwksUri; c.issuers[0].discoveryUrl = 'http://idp.example.test/.well-known/openid-configuration'; }), 'issuers[0].discoveryUrl');
+  t.equal(
+    keyOf(t, (c) => (c.issuers[0].jwksUri = 'http://idp.example.test/jwks')),
+    'issuers[0].jwksUri',
+  );
+  t.equal(
+    keyOf(t, (c) => (c.issuers[0].jwksUri = 'http://10.0.0.1/jwks')),
+    'issuers[0].jwksUri',
+  );
+  t.equal(
+    keyOf(t, (c) => (c.issuers[0].jwksUri = 'ftp://idp.example.test/jwks')),
+    'issuers[0].jwksUri',
+  );
+  t.equal(
+    keyOf(t, (c) => {
+      delete c.issuers[0].jwksUri;
+      c.issuers[0].issuer = 'http://idp.example.test';
+    }),
+    'issuers[0].issuer',
+  );
+  t.equal(
+    keyOf(t, (c) => {
+      delete c.issuers[0].jwksUri;
+      c.issuers[0].discoveryUrl = 'http://idp.example.test/.well-known/openid-configuration';
+    }),
+    'issuers[0].discoveryUrl',
+  );
   for (const host of ['127.0.0.1', '127.8.9.10', 'localhost', '[::1]']) {
     const file = valid();
     file.issuers[0].jwksUri = `http://${host}:8443/jwks`;
@@ -151,17 +232,50 @@ function messageOf(edit: (c: File) => void): string {
 }
 
 t.test('token-cache kinds: each is checked against its own settings, and a mistake names the setting and the kinds', async (t) => {
-  t.equal(messageOf((c) => (c.apps[0].tokenCache = { kind: 'Redis', url: 'redis://a' })), 'apps[0].tokenCache.kind: must be one of memory, redis, redis-hash, postgres (did you mean redis?)');
-  t.equal(messageOf((c) => (c.apps[0].tokenCache = { kind: 'redis', url: 'redis://a', field: 'data' })), 'apps[0].tokenCache.field: is not a setting of a redis token cache');
-  t.equal(messageOf((c) => (c.apps[0].tokenCache = { kind: 'redis-hash', url: 'redis://a', feild: 'data' })), 'apps[0].tokenCache.feild: is not a setting of a redis-hash token cache (did you mean field?)');
-  t.equal(messageOf((c) => (c.apps[0].tokenCache = { kind: 'redis-hash', url: 'postgres://a' })), 'apps[0].tokenCache.url: is not a redis:// or rediss:// URL');
-  t.equal(messageOf((c) => (c.apps[0].tokenCache = { kind: 'postgres', url: 'postgres://a/db' })), 'apps[0].tokenCache.table: is required');
-  t.match(messageOf((c) => (c.apps[0].tokenCache = { kind: 'postgres', url: 'postgres://a/db', table: 't', provider: 'npgsql' })), /^apps\[0\]\.tokenCache\.provider: /);
-  t.match(messageOf((c) => (c.apps[0].tokenCache = { kind: 'postgres', url: 'postgres://a/db', table: 'token cache' })), /^apps\[0\]\.tokenCache\.table: /);
-  t.match(messageOf((c) => (c.apps[0].tokenCache = { kind: 'postgres', url: 'redis://a', table: 't' })), /^apps\[0\]\.tokenCache\.url: /);
-  t.equal(messageOf((c) => (c.apps[0].tokenCache = { kind: 'memory', url: 'redis://a' })), 'apps[0].tokenCache.url: is not a setting of a memory token cache');
-  t.equal(messageOf((c) => (c.store = { kind: 'postgres' })), 'store.kind: must be one of memory, redis');
-  t.equal(messageOf((c) => (c.store = { kind: 'redis', url: 'redis://a', prefix: 'x' })), 'store.prefix: is not a setting of a redis store (did you mean keyPrefix?)');
+  t.equal(
+    messageOf((c) => (c.apps[0].tokenCache = { kind: 'Redis', url: 'redis://a' })),
+    'apps[0].tokenCache.kind: must be one of memory, redis, redis-hash, postgres (did you mean redis?)',
+  );
+  t.equal(
+    messageOf((c) => (c.apps[0].tokenCache = { kind: 'redis', url: 'redis://a', field: 'data' })),
+    'apps[0].tokenCache.field: is not a setting of a redis token cache',
+  );
+  t.equal(
+    messageOf((c) => (c.apps[0].tokenCache = { kind: 'redis-hash', url: 'redis://a', feild: 'data' })),
+    'apps[0].tokenCache.feild: is not a setting of a redis-hash token cache (did you mean field?)',
+  );
+  t.equal(
+    messageOf((c) => (c.apps[0].tokenCache = { kind: 'redis-hash', url: 'postgres://a' })),
+    'apps[0].tokenCache.url: is not a redis:// or rediss:// URL',
+  );
+  t.equal(
+    messageOf((c) => (c.apps[0].tokenCache = { kind: 'postgres', url: 'postgres://a/db' })),
+    'apps[0].tokenCache.table: is required',
+  );
+  t.match(
+    messageOf((c) => (c.apps[0].tokenCache = { kind: 'postgres', url: 'postgres://a/db', table: 't', provider: 'npgsql' })),
+    /^apps\[0\]\.tokenCache\.provider: /,
+  );
+  t.match(
+    messageOf((c) => (c.apps[0].tokenCache = { kind: 'postgres', url: 'postgres://a/db', table: 'token cache' })),
+    /^apps\[0\]\.tokenCache\.table: /,
+  );
+  t.match(
+    messageOf((c) => (c.apps[0].tokenCache = { kind: 'postgres', url: 'redis://a', table: 't' })),
+    /^apps\[0\]\.tokenCache\.url: /,
+  );
+  t.equal(
+    messageOf((c) => (c.apps[0].tokenCache = { kind: 'memory', url: 'redis://a' })),
+    'apps[0].tokenCache.url: is not a setting of a memory token cache',
+  );
+  t.equal(
+    messageOf((c) => (c.store = { kind: 'postgres' })),
+    'store.kind: must be one of memory, redis',
+  );
+  t.equal(
+    messageOf((c) => (c.store = { kind: 'redis', url: 'redis://a', prefix: 'x' })),
+    'store.prefix: is not a setting of a redis store (did you mean keyPrefix?)',
+  );
 });
 
 t.test('token-cache kinds: url alone means redis, and each kind fills in its defaults', async (t) => {
@@ -175,19 +289,34 @@ t.test('token-cache kinds: url alone means redis, and each kind fills in its def
   t.same(apps[2]!.tokenCache, { kind: 'postgres', key: '{homeAccountId}', provider: 'microsoft', schema: 'public', url: 'postgres://app@127.0.0.1:5432/test', table: 'token_cache' });
 });
 
-t.test('server.trustProxy: a list of the proxies\' addresses or CIDRs; true and hop counts are refused, saying why', async (t) => {
+t.test("server.trustProxy: a list of the proxies' addresses or CIDRs; true and hop counts are refused, saying why", async (t) => {
   const file = valid();
   file.server = { trustProxy: ['10.0.0.1', '10.1.0.0/16', '::1', 'fd00::/8', 'loopback'] };
   t.same(resolveConfig(file).server.trustProxy, ['10.0.0.1', '10.1.0.0/16', '::1', 'fd00::/8', 'loopback']);
   t.same(resolveConfig(valid()).server.trustProxy, [], 'none by default: the peer is the client');
-  t.match(messageOf((c) => (c.server = { trustProxy: true })), /^server\.trustProxy: true is refused: every address in X-Forwarded-For would then be the client's to write/);
-  t.match(messageOf((c) => (c.server = { trustProxy: 1 })), /^server\.trustProxy: a hop count is refused: it cannot check that the peer is your proxy/);
-  t.equal(messageOf((c) => (c.server = { trustProxy: ['10.0.0.1', 'proxy.internal'] })), 'server.trustProxy[1]: is not an IP address, a CIDR or one of loopback, linklocal, uniquelocal');
-  t.equal(messageOf((c) => (c.server = { trustProxy: ['10.0.0.0/33'] })), 'server.trustProxy[0]: is not an IP address, a CIDR or one of loopback, linklocal, uniquelocal');
+  t.match(
+    messageOf((c) => (c.server = { trustProxy: true })),
+    /^server\.trustProxy: true is refused: every address in X-Forwarded-For would then be the client's to write/,
+  );
+  t.match(
+    messageOf((c) => (c.server = { trustProxy: 1 })),
+    /^server\.trustProxy: a hop count is refused: it cannot check that the peer is your proxy/,
+  );
+  t.equal(
+    messageOf((c) => (c.server = { trustProxy: ['10.0.0.1', 'proxy.internal'] })),
+    'server.trustProxy[1]: is not an IP address, a CIDR or one of loopback, linklocal, uniquelocal',
+  );
+  t.equal(
+    messageOf((c) => (c.server = { trustProxy: ['10.0.0.0/33'] })),
+    'server.trustProxy[0]: is not an IP address, a CIDR or one of loopback, linklocal, uniquelocal',
+  );
 });
 
 t.test('REDIS_URL beside a Sentinel or Cluster store is refused at start, with one clear line', async (t) => {
-  for (const store of [{ kind: 'redis', sentinel: { name: 'm', nodes: ['127.0.0.1:26379'] } }, { kind: 'redis', cluster: { nodes: ['127.0.0.1:7000'] } }]) {
+  for (const store of [
+    { kind: 'redis', sentinel: { name: 'm', nodes: ['127.0.0.1:26379'] } },
+    { kind: 'redis', cluster: { nodes: ['127.0.0.1:7000'] } },
+  ]) {
     const path = join(dir, `ha-${Object.keys(store)[1]}.json`);
     await writeFile(path, JSON.stringify({ ...valid(), store }));
     await rejectsNaming(t, loadConfig(['--config', path], { REDIS_URL: 'redis://127.0.0.1:6379' }), 'REDIS_URL', /would replace the configured (Sentinel|Cluster) store with a single node/);

@@ -31,7 +31,15 @@ const FILE_MISTAKES: [string, (c: File) => void, string][] = [
   ['a Redis web-session key that is only a placeholder', (c) => (c.apps[0].webSession = { kind: 'redis', url: 'redis://a', key: '{sessionKey}' }), 'apps[0].webSession.key: must begin with a literal prefix before any placeholder (e.g. "sess:{sessionKey}")'],
   ['a Redis web session without its key', (c) => (c.apps[0].webSession = { kind: 'redis', url: 'redis://a' }), 'apps[0].webSession.key: is required for a redis web session'],
   ['a postgres web session without its table', (c) => (c.apps[0].webSession = { kind: 'postgres', url: PG, column: 'session_key' }), 'apps[0].webSession.table: is required'],
-  ['the second web session of a list without its column', (c) => (c.apps[0].webSession = [{ kind: 'redis', url: 'redis://a', key: 'a:{sessionKey}' }, { kind: 'postgres', url: PG, table: 't' }]), 'apps[0].webSession[1].column: is required'],
+  [
+    'the second web session of a list without its column',
+    (c) =>
+      (c.apps[0].webSession = [
+        { kind: 'redis', url: 'redis://a', key: 'a:{sessionKey}' },
+        { kind: 'postgres', url: PG, table: 't' },
+      ]),
+    'apps[0].webSession[1].column: is required',
+  ],
   ['a web-session kind that does not exist', (c) => (c.apps[0].webSession = { kind: 'memcached', url: 'redis://a', key: 'a:{sessionKey}' }), 'apps[0].webSession.kind: must be one of redis, redis-hash, postgres, spring-session-redis, eoc-marker'],
   ['a key on a kind whose keys the library fixes', (c) => (c.apps[0].webSession = { kind: 'eoc-marker', url: 'redis://a', key: 'x:{sid}' }), 'apps[0].webSession.key: is not a setting of a eoc-marker web session (the library fixes its keys)'],
   ['a web session without a location', (c) => (c.apps[0].webSession = { kind: 'redis', key: 'a:{sessionKey}' }), 'apps[0].webSession: a Redis location needs exactly one of url, sentinel or cluster'],

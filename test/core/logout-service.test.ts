@@ -59,7 +59,10 @@ t.test('a logout whose token cache is down stays pending, and the worker retries
   t.equal(done.lastError, undefined);
   t.equal(await stores.journal.backlog(), 0, 'off the queue');
   t.same(await web.accounts(account.homeAccountId), []);
-  t.same(attempts.map((a) => a.state), ['pending', 'pending', 'completed']);
+  t.same(
+    attempts.map((a) => a.state),
+    ['pending', 'pending', 'completed'],
+  );
 });
 
 t.test('after maxAttempts a logout is failed and no longer retried', async (t) => {
@@ -143,11 +146,7 @@ t.test('a back-channel logout is answered once it is journaled and its sid marke
   t.equal(answered.state, 'pending', 'answered before its first attempt finished');
   t.equal((await stores.journal.get(answered.id))?.state, 'pending', 'journaled');
   t.equal(await stores.journal.backlog(), 1, 'queued for a worker should this process die');
-  await t.rejects(
-    service.register({ clientId: ORDERS, issuer: ISSUER, sid: 'bc', sub: 'u', homeAccountId: account.homeAccountId, expiresAt }),
-    Conflict,
-    'a registration after the answer is refused',
-  );
+  await t.rejects(service.register({ clientId: ORDERS, issuer: ISSUER, sid: 'bc', sub: 'u', homeAccountId: account.homeAccountId, expiresAt }), Conflict, 'a registration after the answer is refused');
   t.equal((await web.accounts(account.homeAccountId)).length, 1, 'the sweep is held at the gate');
   store.open();
   await service.settled();
@@ -156,11 +155,7 @@ t.test('a back-channel logout is answered once it is journaled and its sid marke
   t.equal(done.sessionsEnded, 1);
   t.equal(await stores.journal.backlog(), 0);
   t.same(await web.accounts(account.homeAccountId), []);
-  t.same(
-    [answered.state, answered.attempts, answered.sessionIds, answered.accounts, answered.removals, answered.completedAt],
-    ['pending', 0, [], [], [], undefined],
-    'the answer is a copy: the attempt after it did not change it',
-  );
+  t.same([answered.state, answered.attempts, answered.sessionIds, answered.accounts, answered.removals, answered.completedAt], ['pending', 0, [], [], [], undefined], 'the answer is a copy: the attempt after it did not change it');
 });
 
 t.test('beyond maxInBackground logouts under way, a back-channel answer waits for its own first attempt', async (t) => {

@@ -10,7 +10,7 @@ t.test('exactly one of issuer+sid, issuer+sub or homeAccountId names a target; t
   t.same(logoutTarget({ homeAccountId: 'a.b' }, issOf, 'no'), { kind: 'account', homeAccountId: 'a.b' });
 });
 
-t.test('any other combination is refused with the caller\'s text, before the issuer is resolved', async (t) => {
+t.test("any other combination is refused with the caller's text, before the issuer is resolved", async (t) => {
   const never = () => {
     throw new Error('resolved');
   };

@@ -63,7 +63,11 @@ async function concurrentSweeps(t: Test, inner?: Backing, key?: string) {
     t.same(removals, [{ clientId: ORDERS, app: sharedApp.name, homeAccountId: ids[i], partitionKey: key ?? 'shared', outcome: 'removed', removedEntries: 4, partitionDeleted: false }]);
   });
   t.match(results[ids.length], [{ homeAccountId: absent, outcome: 'not_present' }], 'the absent account is reported as such, in the same round');
-  t.same((await web.accounts(stays.homeAccountId)).map((a) => a.homeAccountId), [stays.homeAccountId], 'only the user who stays is left');
+  t.same(
+    (await web.accounts(stays.homeAccountId)).map((a) => a.homeAccountId),
+    [stays.homeAccountId],
+    'only the user who stays is left',
+  );
 }
 
 t.test('concurrent sweeps on one shared partition are one read and one compare-and-set; each caller gets its own outcome', async (t) => {
@@ -87,10 +91,16 @@ t.test('removals asked while a round runs join the next round', async (t) => {
   const [first] = await sweepOne(sweeper, ids[0]!);
   const rest = (await later) as { outcome: string }[][];
   t.equal(first!.outcome, 'removed');
-  t.same(rest.map(([r]) => r!.outcome), ['removed', 'removed', 'removed']);
+  t.same(
+    rest.map(([r]) => r!.outcome),
+    ['removed', 'removed', 'removed'],
+  );
   t.equal(store.gets, 2, 'two rounds: two reads');
   t.equal(store.writes, 2, 'two compare-and-sets');
-  t.same((await web.accounts(stays.homeAccountId)).map((a) => a.homeAccountId), [stays.homeAccountId]);
+  t.same(
+    (await web.accounts(stays.homeAccountId)).map((a) => a.homeAccountId),
+    [stays.homeAccountId],
+  );
 });
 
 t.test("an app's write during a coalesced round makes the whole round retry, and it succeeds without losing the write", async (t) => {
@@ -102,11 +112,17 @@ t.test("an app's write during a coalesced round makes the whole round retry, and
     await inner.set('shared', JSON.stringify(parsed));
   };
   const results = await Promise.all(ids.map((id) => sweepOne(sweeper, id)));
-  t.same(results.map(([r]) => r!.outcome), ['removed', 'removed', 'removed']);
+  t.same(
+    results.map(([r]) => r!.outcome),
+    ['removed', 'removed', 'removed'],
+  );
   t.equal(store.gets, 2, 'read again after the conflict');
   t.equal(store.writes, 2, 'the second compare-and-set wins');
   t.ok(JSON.parse((await inner.get('shared'))!).AppMetadata['appmetadata-login.windows.net-written-meanwhile'], "the app's write survived");
-  t.same((await web.accounts(stays.homeAccountId)).map((a) => a.homeAccountId), [stays.homeAccountId]);
+  t.same(
+    (await web.accounts(stays.homeAccountId)).map((a) => a.homeAccountId),
+    [stays.homeAccountId],
+  );
 });
 
 t.test('a failing store makes every caller of the round see failed, and nothing is written', async (t) => {
@@ -140,9 +156,13 @@ t.test('apps are swept at once, and the removals still come in app order, then a
     await new Promise((resolve) => setImmediate(resolve));
     overlapped = fast.gets > 0;
   };
-  const removals = await new TokenCacheSweeper([{ app: sharedApp, store: slow }, { app: second, store: fast }], { formats: CACHE_FORMATS }).sweep(
-    ids.map((homeAccountId) => ({ homeAccountId, cacheKeys: new Map() })),
-  );
+  const removals = await new TokenCacheSweeper(
+    [
+      { app: sharedApp, store: slow },
+      { app: second, store: fast },
+    ],
+    { formats: CACHE_FORMATS },
+  ).sweep(ids.map((homeAccountId) => ({ homeAccountId, cacheKeys: new Map() })));
   t.same(
     removals.map((r) => [r.app, r.homeAccountId, r.outcome]),
     [

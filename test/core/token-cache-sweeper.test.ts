@@ -82,7 +82,13 @@ t.test('a store error fails that removal only; the next app is still swept', asy
     },
   });
   const second = { ...app, clientId: 'second', name: 'second-web' };
-  const removals = await new TokenCacheSweeper([{ app, store: broken }, { app: second, store }], { formats: CACHE_FORMATS }).sweep([{ homeAccountId: alice.homeAccountId, cacheKeys: new Map() }]);
+  const removals = await new TokenCacheSweeper(
+    [
+      { app, store: broken },
+      { app: second, store },
+    ],
+    { formats: CACHE_FORMATS },
+  ).sweep([{ homeAccountId: alice.homeAccountId, cacheKeys: new Map() }]);
   t.match(removals[0], { app: 'orders-web', outcome: 'failed', detail: /ECONNREFUSED/ });
   t.match(removals[1], { app: 'second-web', outcome: 'removed' });
 });

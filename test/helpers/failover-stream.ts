@@ -46,8 +46,7 @@ export async function streamUsers(svc: TestService, direct: Redis | Cluster, pre
   return list;
 }
 
-const post = (svc: TestService, token: string) =>
-  svc.app.inject({ method: 'POST', url: '/logout/backchannel', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: `logout_token=${token}` });
+const post = (svc: TestService, token: string) => svc.app.inject({ method: 'POST', url: '/logout/backchannel', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: `logout_token=${token}` });
 
 /** Posts each token as a provider does (retrying a 400 temporarily_unavailable), 10 in flight, about 100 a second; `fault` runs at the half. */
 export async function streamThrough(svc: TestService, users: StreamUser[], fault: () => Promise<unknown>): Promise<number[]> {
@@ -80,13 +79,17 @@ export async function streamThrough(svc: TestService, users: StreamUser[], fault
 export async function assertCarriedOut(t: Test, svc: TestService, direct: Redis | Cluster, prefix: string, users: StreamUser[], statuses: number[]): Promise<void> {
   t.equal(statuses.filter((s) => s >= 500).length, 0, 'no answer is a 5xx');
   t.comment(`${statuses.filter((s) => s === 400).length} answers were 400 (temporarily_unavailable, retried; or a retry refused as a replay of an admission that did land)`);
-  await until(async () => {
-    // The test's own client may have given up during the failover (ioredis ends a Sentinel client whose
-    // master lookup failed mid-failover): it reconnects to look, which says nothing of the service.
-    if (direct.status === 'end') await direct.connect().catch(() => {});
-    for (const { hid } of users) for (const key of partitionsOf(prefix, hid)) if ((await direct.exists(key).catch(() => 1)) > 0) return false;
-    return true;
-  }, 60_000, 200);
+  await until(
+    async () => {
+      // The test's own client may have given up during the failover (ioredis ends a Sentinel client whose
+      // master lookup failed mid-failover): it reconnects to look, which says nothing of the service.
+      if (direct.status === 'end') await direct.connect().catch(() => {});
+      for (const { hid } of users) for (const key of partitionsOf(prefix, hid)) if ((await direct.exists(key).catch(() => 1)) > 0) return false;
+      return true;
+    },
+    60_000,
+    200,
+  );
   t.pass(`every one of the ${users.length} logouts answered 200 left no account in either app's cache`);
   const left = await svc.app.inject({ url: `/v1/sessions?issuer=${encodeURIComponent(ISSUER)}&sid=${users[users.length >> 1]!.sid}`, headers: { authorization: `Bearer ${FULL_KEY}` } });
   t.same(left.json(), [], 'the sessions are gone');

@@ -28,7 +28,16 @@ export function logSink(): { lines: string[]; sink: Writable } {
  */
 export async function loggedApp(
   t: Test,
-  options: { jwksUri?: string; level?: string; edit?: (file: ReturnType<typeof testConfigFile>) => void; prepare?: (caches: Map<string, MemoryTokenCacheStore>, config: Config) => Promise<void> | void; stores?: ServiceStores; webSessions?: Map<string, WebSessionStore[]>; workerIntervalMs?: number; fetch?: typeof fetch } = {},
+  options: {
+    jwksUri?: string;
+    level?: string;
+    edit?: (file: ReturnType<typeof testConfigFile>) => void;
+    prepare?: (caches: Map<string, MemoryTokenCacheStore>, config: Config) => Promise<void> | void;
+    stores?: ServiceStores;
+    webSessions?: Map<string, WebSessionStore[]>;
+    workerIntervalMs?: number;
+    fetch?: typeof fetch;
+  } = {},
 ) {
   const { lines, sink } = logSink();
   const file = testConfigFile(options.jwksUri ?? 'https://idp.example.test/jwks');

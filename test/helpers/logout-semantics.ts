@@ -115,8 +115,7 @@ async function world(t: Test, newStores: StoresFactory, options: { gateOrders?: 
   };
 }
 
-const outcomes = (report: LogoutReport | undefined | null, list: 'removals' | 'secondPass' = 'removals') =>
-  Object.fromEntries(((list === 'removals' ? report?.removals : report?.secondPass?.removals) ?? []).map((r) => [r.app, [r.outcome, r.attempts]]));
+const outcomes = (report: LogoutReport | undefined | null, list: 'removals' | 'secondPass' = 'removals') => Object.fromEntries(((list === 'removals' ? report?.removals : report?.secondPass?.removals) ?? []).map((r) => [r.app, [r.outcome, r.attempts]]));
 
 /** The rules, each a test named after it, on the stores `newStores` makes (a second call: another process's). */
 export function logoutSemantics(t: Test, newStores: StoresFactory): void {
@@ -158,8 +157,16 @@ export function logoutSemantics(t: Test, newStores: StoresFactory): void {
     t.same(outcomes(done), { 'orders-web': ['removed', 1], 'billing-web': ['removed', 3] }, 'every removal with its latest outcome and attempt count');
     t.equal(orders.reads, ordersReads, 'nor by the last one');
     t.same(await w.billing.accounts(w.account.homeAccountId), []);
-    t.same(w.attempts.map((a) => a.done.removals.map((r) => `${r.app} ${r.outcome}`)), [['orders-web removed', 'billing-web failed'], ['billing-web failed'], ['billing-web removed']], 'each attempt reports what it did');
-    t.same(w.attempts.map((a) => a.done.settled), [false, false, true], 'settled once');
+    t.same(
+      w.attempts.map((a) => a.done.removals.map((r) => `${r.app} ${r.outcome}`)),
+      [['orders-web removed', 'billing-web failed'], ['billing-web failed'], ['billing-web removed']],
+      'each attempt reports what it did',
+    );
+    t.same(
+      w.attempts.map((a) => a.done.settled),
+      [false, false, true],
+      'settled once',
+    );
   });
 
   t.test('the second pass removes an account an app wrote back, and counts it in a metric', async (t) => {
@@ -213,7 +220,11 @@ export function logoutSemantics(t: Test, newStores: StoresFactory): void {
     t.ok(done.secondPass?.at, 'the second pass ran');
     t.same(outcomes(done, 'secondPass'), { 'orders-web': ['superseded', 0], 'billing-web': ['superseded', 0] });
     t.same(w.partitions(), after, 'every partition byte for byte as the new sign-in left it');
-    t.same((await w.stores.sessions.bySid(ISSUER, 's2')).map((s) => s.id), [again.id], 'the new session stays');
+    t.same(
+      (await w.stores.sessions.bySid(ISSUER, 's2')).map((s) => s.id),
+      [again.id],
+      'the new session stays',
+    );
     t.equal((await w.billing.accounts(w.account.homeAccountId)).length, 1);
   });
 
@@ -227,7 +238,11 @@ export function logoutSemantics(t: Test, newStores: StoresFactory): void {
     await worker.runDue();
     const done = (await w.stores.journal.get(report.id))!;
     t.equal(done.sessionsEnded, 2, 'the two sessions of before');
-    t.same((await w.stores.sessions.bySub(ISSUER, 'ada')).map((s) => s.id), [later.id], 'the later one stays');
+    t.same(
+      (await w.stores.sessions.bySub(ISSUER, 'ada')).map((s) => s.id),
+      [later.id],
+      'the later one stays',
+    );
   });
 
   t.test('the second pass is journaled: another worker carries it out after this one is gone', async (t) => {
@@ -274,4 +289,3 @@ export function logoutSemantics(t: Test, newStores: StoresFactory): void {
     t.same(await w.orders.accounts(w.account.homeAccountId), []);
   });
 }
-

@@ -1,14 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import {
-  ConfidentialClientApplication,
-  DistributedCachePlugin,
-  type AccountInfo,
-  type AuthenticationResult,
-  type ICacheClient,
-  type IPartitionManager,
-  type INetworkModule,
-  type NetworkResponse,
-} from '@azure/msal-node';
+import { ConfidentialClientApplication, DistributedCachePlugin, type AccountInfo, type AuthenticationResult, type ICacheClient, type IPartitionManager, type INetworkModule, type NetworkResponse } from '@azure/msal-node';
 import type { Redis } from 'ioredis';
 import { partitionKey } from '../../src/core/token-cache-sweeper.js';
 import type { CompareAndSetStore, TokenCacheStore } from '../../src/core/token-cache.js';
@@ -101,7 +92,11 @@ export class FakeEntra implements INetworkModule {
     })}.c2lnbmF0dXJl`;
     return {
       token_type: 'Bearer',
-      scope: scope.split(' ').filter((s) => !['openid', 'profile', 'offline_access'].includes(s)).join(' ') || 'https://graph.microsoft.com/User.Read',
+      scope:
+        scope
+          .split(' ')
+          .filter((s) => !['openid', 'profile', 'offline_access'].includes(s))
+          .join(' ') || 'https://graph.microsoft.com/User.Read',
       expires_in: 3599,
       ext_expires_in: 3599,
       access_token: `at-${randomUUID()}`,

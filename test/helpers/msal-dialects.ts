@@ -191,8 +191,7 @@ const UNKNOWN_CREDENTIAL_TYPES = { IdToken: 'V1IdToken', AccessToken: 'LegacySin
 const MALFORMED_SECTIONS: string[] = [...KNOWN_SECTIONS];
 
 /** `arb` in about one case of three (by default), else null; shrinks towards null. */
-const sometimes = <T>(arb: fc.Arbitrary<T>, absent = 2, present = 1): fc.Arbitrary<T | null> =>
-  fc.oneof({ weight: absent, arbitrary: fc.constant(null) }, { weight: present, arbitrary: arb });
+const sometimes = <T>(arb: fc.Arbitrary<T>, absent = 2, present = 1): fc.Arbitrary<T | null> => fc.oneof({ weight: absent, arbitrary: fc.constant(null) }, { weight: present, arbitrary: arb });
 
 const hexChars = fc.string({ unit: fc.constantFrom(...'0123456789abcdef'), minLength: 1, maxLength: 3 });
 const someScopes = fc.uniqueArray(fc.constantFrom(...SCOPES), { minLength: 1, maxLength: 2 });
@@ -238,9 +237,7 @@ const cacheSeed = (dialect: Dialect, minAccounts: number, maxAccounts: number): 
         accounts: fc.constant(accounts),
         secondAlias: sometimes(fc.record({ account: fc.nat({ max: accounts.length - 1 }), alias: fc.nat({ max: ENTRA_ALIASES.length - 2 }) })),
         contained: accounts.length >= 2 ? sometimes(fc.record({ form: fc.constantFrom<'prefix' | 'suffix'>('prefix', 'suffix'), hex: hexChars })) : fc.constant(null),
-        unknownCredentialType: sometimes(
-          fc.record({ account: fc.nat({ max: accounts.length - 1 }), section: fc.constantFrom<'IdToken' | 'AccessToken' | 'RefreshToken'>('IdToken', 'AccessToken', 'RefreshToken') }),
-        ),
+        unknownCredentialType: sometimes(fc.record({ account: fc.nat({ max: accounts.length - 1 }), section: fc.constantFrom<'IdToken' | 'AccessToken' | 'RefreshToken'>('IdToken', 'AccessToken', 'RefreshToken') })),
         unknownSection: sometimes(
           fc.record({
             name: fc.constantFrom(...UNKNOWN_SECTION_NAMES),
@@ -255,10 +252,12 @@ const cacheSeed = (dialect: Dialect, minAccounts: number, maxAccounts: number): 
           }),
         ),
         unknownMember: sometimes(
-          fc.record({
-            member: fc.constantFrom(...UNKNOWN_MEMBERS),
-            position: fc.nat({ max: 5 }),
-          }).map(({ member, position }) => ({ name: member[0], value: member[1], position })),
+          fc
+            .record({
+              member: fc.constantFrom(...UNKNOWN_MEMBERS),
+              position: fc.nat({ max: 5 }),
+            })
+            .map(({ member, position }) => ({ name: member[0], value: member[1], position })),
         ),
         malformed: sometimes(
           fc.record({
@@ -832,12 +831,7 @@ function buildCache(dialect: Dialect, seed: CacheSeed): GeneratedCache {
     const realm = section === 'RefreshToken' ? '' : w.atRealm(g, false);
     const target = section === 'AccessToken' ? SCOPES[0]! : '';
     const key = join(g.homeAccountId, g.env, credentialType, clientId, realm, target).toLowerCase();
-    const ref = b.put(
-      section,
-      key,
-      { home_account_id: g.homeAccountId, environment: g.env, credential_type: credentialType, client_id: clientId, secret: `x.${g.nonce}`, realm, target },
-      g.homeAccountId,
-    );
+    const ref = b.put(section, key, { home_account_id: g.homeAccountId, environment: g.env, credential_type: credentialType, client_id: clientId, secret: `x.${g.nonce}`, realm, target }, g.homeAccountId);
     toggles.unknownCredentialType = { ...ref, credentialType, homeAccountId: g.homeAccountId };
   }
 
@@ -915,7 +909,11 @@ function buildCache(dialect: Dialect, seed: CacheSeed): GeneratedCache {
     const id = account.homeAccountId.toLowerCase();
     const byRule = entriesOf(parsed, account.homeAccountId);
     const written = b.owned.get(id) ?? [];
-    const sig = (refs: EntryRef[]) => refs.map((r) => `${r.section}\u0000${r.key}`).sort().join('\u0001');
+    const sig = (refs: EntryRef[]) =>
+      refs
+        .map((r) => `${r.section}\u0000${r.key}`)
+        .sort()
+        .join('\u0001');
     if (sig(byRule) !== sig(written)) throw new Error(`msal-dialects: the rule and the generator disagree on ${account.homeAccountId}'s entries`);
     keysByAccount[id] = byRule;
   }

@@ -34,11 +34,26 @@ export function dotnetCache(users: DotnetUser[], clientId = DOTNET_CLIENT_ID): s
     cache.IdToken![credential('idtoken')] = { ...common, credential_type: 'IdToken', client_id: clientId, realm, secret: `header.${b64url({ oid: user.uid, tid: realm })}.sig` };
     const times = { cached_at: String(now), expires_on: String(now + 3600), extended_expires_on: String(now + 7200), ext_expires_on: String(now + 7200) }; // ext_expires_on beside extended_expires_on
     cache.AccessToken![credential('accesstoken', 'https://graph.microsoft.com/user.read')] = {
-      ...common, ...times, credential_type: 'AccessToken', client_id: clientId, realm, target: 'https://graph.microsoft.com/User.Read', secret: `at-${user.uid}`, token_type: 'Bearer',
+      ...common,
+      ...times,
+      credential_type: 'AccessToken',
+      client_id: clientId,
+      realm,
+      target: 'https://graph.microsoft.com/User.Read',
+      secret: `at-${user.uid}`,
+      token_type: 'Bearer',
     };
     // An extended access token (MSAL.NET's ATExt: a token bound to extra key components, e.g. PoP), which msal-node drops on rewrite.
     cache.AccessToken![`${credential('atext', 'api://orders/read')}-pop`] = {
-      ...common, ...times, credential_type: 'ATExt', client_id: clientId, realm, target: 'api://orders/read', secret: `pop-${user.uid}`, token_type: 'pop', ext: { req_cnf: 'kid-1' },
+      ...common,
+      ...times,
+      credential_type: 'ATExt',
+      client_id: clientId,
+      realm,
+      target: 'api://orders/read',
+      secret: `pop-${user.uid}`,
+      token_type: 'pop',
+      ext: { req_cnf: 'kid-1' },
     };
     cache.RefreshToken![credential('refreshtoken')] = { ...common, credential_type: 'RefreshToken', client_id: clientId, secret: `rt-${user.uid}` };
   }

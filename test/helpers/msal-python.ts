@@ -34,10 +34,7 @@ export interface PythonAccount {
   username: string;
 }
 
-export type PythonStore =
-  | { kind: 'redis'; url: string; key: string }
-  | { kind: 'redis-hash'; url: string; key: string }
-  | { kind: 'postgres'; url: string; provider: 'microsoft' | 'community'; schema: string; table: string; key: string };
+export type PythonStore = { kind: 'redis'; url: string; key: string } | { kind: 'redis-hash'; url: string; key: string } | { kind: 'postgres'; url: string; provider: 'microsoft' | 'community'; schema: string; table: string; key: string };
 
 export type PythonRequest =
   | { command: 'signin'; clientId: string; authority: string; users: PythonUser[] }

@@ -38,9 +38,7 @@ export class TestOpenIdProvider {
     // Events the type declarations do not list.
     const events = provider as unknown as NodeJS.EventEmitter;
     events.on('backchannel.success', (_ctx: unknown, client: { clientId: string }, accountId: string, sid: string) => this.record({ ok: true, clientId: client.clientId, accountId, sid }));
-    events.on('backchannel.error', (_ctx: unknown, err: Error, client: { clientId: string }, accountId: string, sid: string) =>
-      this.record({ ok: false, clientId: client.clientId, accountId, sid, error: err.message }),
-    );
+    events.on('backchannel.error', (_ctx: unknown, err: Error, client: { clientId: string }, accountId: string, sid: string) => this.record({ ok: false, clientId: client.clientId, accountId, sid, error: err.message }));
   }
 
   private record(event: BackchannelEvent): void {

@@ -11,12 +11,8 @@ export type Provider = 'microsoft' | 'community';
  * test/helpers/msal_python.py says where each was checked), under a name of this test's own.
  */
 const DDL: Record<Provider, (table: string) => string[]> = {
-  microsoft: (table) => [
-    `CREATE UNLOGGED TABLE ${table} (id VARCHAR(449) COLLATE "C" PRIMARY KEY, value BYTEA NOT NULL, expiresattime TIMESTAMPTZ NOT NULL, slidingexpirationinseconds BIGINT NULL, absoluteexpiration TIMESTAMPTZ NULL)`,
-  ],
-  community: (table) => [
-    `CREATE TABLE "${table}" ("Id" text COLLATE pg_catalog."default" NOT NULL, "Value" bytea, "ExpiresAtTime" timestamp with time zone, "SlidingExpirationInSeconds" double precision, "AbsoluteExpiration" timestamp with time zone, PRIMARY KEY ("Id"))`,
-  ],
+  microsoft: (table) => [`CREATE UNLOGGED TABLE ${table} (id VARCHAR(449) COLLATE "C" PRIMARY KEY, value BYTEA NOT NULL, expiresattime TIMESTAMPTZ NOT NULL, slidingexpirationinseconds BIGINT NULL, absoluteexpiration TIMESTAMPTZ NULL)`],
+  community: (table) => [`CREATE TABLE "${table}" ("Id" text COLLATE pg_catalog."default" NOT NULL, "Value" bytea, "ExpiresAtTime" timestamp with time zone, "SlidingExpirationInSeconds" double precision, "AbsoluteExpiration" timestamp with time zone, PRIMARY KEY ("Id"))`],
 };
 
 export interface PostgresContext {
@@ -85,10 +81,7 @@ export async function postgresForTest(t: Test): Promise<PostgresContext | undefi
     },
     async readRow(provider, table, id) {
       const c = cols(provider);
-      const { rows } = await pool.query(
-        `SELECT ${c.value} AS value, ${c.expires}::text AS expires, ${c.sliding} AS sliding, ${c.absolute}::text AS absolute FROM ${q(provider, table)} WHERE ${c.id} = $1`,
-        [id],
-      );
+      const { rows } = await pool.query(`SELECT ${c.value} AS value, ${c.expires}::text AS expires, ${c.sliding} AS sliding, ${c.absolute}::text AS absolute FROM ${q(provider, table)} WHERE ${c.id} = $1`, [id]);
       return rows[0] as { value: Buffer; expires: string; sliding: number | null; absolute: string | null } | undefined;
     },
   };

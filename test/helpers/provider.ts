@@ -62,9 +62,7 @@ export class TestProvider {
 
   /** Signs `claims` as a JWS with our key; `header` adds to or overrides the protected header. */
   async sign(claims: JWTPayload, header: Record<string, unknown> = {}): Promise<string> {
-    return new SignJWT(claims)
-      .setProtectedHeader({ alg: 'RS256', kid: this.kid, typ: 'logout+jwt', ...header } as { alg: string })
-      .sign(this.privateKey);
+    return new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid: this.kid, typ: 'logout+jwt', ...header } as { alg: string }).sign(this.privateKey);
   }
 
   async close(): Promise<void> {

@@ -23,11 +23,7 @@ async function freeClusterPort(): Promise<number> {
 }
 
 const started = (port: number, dir: string): Promise<ChildProcess> =>
-  startUntil(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--cluster-enabled', 'yes', '--cluster-config-file', join(dir, `nodes-${port}.conf`), '--cluster-node-timeout', '1000', '--dir', dir],
-    /Ready to accept connections/,
-  );
+  startUntil('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--cluster-enabled', 'yes', '--cluster-config-file', join(dir, `nodes-${port}.conf`), '--cluster-node-timeout', '1000', '--dir', dir], /Ready to accept connections/);
 
 /** Three masters with a replica each, on free loopback ports (and their bus ports), nothing kept but their node files in a temporary folder. */
 export class ClusterDeployment {

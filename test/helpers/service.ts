@@ -55,9 +55,7 @@ export function testConfigFile(jwksUri: string): ConfigFile {
 }
 
 /** The whole service on Redis (the store and every app's token cache), with a real JWKS server. */
-export async function startRedisService(
-  options: { storeUrl: string; cacheUrl?: string; prefix: string; edit?: (file: ConfigFile) => void; retry?: AppDependencies['retry']; workerIntervalMs?: number },
-): Promise<TestService> {
+export async function startRedisService(options: { storeUrl: string; cacheUrl?: string; prefix: string; edit?: (file: ConfigFile) => void; retry?: AppDependencies['retry']; workerIntervalMs?: number }): Promise<TestService> {
   const provider = await TestProvider.start();
   const file = testConfigFile(provider.jwksUri);
   file.store = { kind: 'redis', url: options.storeUrl, keyPrefix: options.prefix };

@@ -42,7 +42,10 @@ t.test("a key bound to an app lists its apps' sessions only: another app's sid n
   await svc.stores.sessions.add({ ...theirs, expiresAt: new Date(Date.now() + 60_000).toISOString() });
   const res = await app.inject({ url: `/v1/sessions?issuer=${encodeURIComponent(ISSUER)}&sub=${mine.sub}`, headers: orders });
   t.equal(res.statusCode, 200);
-  t.same((res.json() as { clientId: string }[]).map((s) => s.clientId), [ORDERS]);
+  t.same(
+    (res.json() as { clientId: string }[]).map((s) => s.clientId),
+    [ORDERS],
+  );
   t.notMatch(res.body, theirs.sid, "the other app's sid is not in the answer");
   const full = await app.inject({ url: `/v1/sessions?issuer=${encodeURIComponent(ISSUER)}&sub=${mine.sub}`, headers: svc.auth });
   t.equal((full.json() as unknown[]).length, 2, 'a key bound to every app sees both');
@@ -71,14 +74,22 @@ t.test('api key binding: apps are named by name or "*", an unknown one is refuse
   file.api.keys[1].apps = ['*'];
   file.api.entra = { tenants: [TENANT_A], audience: 'api://lr', roles: { read: 'Read' }, clients: ['c-plain', { id: 'c-bound', apps: ['billing-web'] }] };
   const config = resolveConfig(file);
-  t.same(config.apiKeys.map((k) => [k.apps, k.appsNamed]), [[[ORDERS], true], ['*', true]]);
-  t.same(config.apiEntra!.clients, [{ id: 'c-plain', apps: '*' }, { id: 'c-bound', apps: [BILLING] }]);
+  t.same(
+    config.apiKeys.map((k) => [k.apps, k.appsNamed]),
+    [
+      [[ORDERS], true],
+      ['*', true],
+    ],
+  );
+  t.same(config.apiEntra!.clients, [
+    { id: 'c-plain', apps: '*' },
+    { id: 'c-bound', apps: [BILLING] },
+  ]);
   file.api.keys[0].apps = ['orders-web', 'nope'];
   t.throws(() => resolveConfig(file), new ConfigError('api.keys[0].apps[1]', 'no app is named "nope"'));
 });
 
-const idToken = (claims: Record<string, unknown> = {}) =>
-  provider.sign({ iss: ISSUER, aud: BILLING, sub: `sub-${randomUUID()}`, oid: randomUUID(), tid: TENANT_A, sid: `sid-${randomUUID()}`, iat: now(), exp: now() + 3600, ...claims }, { typ: 'JWT' });
+const idToken = (claims: Record<string, unknown> = {}) => provider.sign({ iss: ISSUER, aud: BILLING, sub: `sub-${randomUUID()}`, oid: randomUUID(), tid: TENANT_A, sid: `sid-${randomUUID()}`, iat: now(), exp: now() + 3600, ...claims }, { typ: 'JWT' });
 const claimsOf = (token: string) => JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as { sub: string; sid: string; oid: string; tid: string };
 
 t.test('requireIdToken: a registration without the ID token is refused', async (t) => {
@@ -92,7 +103,7 @@ t.test('requireIdToken: with a valid ID token the session is registered, its sid
   const c = claimsOf(token);
   const res = await register(svc.auth, { clientId: BILLING, issuer: ISSUER, sub: c.sub, homeAccountId: `${c.oid}.${c.tid}`, idToken: token });
   t.equal(res.statusCode, 201, res.body);
-  t.equal(res.json().sid, c.sid, 'the sid is the token\'s');
+  t.equal(res.json().sid, c.sid, "the sid is the token's");
 });
 
 t.test('requireIdToken: a token for another app, expired, not signed by the issuer, or for another account is refused, and nothing is stored', async (t) => {

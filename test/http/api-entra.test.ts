@@ -42,8 +42,7 @@ function v2(claims: Record<string, unknown> = {}) {
   };
 }
 const sign = (claims: Record<string, unknown>) => provider.sign(claims, { typ: 'JWT' });
-const callLogouts = async (token: string) =>
-  app.inject({ method: 'POST', url: '/v1/logouts', headers: { authorization: `Bearer ${token}` }, payload: { homeAccountId: `${randomUUID()}.${TENANT_A}` } });
+const callLogouts = async (token: string) => app.inject({ method: 'POST', url: '/v1/logouts', headers: { authorization: `Bearer ${token}` }, payload: { homeAccountId: `${randomUUID()}.${TENANT_A}` } });
 
 t.test('a calling service with an app-role access token is let in for the scopes its roles grant', async (t) => {
   t.equal((await callLogouts(await sign(v2()))).statusCode, 200, 'Logouts.Write → logouts:write');

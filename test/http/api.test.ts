@@ -58,11 +58,22 @@ t.test('POST /v1/sessions registers a session; lookups find it by sid, sub and h
   t.match(session, { ...body, id: String });
   t.equal(res.headers.location, `/v1/sessions/${session.id}`);
   const bySid = await app.inject({ url: `/v1/sessions?issuer=${encodeURIComponent(ISSUER)}&sid=${body.sid}`, headers: reader });
-  t.same(bySid.json().map((s: { id: string }) => s.id), [session.id]);
+  t.same(
+    bySid.json().map((s: { id: string }) => s.id),
+    [session.id],
+  );
   const byName = await app.inject({ url: `/v1/sessions?issuer=idp&sub=${body.sub}`, headers: reader });
-  t.same(byName.json().map((s: { id: string }) => s.id), [session.id], 'the configured issuer name works too');
+  t.same(
+    byName.json().map((s: { id: string }) => s.id),
+    [session.id],
+    'the configured issuer name works too',
+  );
   const byAccount = await app.inject({ url: `/v1/sessions?homeAccountId=${body.homeAccountId.toUpperCase()}`, headers: reader });
-  t.same(byAccount.json().map((s: { id: string }) => s.id), [session.id], 'homeAccountId lookups ignore letter case');
+  t.same(
+    byAccount.json().map((s: { id: string }) => s.id),
+    [session.id],
+    'homeAccountId lookups ignore letter case',
+  );
 });
 
 t.test('a template issuer is registered by its resolved iss, not by its name', async (t) => {
@@ -78,7 +89,14 @@ t.test('bad registrations get 400 and store nothing', async (t) => {
   const bad: [string, Record<string, unknown>][] = [
     ['unknown clientId', newSession({ clientId: STRANGER })],
     ['unknown issuer', newSession({ issuer: 'https://evil.example.test' })],
-    ['missing sub', (() => { const s = newSession(); delete (s as Record<string, unknown>).sub; return s; })()],
+    [
+      'missing sub',
+      (() => {
+        const s = newSession();
+        delete (s as Record<string, unknown>).sub;
+        return s;
+      })(),
+    ],
     ['extra property', newSession({ admin: true })],
     ['number sid', newSession({ sid: 5 })],
     ['empty homeAccountId', newSession({ homeAccountId: '' })],
@@ -172,7 +190,16 @@ t.test('repeating a logout is harmless', async (t) => {
 t.test('bad logout requests get 400 and change nothing', async (t) => {
   const body = newSession();
   const id = (await register(body)).json().id;
-  for (const payload of [{}, { issuer: ISSUER }, { sid: body.sid }, { issuer: ISSUER, sid: body.sid, sub: body.sub }, { homeAccountId: body.homeAccountId, issuer: ISSUER }, { issuer: 'nope', sid: body.sid }, { issuer: ISSUER, sid: body.sid, extra: 1 }, { issuer: ISSUER, sid: 7 }]) {
+  for (const payload of [
+    {},
+    { issuer: ISSUER },
+    { sid: body.sid },
+    { issuer: ISSUER, sid: body.sid, sub: body.sub },
+    { homeAccountId: body.homeAccountId, issuer: ISSUER },
+    { issuer: 'nope', sid: body.sid },
+    { issuer: ISSUER, sid: body.sid, extra: 1 },
+    { issuer: ISSUER, sid: 7 },
+  ]) {
     const res = await app.inject({ method: 'POST', url: '/v1/logouts', headers: auth, payload });
     t.equal(res.statusCode, 400, JSON.stringify(payload));
   }

@@ -44,8 +44,7 @@ t.test('rule: NumericDates may be fractional (iat and exp, as time.time() writes
 
 t.test('rule: a NumericDate that is not finite is refused as that claim', async (t) => {
   const s = await registerSession();
-  const claims = (iat: string, exp: string) =>
-    `{"iss":"${ISSUER}","aud":"${ORDERS}","iat":${iat},"exp":${exp},"jti":"${randomUUID()}","events":{"http://schemas.openid.net/event/backchannel-logout":{}},"sid":"${s.sid}"}`;
+  const claims = (iat: string, exp: string) => `{"iss":"${ISSUER}","aud":"${ORDERS}","iat":${iat},"exp":${exp},"jti":"${randomUUID()}","events":{"http://schemas.openid.net/event/backchannel-logout":{}},"sid":"${s.sid}"}`;
   await refused(t, await rawToken(claims(String(now()), '1e400')), s, /exp claim is not a finite NumericDate/);
   await refused(t, await rawToken(claims('-1e400', String(now() + 60))), s, /iat claim is not a finite NumericDate/);
 });

@@ -26,10 +26,8 @@ const CONFUSABLE_NAMES = ['ѕid', 'sid\u200b', 'SID', 'Sub', 'nоnce', 'n\u00ado
 
 // Mostly good values, so that about a third of the cases stay valid and each mutation is seen alone.
 const GOOD = 40;
-const claimValue = <T>(good: fc.Arbitrary<T>, bad: fc.Arbitrary<unknown>) =>
-  fc.oneof({ weight: GOOD, arbitrary: good }, { weight: 1, arbitrary: fc.constant(ABSENT) }, { weight: 2, arbitrary: bad });
-const mostly = <T>(good: T, ...others: fc.Arbitrary<unknown>[]) =>
-  fc.oneof({ weight: GOOD, arbitrary: fc.constant<unknown>(good) }, ...others.map((arbitrary) => ({ weight: 1, arbitrary })));
+const claimValue = <T>(good: fc.Arbitrary<T>, bad: fc.Arbitrary<unknown>) => fc.oneof({ weight: GOOD, arbitrary: good }, { weight: 1, arbitrary: fc.constant(ABSENT) }, { weight: 2, arbitrary: bad });
+const mostly = <T>(good: T, ...others: fc.Arbitrary<unknown>[]) => fc.oneof({ weight: GOOD, arbitrary: fc.constant<unknown>(good) }, ...others.map((arbitrary) => ({ weight: 1, arbitrary })));
 
 const mutation = fc.record({
   alg: fc.oneof({ weight: GOOD, arbitrary: fc.constant('RS256') }, { weight: 3, arbitrary: fc.constantFrom('none', 'None', 'HS256', 'PS256', 'RS512', 'ES256', 'EdDSA', '') }, fc.string()),
@@ -44,15 +42,25 @@ const mutation = fc.record({
   aud: claimValue(fc.constantFrom<unknown>(ORDERS, BILLING, [ORDERS], [ORDERS, BILLING]), fc.oneof(fc.constantFrom(STRANGER, [ORDERS, STRANGER], [], ORDERS.toUpperCase()), fc.jsonValue())),
   iat: claimValue(
     fc.integer({ min: -3600, max: 60 }).map((d) => now() + d),
-    fc.oneof(fc.integer({ min: 200, max: 10 ** 9 }).map((d) => now() + d), fc.integer({ min: 3800, max: 10 ** 9 }).map((d) => now() - d), fc.jsonValue()),
+    fc.oneof(
+      fc.integer({ min: 200, max: 10 ** 9 }).map((d) => now() + d),
+      fc.integer({ min: 3800, max: 10 ** 9 }).map((d) => now() - d),
+      fc.jsonValue(),
+    ),
   ),
-  exp: claimValue(fc.integer({ min: -60, max: 3600 }).map((d) => now() + d), fc.oneof(fc.integer({ min: 200, max: 10 ** 6 }).map((d) => now() - d), fc.jsonValue())),
+  exp: claimValue(
+    fc.integer({ min: -60, max: 3600 }).map((d) => now() + d),
+    fc.oneof(
+      fc.integer({ min: 200, max: 10 ** 6 }).map((d) => now() - d),
+      fc.jsonValue(),
+    ),
+  ),
   jti: claimValue(fc.uuid(), fc.oneof(fc.constant(''), fc.jsonValue())),
-  events: claimValue(
-    fc.constant({ [BACKCHANNEL_LOGOUT_EVENT]: {} }),
-    fc.oneof(fc.constantFrom({ [BACKCHANNEL_LOGOUT_EVENT]: [] }, { [BACKCHANNEL_LOGOUT_EVENT]: null }, { 'http://schemas.openid.net/event/other': {} }, [BACKCHANNEL_LOGOUT_EVENT]), fc.jsonValue()),
+  events: claimValue(fc.constant({ [BACKCHANNEL_LOGOUT_EVENT]: {} }), fc.oneof(fc.constantFrom({ [BACKCHANNEL_LOGOUT_EVENT]: [] }, { [BACKCHANNEL_LOGOUT_EVENT]: null }, { 'http://schemas.openid.net/event/other': {} }, [BACKCHANNEL_LOGOUT_EVENT]), fc.jsonValue())),
+  sid: claimValue(
+    fc.uuid().map((u) => `sid-${u}`),
+    fc.oneof(fc.constant(''), fc.jsonValue()),
   ),
-  sid: claimValue(fc.uuid().map((u) => `sid-${u}`), fc.oneof(fc.constant(''), fc.jsonValue())),
   sub: fc.oneof({ weight: 10, arbitrary: fc.constant<Maybe<unknown>>(ABSENT) }, { weight: 10, arbitrary: fc.string({ minLength: 1 }) }, fc.constant(''), fc.jsonValue()),
   nonce: mostly(ABSENT, fc.jsonValue()),
   extra: fc.dictionary(fc.oneof(fc.constantFrom(...CONFUSABLE_NAMES), fc.string()), fc.jsonValue(), { maxKeys: 4 }),

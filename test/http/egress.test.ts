@@ -57,7 +57,10 @@ t.test('the JWKS fetch goes through HTTP_PROXY/HTTPS_PROXY, and straight to a ho
 
   const proxied = await loggedApp(t, { jwksUri: provider.jwksUri, fetch: egressFetch({ HTTP_PROXY: url, https_proxy: url }) });
   t.equal((await postLogoutToken(proxied.app, await provider.sign(provider.claims(ISSUER, ORDERS)))).statusCode, 200, 'the logout verified with keys fetched through the proxy');
-  t.ok(targets.some((target) => target.includes(host)), `the proxy carried the key fetch (${targets.join(', ')})`);
+  t.ok(
+    targets.some((target) => target.includes(host)),
+    `the proxy carried the key fetch (${targets.join(', ')})`,
+  );
   const fetches = provider.jwksFetches;
   t.ok(fetches >= 1);
 

@@ -63,7 +63,7 @@ t.test('Entra form of a template issuer with an unmatched sid: no marker fanned 
   t.equal(await frontchannelLogouts(), before, 'no logout was journaled or carried out');
 });
 
-t.test('HEAD answers the page\'s headers and logs no one out', async (t) => {
+t.test("HEAD answers the page's headers and logs no one out", async (t) => {
   const s = await register(ISSUER);
   const e = await register(entra(TENANT_A));
   for (const url of [`/logout/frontchannel?iss=${encodeURIComponent(ISSUER)}&sid=${s.sid}`, `/logout/frontchannel/idp?sid=${s.sid}`, `/logout/frontchannel/entra?sid=${e.sid}`]) {

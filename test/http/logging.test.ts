@@ -26,11 +26,16 @@ t.test('one log line per request, and no token, API key, Authorization header or
   const completed = lines.filter((l) => JSON.parse(l).msg === 'request completed');
   t.equal(completed.length, requests.length, 'one "request completed" line per request');
   for (const line of lines) {
-    for (const secret of [token, token.split('.')[2]!, bad.split('.')[1]!, FULL_KEY, 'wrong-key-value', sid])
-      t.notOk(line.includes(secret), `no secret in: ${line.slice(0, 80)}`);
+    for (const secret of [token, token.split('.')[2]!, bad.split('.')[1]!, FULL_KEY, 'wrong-key-value', sid]) t.notOk(line.includes(secret), `no secret in: ${line.slice(0, 80)}`);
   }
-  t.ok(lines.some((l) => /"rule":"nonce"/.test(l)), 'a refused token is logged with the rule that failed');
-  t.ok(lines.some((l) => /"msg":"logout carried out"/.test(l)), 'each logout is logged');
+  t.ok(
+    lines.some((l) => /"rule":"nonce"/.test(l)),
+    'a refused token is logged with the rule that failed',
+  );
+  t.ok(
+    lines.some((l) => /"msg":"logout carried out"/.test(l)),
+    'each logout is logged',
+  );
 });
 
 t.test('a partition that is not an MSAL cache is reported in the log as well as in the report', async (t) => {
@@ -41,7 +46,7 @@ t.test('a partition that is not an MSAL cache is reported in the log as well as 
   t.match(warning, { app: 'billing-web', partition: hashForLog('h.t'), outcome: 'skipped', detail: /not JSON/ });
 });
 
-t.test('no partition key in any log line (it holds the user\'s object id or an app\'s session key): a hash of it at most', async (t) => {
+t.test("no partition key in any log line (it holds the user's object id or an app's session key): a hash of it at most", async (t) => {
   const account = '5f6a9c1e-0000-4000-8000-00000000beef.72f988bf-86f1-41af-91ab-2d7cd011db47';
   const { app, lines } = await loggedApp(t, {
     prepare: async (caches, config) => {
@@ -52,7 +57,14 @@ t.test('no partition key in any log line (it holds the user\'s object id or an a
     },
   });
   const res = await app.inject({ method: 'POST', url: '/v1/logouts', headers: { authorization: `Bearer ${FULL_KEY}` }, payload: { homeAccountId: account } });
-  t.same(res.json().removals.map((r: { outcome: string }) => r.outcome).sort(), ['failed', 'skipped'], 'one skipped, one failed: both logged');
+  t.same(
+    res
+      .json()
+      .removals.map((r: { outcome: string }) => r.outcome)
+      .sort(),
+    ['failed', 'skipped'],
+    'one skipped, one failed: both logged',
+  );
   const warnings = lines.map((l) => JSON.parse(l)).filter((l) => l.msg === 'token-cache partition not swept');
   t.equal(warnings.length, 2);
   for (const line of lines) t.notOk(line.includes(account.split('.')[0]!), `no object id in: ${line.slice(0, 100)}`);
@@ -60,13 +72,20 @@ t.test('no partition key in any log line (it holds the user\'s object id or an a
 });
 
 t.test('logClientAddresses: false leaves the client address out of the request lines', async (t) => {
-  for (const [setting, expected] of [[undefined, true], [false, false]] as const) {
+  for (const [setting, expected] of [
+    [undefined, true],
+    [false, false],
+  ] as const) {
     const { app, lines } = await loggedApp(t, { edit: (file) => void (setting !== undefined && (file.logClientAddresses = setting)) });
     await app.inject({ url: '/healthz', remoteAddress: '198.51.100.7' });
     await app.close();
     const line = lines.map((l) => JSON.parse(l)).find((l) => l.msg === 'request completed');
     t.equal(line.req.remoteAddress === '198.51.100.7', expected, `${setting === undefined ? 'by default' : 'with false'}: ${expected ? 'logged' : 'not logged'}`);
-    t.equal(lines.some((l) => l.includes('198.51.100.7')), expected, 'in no line at all when off');
+    t.equal(
+      lines.some((l) => l.includes('198.51.100.7')),
+      expected,
+      'in no line at all when off',
+    );
   }
 });
 
@@ -119,7 +138,10 @@ t.test('every redacted path is censored in a line that carries it', async (t) =>
   }
   t.equal(lines.length, REDACTED_PATHS.length);
   for (const line of lines) t.notOk(line.includes('SECRET-VALUE'), `censored: ${JSON.parse(line).msg}`);
-  t.ok(lines.some((l) => l.includes('[redacted]')), 'by redaction, not only by the serializers');
+  t.ok(
+    lines.some((l) => l.includes('[redacted]')),
+    'by redaction, not only by the serializers',
+  );
 });
 
 t.test("a registered web-session key (as secret as the app's cookie) is in no log line, even at debug, through registration, logout and a failed ending", async (t) => {
@@ -147,6 +169,9 @@ t.test("a registered web-session key (as secret as the app's cookie) is in no lo
   const res = await app.inject({ method: 'POST', url: '/v1/logouts', headers, payload: { issuer: ISSUER, sid: 'ws-sid' } });
   t.match(res.json(), { state: 'pending', webSessions: [{ app: 'orders-web', outcome: 'failed' }] });
   t.same(asked, [key], 'the store was asked to end the registered key');
-  t.ok(lines.some((l) => /"msg":"web session not ended"/.test(l) && /"app":"orders-web"/.test(l)), 'the failed ending is logged, by app');
+  t.ok(
+    lines.some((l) => /"msg":"web session not ended"/.test(l) && /"app":"orders-web"/.test(l)),
+    'the failed ending is logged, by app',
+  );
   for (const line of lines) t.notOk(line.includes(key), `no web-session key in: ${line.slice(0, 100)}`);
 });

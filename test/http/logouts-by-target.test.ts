@@ -18,7 +18,11 @@ t.test('GET /v1/logouts?issuer=&sid= (or sub=) lists the reports of that target,
   const res = await app.inject({ url: `/v1/logouts?issuer=${encodeURIComponent(ISSUER)}&sid=${sid}`, headers: svc.auth });
   t.equal(res.statusCode, 200);
   const reports = res.json() as { id: string; channel: string; target: { sid: string } }[];
-  t.same(reports.map((r) => r.channel), ['backchannel', 'api'], 'both, newest first');
+  t.same(
+    reports.map((r) => r.channel),
+    ['backchannel', 'api'],
+    'both, newest first',
+  );
   t.equal(reports[1]!.id, first.id);
   t.ok(reports.every((r) => r.target.sid === sid));
   const sub = `sub-${randomUUID()}`;
@@ -26,8 +30,7 @@ t.test('GET /v1/logouts?issuer=&sid= (or sub=) lists the reports of that target,
   const bySub = await app.inject({ url: `/v1/logouts?issuer=idp&sub=${sub}`, headers: svc.auth });
   t.equal((bySub.json() as unknown[]).length, 1, 'by sub, with the issuer by its configured name');
   t.same((await app.inject({ url: `/v1/logouts?issuer=idp&sid=nothing-${randomUUID()}`, headers: svc.auth })).json(), [], 'none: an empty list');
-  for (const query of ['', `?issuer=idp`, `?sid=${sid}`, `?issuer=idp&sid=a&sub=b`, `?issuer=https%3A%2F%2Fevil.example.test&sid=a`])
-    t.equal((await app.inject({ url: `/v1/logouts${query}`, headers: svc.auth })).statusCode, 400, `bad query ${query || '(none)'}`);
+  for (const query of ['', `?issuer=idp`, `?sid=${sid}`, `?issuer=idp&sid=a&sub=b`, `?issuer=https%3A%2F%2Fevil.example.test&sid=a`]) t.equal((await app.inject({ url: `/v1/logouts${query}`, headers: svc.auth })).statusCode, 400, `bad query ${query || '(none)'}`);
 });
 
 t.test("the back-channel answer's log line carries the logout id", async (t) => {

@@ -25,7 +25,7 @@ function failPing(t: Test, target: { ping(): Promise<void> }): void {
   });
 }
 
-t.test('GET /readyz answers 200 with each store\'s state while the service store answers', async (t) => {
+t.test("GET /readyz answers 200 with each store's state while the service store answers", async (t) => {
   const res = await app.inject({ url: '/readyz' });
   t.equal(res.statusCode, 200);
   t.same(res.json(), { status: 'ready', store: 'up', tokenCaches: { 'orders-web': 'up', 'billing-web': 'up' } });
@@ -60,7 +60,7 @@ t.test('a store probe that hangs counts as down after 2 s rather than hanging /r
   t.same([res.statusCode, res.json().store], [503, 'down']);
 });
 
-t.test('after beginShutdown (SIGTERM\'s first step) /readyz answers 503 stopping while the routes still answer', async (t) => {
+t.test("after beginShutdown (SIGTERM's first step) /readyz answers 503 stopping while the routes still answer", async (t) => {
   const other = await startService();
   t.teardown(() => other.close());
   other.app.beginShutdown();
@@ -94,7 +94,7 @@ t.test('GET /metrics is Prometheus text with the service counters', async (t) =>
   t.match(res.headers['content-type'], /^text\/plain/);
   t.match(res.body, /logout_receiver_http_requests_total\{method="GET",route="\/healthz",status="200"\} \d+/);
   t.match(res.body, /logout_receiver_logout_rejected_total\{channel="backchannel",rule="jws"\} 1/);
-  t.match(res.body, /^process_resident_memory_bytes /m, "the standard process metric names, with no prefix");
+  t.match(res.body, /^process_resident_memory_bytes /m, 'the standard process metric names, with no prefix');
 });
 
 t.test('GET /metrics has what an operator alerts on: logouts by channel and state, refusals by rule, attempt durations, backlog, JWKS fetches', async (t) => {
@@ -119,8 +119,16 @@ t.test('every registered route is in openapi.yaml and every openapi path exists'
   const doc = parse(await readFile(new URL('../../openapi.yaml', import.meta.url), 'utf8')) as { paths: Record<string, Record<string, unknown>> };
   const documented = new Set(Object.entries(doc.paths).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m} ${path}`)));
   t.ok(routes.size >= 12, `found the routes (${routes.size})`);
-  t.same([...routes].filter((r) => !documented.has(r)), [], 'no route is missing from openapi.yaml');
-  t.same([...documented].filter((r) => !routes.has(r)), [], 'no openapi path is missing from the server');
+  t.same(
+    [...routes].filter((r) => !documented.has(r)),
+    [],
+    'no route is missing from openapi.yaml',
+  );
+  t.same(
+    [...documented].filter((r) => !routes.has(r)),
+    [],
+    'no openapi path is missing from the server',
+  );
 });
 
 t.test('unknown routes answer a JSON 404', async (t) => {
@@ -140,7 +148,10 @@ t.test('openapi.yaml lists exactly the token-cache kinds the service has', async
   const doc = parse(await readFile(new URL('../../openapi.yaml', import.meta.url), 'utf8')) as {
     components: { schemas: { App: { properties: { tokenCache: { properties: { kind: { enum: string[] } } } } } } };
   };
-  t.same(doc.components.schemas.App.properties.tokenCache.properties.kind.enum, TOKEN_CACHE_KINDS.map((k) => k.kind));
+  t.same(
+    doc.components.schemas.App.properties.tokenCache.properties.kind.enum,
+    TOKEN_CACHE_KINDS.map((k) => k.kind),
+  );
 });
 
 t.test('openapi.yaml is a valid OpenAPI 3.1 document (a maintained validator), every operation with an operationId', async (t) => {

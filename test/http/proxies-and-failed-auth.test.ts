@@ -9,8 +9,7 @@ const svc = await startService((f) => {
 });
 t.teardown(() => svc.close());
 const { app } = svc;
-const frontchannel = (remoteAddress: string, forwardedFor?: string) =>
-  app.inject({ url: '/logout/frontchannel/idp?sid=x', remoteAddress, ...(forwardedFor ? { headers: { 'x-forwarded-for': forwardedFor } } : {}) });
+const frontchannel = (remoteAddress: string, forwardedFor?: string) => app.inject({ url: '/logout/frontchannel/idp?sid=x', remoteAddress, ...(forwardedFor ? { headers: { 'x-forwarded-for': forwardedFor } } : {}) });
 
 t.test('behind a trusted proxy, two clients have budgets of their own: the client address is the one the proxy saw', async (t) => {
   for (let i = 0; i < 2; i++) t.equal((await frontchannel(PROXY, '203.0.113.1')).statusCode, 200);

@@ -47,7 +47,11 @@ for (const [name, request] of Object.entries(responses))
   t.test(`${name}: helmet's headers, nothing more`, async (t) => {
     const { headers } = await request();
     for (const [header, value] of Object.entries(HELMET)) t.equal(headers[header], value, header);
-    t.same(Object.keys(headers).filter((h) => !(h in HELMET) && !OTHER.has(h)), [], 'no other header');
+    t.same(
+      Object.keys(headers).filter((h) => !(h in HELMET) && !OTHER.has(h)),
+      [],
+      'no other header',
+    );
   });
 
 t.test('the front-channel page keeps its own CSP and no X-Frame-Options, and the other headers', async (t) => {
@@ -55,6 +59,5 @@ t.test('the front-channel page keeps its own CSP and no X-Frame-Options, and the
   t.equal(statusCode, 200);
   t.equal(headers['content-security-policy'], "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors https://idp.example.test");
   t.notOk('x-frame-options' in headers);
-  for (const [header, value] of Object.entries(HELMET))
-    if (header !== 'content-security-policy' && header !== 'x-frame-options') t.equal(headers[header], value, header);
+  for (const [header, value] of Object.entries(HELMET)) if (header !== 'content-security-policy' && header !== 'x-frame-options') t.equal(headers[header], value, header);
 });

@@ -60,8 +60,7 @@ function entriesOf(homeAccountId: string): Map<string, string> {
     for (const [key, blob] of store.partitions) {
       const parsed = JSON.parse(blob) as Record<string, Record<string, { home_account_id?: string }>>;
       for (const section of ['Account', 'IdToken', 'AccessToken', 'RefreshToken'])
-        for (const [entryKey, entry] of Object.entries(parsed[section] ?? {}))
-          if (entry.home_account_id?.toLowerCase() === homeAccountId.toLowerCase()) found.set(`${clientId} ${key} ${entryKey}`, JSON.stringify(entry));
+        for (const [entryKey, entry] of Object.entries(parsed[section] ?? {})) if (entry.home_account_id?.toLowerCase() === homeAccountId.toLowerCase()) found.set(`${clientId} ${key} ${entryKey}`, JSON.stringify(entry));
     }
   return found;
 }
@@ -104,7 +103,10 @@ t.test('a guest is removed by the homeAccountId of their MSAL account (home tena
   const report = res.json();
   t.equal(report.state, 'completed');
   t.same(report.accounts, [account.homeAccountId]);
-  t.ok(report.removals.every((r: { outcome: string }) => r.outcome === 'removed'), 'removed from every app');
+  t.ok(
+    report.removals.every((r: { outcome: string }) => r.outcome === 'removed'),
+    'removed from every app',
+  );
   t.same([...entriesOf(account.homeAccountId).keys()], []);
 });
 

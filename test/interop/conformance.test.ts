@@ -76,4 +76,3 @@ t.test('Entra ID shapes: the front-channel call Entra makes, GET /logout/frontch
   await app.logouts.settled(); // the page answers once the logout is journaled; the sweep follows
   t.same(await svc.stores.sessions.bySid(iss, sid), []);
 });
-

@@ -36,7 +36,12 @@ function credentialKey(dialect: Dialect, e: Record<string, unknown>): string {
         const ext = e.ext as Record<string, string> | undefined;
         const hash = ext
           ? createHash('sha256')
-              .update(Object.keys(ext).sort().map((k) => `${k}${ext[k]}`).join(''))
+              .update(
+                Object.keys(ext)
+                  .sort()
+                  .map((k) => `${k}${ext[k]}`)
+                  .join(''),
+              )
               .digest('base64url')
           : undefined;
         if (f('token_type') === 'pop') return [hid, env, 'AccessToken_With_AuthScheme', cid, realm, target, 'pop'];
@@ -149,11 +154,8 @@ for (const dialect of DIALECTS) {
         cache.deserialize(c.blob);
         const infos = await cache.getAllAccounts();
         const listed = new Set(infos.map((i) => `${i.homeAccountId} ${i.environment}`));
-        for (const account of c.accounts)
-          for (const env of account.environments)
-            if (!listed.has(`${account.homeAccountId} ${env}`)) throw new Error(`msal-node did not list ${account.homeAccountId} under ${env}`);
-        for (const info of infos)
-          if (!c.accounts.some((a) => a.homeAccountId === info.homeAccountId)) throw new Error(`msal-node listed an account that was not generated: ${info.homeAccountId}`);
+        for (const account of c.accounts) for (const env of account.environments) if (!listed.has(`${account.homeAccountId} ${env}`)) throw new Error(`msal-node did not list ${account.homeAccountId} under ${env}`);
+        for (const info of infos) if (!c.accounts.some((a) => a.homeAccountId === info.homeAccountId)) throw new Error(`msal-node listed an account that was not generated: ${info.homeAccountId}`);
         count('msal-node listed every account');
         if (c.toggles.twoAliases) count('two aliases');
         if (c.toggles.containedId) count(`contained id (${c.toggles.containedId.form})`);
@@ -180,43 +182,45 @@ t.test('msal-node with the toggles: what it lists, drops and cannot rewrite', as
   const keysOf = (blob: string, name: string) => Object.keys(section(JSON.parse(blob) as Record<string, unknown>, name));
   let checked = 0;
   await fc.assert(
-    fc.asyncProperty(fc.constantFrom(...DIALECTS).chain((d) => cacheArbitrary(d)), async (c) => {
-      if (c.msalNodeDeserializeThrows) return;
-      const cache = msalNodeCache(c.clientId);
-      cache.deserialize(c.blob);
-      const malformed = c.toggles.malformed;
-      const primitiveInAccountOrAppMetadata = malformed && (malformed.kind === 'string' || malformed.kind === 'number') && (malformed.section === 'Account' || malformed.section === 'AppMetadata');
-      let out: string;
-      try {
-        out = cache.serialize();
-      } catch (e) {
-        // A string or number entry in Account or AppMetadata: msal-node's mergeUpdates sets fields on the primitive.
-        if (primitiveInAccountOrAppMetadata && e instanceof TypeError) return;
-        throw e;
-      }
-      if (primitiveInAccountOrAppMetadata) throw new Error('msal-node rewrote a blob with a primitive Account/AppMetadata entry');
-      const gone = (ref: { section: string; key: string }) => !keysOf(out, ref.section).includes(ref.key);
-      // Credential types msal-node does not know are dropped when it rewrites a blob: MSAL.NET's ATExt and the unknown types.
-      for (const at of c.toggles.dotnetSpecialAccessTokens) if (gone(at) !== (at.kind === 'ext')) throw new Error(`msal-node ${gone(at) ? 'dropped' : 'kept'} an MSAL.NET ${at.kind} token`);
-      if (c.toggles.unknownCredentialType && !gone(c.toggles.unknownCredentialType)) throw new Error('msal-node kept an unknown credential type');
-      // A string or number entry in a credential section is dropped; an object missing fields is kept.
-      if (malformed && malformed.section !== c.toggles.unknownSection?.name && gone(malformed) !== (malformed.kind !== 'missing-fields'))
-        throw new Error(`msal-node ${gone(malformed) ? 'dropped' : 'kept'} a malformed ${malformed.kind} ${malformed.section} entry`);
-      // Unknown sections and members are kept as they were.
-      const before = JSON.parse(c.blob) as Record<string, unknown>;
-      const after = JSON.parse(out) as Record<string, unknown>;
-      if (c.toggles.unknownSection && JSON.stringify(after[c.toggles.unknownSection.name]) !== JSON.stringify(before[c.toggles.unknownSection.name])) throw new Error('msal-node changed the unknown section');
-      if (c.toggles.unknownMember && JSON.stringify(after[c.toggles.unknownMember.name]) !== JSON.stringify(before[c.toggles.unknownMember.name])) throw new Error('msal-node changed the unknown member');
-      // Its getAllAccounts, for an account under two aliases, finds two ID tokens for one tenant profile and deletes both.
-      if (c.toggles.twoAliases) {
-        const id = c.toggles.twoAliases.homeAccountId;
-        const listed = await cache.getAllAccounts();
-        const idTokens = keysOf(cache.serialize(), 'IdToken').filter((k) => k.startsWith(`${id.toLowerCase()}-`));
-        if (idTokens.length !== 0) throw new Error(`msal-node's getAllAccounts kept ${idTokens.length} ID tokens of the two-alias account`);
-        if (listed.filter((i) => i.homeAccountId === id).some((i) => i.idTokenClaims)) throw new Error('msal-node listed the two-alias account with ID token claims');
-      }
-      checked++;
-    }),
+    fc.asyncProperty(
+      fc.constantFrom(...DIALECTS).chain((d) => cacheArbitrary(d)),
+      async (c) => {
+        if (c.msalNodeDeserializeThrows) return;
+        const cache = msalNodeCache(c.clientId);
+        cache.deserialize(c.blob);
+        const malformed = c.toggles.malformed;
+        const primitiveInAccountOrAppMetadata = malformed && (malformed.kind === 'string' || malformed.kind === 'number') && (malformed.section === 'Account' || malformed.section === 'AppMetadata');
+        let out: string;
+        try {
+          out = cache.serialize();
+        } catch (e) {
+          // A string or number entry in Account or AppMetadata: msal-node's mergeUpdates sets fields on the primitive.
+          if (primitiveInAccountOrAppMetadata && e instanceof TypeError) return;
+          throw e;
+        }
+        if (primitiveInAccountOrAppMetadata) throw new Error('msal-node rewrote a blob with a primitive Account/AppMetadata entry');
+        const gone = (ref: { section: string; key: string }) => !keysOf(out, ref.section).includes(ref.key);
+        // Credential types msal-node does not know are dropped when it rewrites a blob: MSAL.NET's ATExt and the unknown types.
+        for (const at of c.toggles.dotnetSpecialAccessTokens) if (gone(at) !== (at.kind === 'ext')) throw new Error(`msal-node ${gone(at) ? 'dropped' : 'kept'} an MSAL.NET ${at.kind} token`);
+        if (c.toggles.unknownCredentialType && !gone(c.toggles.unknownCredentialType)) throw new Error('msal-node kept an unknown credential type');
+        // A string or number entry in a credential section is dropped; an object missing fields is kept.
+        if (malformed && malformed.section !== c.toggles.unknownSection?.name && gone(malformed) !== (malformed.kind !== 'missing-fields')) throw new Error(`msal-node ${gone(malformed) ? 'dropped' : 'kept'} a malformed ${malformed.kind} ${malformed.section} entry`);
+        // Unknown sections and members are kept as they were.
+        const before = JSON.parse(c.blob) as Record<string, unknown>;
+        const after = JSON.parse(out) as Record<string, unknown>;
+        if (c.toggles.unknownSection && JSON.stringify(after[c.toggles.unknownSection.name]) !== JSON.stringify(before[c.toggles.unknownSection.name])) throw new Error('msal-node changed the unknown section');
+        if (c.toggles.unknownMember && JSON.stringify(after[c.toggles.unknownMember.name]) !== JSON.stringify(before[c.toggles.unknownMember.name])) throw new Error('msal-node changed the unknown member');
+        // Its getAllAccounts, for an account under two aliases, finds two ID tokens for one tenant profile and deletes both.
+        if (c.toggles.twoAliases) {
+          const id = c.toggles.twoAliases.homeAccountId;
+          const listed = await cache.getAllAccounts();
+          const idTokens = keysOf(cache.serialize(), 'IdToken').filter((k) => k.startsWith(`${id.toLowerCase()}-`));
+          if (idTokens.length !== 0) throw new Error(`msal-node's getAllAccounts kept ${idTokens.length} ID tokens of the two-alias account`);
+          if (listed.filter((i) => i.homeAccountId === id).some((i) => i.idTokenClaims)) throw new Error('msal-node listed the two-alias account with ID token claims');
+        }
+        checked++;
+      },
+    ),
     { numRuns: 4 * RUNS },
   );
   t.ok(checked > 0, `${checked} caches rewritten by msal-node`);

@@ -1,16 +1,6 @@
 import t from 'tap';
 import { randomBytes, randomUUID } from 'node:crypto';
-import {
-  msalPython,
-  requireMsalPython,
-  type AccountsAnswer,
-  type CreateTableAnswer,
-  type PythonStore,
-  type PythonUser,
-  type SigninAnswer,
-  type SilentAnswer,
-  type StoreReadAnswer,
-} from '../helpers/msal-python.js';
+import { msalPython, requireMsalPython, type AccountsAnswer, type CreateTableAnswer, type PythonStore, type PythonUser, type SigninAnswer, type SilentAnswer, type StoreReadAnswer } from '../helpers/msal-python.js';
 import { REDIS_URL, redisForTest } from '../helpers/redis.js';
 
 // The harness itself: the real MSAL Python signs users in, reads its own blob back, and an app's
@@ -39,11 +29,7 @@ if (requireMsalPython(t)) {
 
   t.test('MSAL Python signs both users in through its own auth-code flow, one token request each', async (t) => {
     t.equal(signin.tokenRequests, 2);
-    t.same(
-      signin.accounts.map((a) => a.homeAccountId).sort(),
-      [hid(member), hid(guest)].sort(),
-      'get_accounts() lists both, as oid.homeTenant (the guest by its home tenant)',
-    );
+    t.same(signin.accounts.map((a) => a.homeAccountId).sort(), [hid(member), hid(guest)].sort(), 'get_accounts() lists both, as oid.homeTenant (the guest by its home tenant)');
     for (const a of signin.accounts) t.equal(a.environment, 'login.microsoftonline.com', `${a.username} under login.microsoftonline.com`);
   });
 
@@ -51,7 +37,10 @@ if (requireMsalPython(t)) {
     t.same(Object.keys(blob).sort(), ['AccessToken', 'Account', 'AppMetadata', 'IdToken', 'RefreshToken']);
     const entries = Object.values(blob).flatMap((section) => Object.values(section ?? {}));
     t.ok(entries.length > 0);
-    t.ok(entries.every((e) => e.environment === 'login.microsoftonline.com'), 'every entry has environment login.microsoftonline.com (not login.windows.net as msal-node)');
+    t.ok(
+      entries.every((e) => e.environment === 'login.microsoftonline.com'),
+      'every entry has environment login.microsoftonline.com (not login.windows.net as msal-node)',
+    );
     t.same(Object.keys(blob.AppMetadata ?? {}), [`appmetadata-login.microsoftonline.com-${CLIENT_ID}`], 'one AppMetadata entry for the app');
     for (const u of [member, guest]) {
       const rts = Object.keys(blob.RefreshToken ?? {}).filter((k) => k.startsWith(hid(u)));
@@ -75,9 +64,7 @@ if (requireMsalPython(t)) {
   });
 
   t.test('acquire_token_silent serves each user from the cache without a token request', async (t) => {
-    const answers = await Promise.all(
-      [member, guest].map((u) => msalPython<SilentAnswer>({ command: 'silent', clientId: CLIENT_ID, authority: AUTHORITY, cache: signin.cache, homeAccountId: hid(u), scopes: ['User.Read'] })),
-    );
+    const answers = await Promise.all([member, guest].map((u) => msalPython<SilentAnswer>({ command: 'silent', clientId: CLIENT_ID, authority: AUTHORITY, cache: signin.cache, homeAccountId: hid(u), scopes: ['User.Read'] })));
     for (const a of answers) t.same(a, { found: true, fromCache: true, tokenRequests: 0 });
     const stranger = await msalPython<SilentAnswer>({ command: 'silent', clientId: CLIENT_ID, authority: AUTHORITY, cache: signin.cache, homeAccountId: `${randomUUID()}.${HOME_TENANT}`, scopes: ['User.Read'] });
     t.same(stranger, { found: false, fromCache: false, tokenRequests: 0 });
@@ -146,20 +133,28 @@ if (requireMsalPython(t)) {
     t.teardown(() => Promise.all(Object.values(stores).map((store) => msalPython({ command: 'store-drop-table', store }))).then(() => undefined));
 
     const [ms, community] = await Promise.all([stores.microsoft, stores.community].map((store) => msalPython<CreateTableAnswer>({ command: 'store-create-table', store })));
-    t.same(ms?.columns, {
-      id: { type: 'character varying(449)', nullable: false },
-      value: { type: 'bytea', nullable: false },
-      expiresattime: { type: 'timestamp with time zone', nullable: false },
-      slidingexpirationinseconds: { type: 'bigint', nullable: true },
-      absoluteexpiration: { type: 'timestamp with time zone', nullable: true },
-    }, 'Microsoft.Extensions.Caching.Postgres: unquoted lower-case columns');
-    t.same(community?.columns, {
-      Id: { type: 'text', nullable: false },
-      Value: { type: 'bytea', nullable: true },
-      ExpiresAtTime: { type: 'timestamp with time zone', nullable: true },
-      SlidingExpirationInSeconds: { type: 'double precision', nullable: true },
-      AbsoluteExpiration: { type: 'timestamp with time zone', nullable: true },
-    }, 'Community.Microsoft.Extensions.Caching.PostgreSql: quoted PascalCase columns');
+    t.same(
+      ms?.columns,
+      {
+        id: { type: 'character varying(449)', nullable: false },
+        value: { type: 'bytea', nullable: false },
+        expiresattime: { type: 'timestamp with time zone', nullable: false },
+        slidingexpirationinseconds: { type: 'bigint', nullable: true },
+        absoluteexpiration: { type: 'timestamp with time zone', nullable: true },
+      },
+      'Microsoft.Extensions.Caching.Postgres: unquoted lower-case columns',
+    );
+    t.same(
+      community?.columns,
+      {
+        Id: { type: 'text', nullable: false },
+        Value: { type: 'bytea', nullable: true },
+        ExpiresAtTime: { type: 'timestamp with time zone', nullable: true },
+        SlidingExpirationInSeconds: { type: 'double precision', nullable: true },
+        AbsoluteExpiration: { type: 'timestamp with time zone', nullable: true },
+      },
+      'Community.Microsoft.Extensions.Caching.PostgreSql: quoted PascalCase columns',
+    );
 
     const before = Date.now();
     await Promise.all(Object.values(stores).map((store) => msalPython({ command: 'store-write', store, cache: signin.cache })));

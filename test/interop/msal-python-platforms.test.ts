@@ -41,9 +41,7 @@ if (requireMsalPython(t)) {
     const signIn = (clientId: string, users: PythonUser[]) => msalPython<SigninAnswer>({ command: 'signin', clientId, authority: AUTHORITY, users });
     const storeOf = (app: (typeof apps)[keyof typeof apps], key: string): PythonStore => {
       const c = app.tokenCache as Record<string, string>;
-      return c.kind === 'postgres'
-        ? { kind: 'postgres', url: c.url!, provider: c.provider as 'microsoft' | 'community', schema: 'public', table: c.table!, key }
-        : { kind: c.kind as 'redis' | 'redis-hash', url: c.url!, key };
+      return c.kind === 'postgres' ? { kind: 'postgres', url: c.url!, provider: c.provider as 'microsoft' | 'community', schema: 'public', table: c.table!, key } : { kind: c.kind as 'redis' | 'redis-hash', url: c.url!, key };
     };
     const keyOf = (app: (typeof apps)[keyof typeof apps], homeAccountId: string) => app.tokenCache.key.replace('{clientId}', app.clientId).replace('{homeAccountId}', homeAccountId);
     /** Where each user's partition is: one shared blob, or one per user (Microsoft.Identity.Web's default). */

@@ -71,18 +71,39 @@ if (ctx) {
     const ended = await endSession(op, alice.browser);
     t.ok(ended.status < 400, `the provider's logout page answered ${ended.status}`);
     const events = await op.backchannelEvents(2);
-    t.same(events.map((e) => [e.clientId, e.ok, e.error]).sort(), [['billing-web', true, undefined], ['orders-web', true, undefined]], "the provider's own backchannel.success for both clients");
+    t.same(
+      events.map((e) => [e.clientId, e.ok, e.error]).sort(),
+      [
+        ['billing-web', true, undefined],
+        ['orders-web', true, undefined],
+      ],
+      "the provider's own backchannel.success for both clients",
+    );
     // Answered once journaled, carried out right after.
     await service.logouts.settled();
 
     for (const app of msalApps) {
-      t.notOk((await app.accounts(alice.homeAccountId)).some((a) => a.homeAccountId === alice.homeAccountId), `${app.clientId}: alice is gone`);
-      t.same((await app.accounts(bob.homeAccountId)).map((a) => a.homeAccountId), [bob.homeAccountId], `${app.clientId}: bob remains`);
+      t.notOk(
+        (await app.accounts(alice.homeAccountId)).some((a) => a.homeAccountId === alice.homeAccountId),
+        `${app.clientId}: alice is gone`,
+      );
+      t.same(
+        (await app.accounts(bob.homeAccountId)).map((a) => a.homeAccountId),
+        [bob.homeAccountId],
+        `${app.clientId}: bob remains`,
+      );
     }
     const reports = await Promise.all((await redis.keys(`${prefix}logout:*`)).map(async (k) => JSON.parse((await redis.get(k))!)));
     t.same(reports.map((r) => r.target.kind).sort(), ['sid', 'sub'], 'one logout token carried sid, the other only sub');
-    t.ok(reports.every((r) => r.state === 'completed'), 'both logouts completed');
-    t.equal(reports.reduce((n, r) => n + r.sessionsEnded, 0), 2, "between them they ended alice's two app sessions");
+    t.ok(
+      reports.every((r) => r.state === 'completed'),
+      'both logouts completed',
+    );
+    t.equal(
+      reports.reduce((n, r) => n + r.sessionsEnded, 0),
+      2,
+      "between them they ended alice's two app sessions",
+    );
     const left = await service.inject({ url: `/v1/sessions?homeAccountId=${alice.homeAccountId}`, headers: { authorization: `Bearer ${FULL_KEY}` } });
     t.same(left.json(), [], 'no session of alice is left');
     const bobs = await service.inject({ url: `/v1/sessions?homeAccountId=${bob.homeAccountId}`, headers: { authorization: `Bearer ${FULL_KEY}` } });

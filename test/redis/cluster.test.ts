@@ -20,7 +20,10 @@ if (!ClusterDeployment.available() || !sentinelAvailable()) {
   const deployment = await ClusterDeployment.start();
   t.teardown(() => deployment.stop());
   const cluster = { nodes: deployment.nodes };
-  const direct = new Cluster(deployment.nodes.map((n) => ({ host: '127.0.0.1', port: Number(n.split(':')[1]) })), { redisOptions: { maxRetriesPerRequest: 20 } });
+  const direct = new Cluster(
+    deployment.nodes.map((n) => ({ host: '127.0.0.1', port: Number(n.split(':')[1]) })),
+    { redisOptions: { maxRetriesPerRequest: 20 } },
+  );
   direct.on('error', () => {});
   t.teardown(() => direct.disconnect());
 

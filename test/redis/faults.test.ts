@@ -70,15 +70,22 @@ else if (ctx) {
       },
     );
     t.ok(refused.length > 0, `requests met the outage (${refused.length} refused: ${[...new Set(refused)].join(', ')})`);
-    t.ok(refused.every((s) => s === 503), 'those were refused with 503, not answered 200');
+    t.ok(
+      refused.every((s) => s === 503),
+      'those were refused with 503, not answered 200',
+    );
     t.comment(`${answered.length} answered 200, ${refused.length} refused during the outage`);
 
     const check = new Redis(redisServer.url);
     t.teardown(() => check.quit());
-    await until(async () => {
-      const states = await Promise.all(answered.map(async ({ id }) => (await svc.app.inject({ url: `/v1/logouts/${id}`, headers: svc.auth })).json().state));
-      return states.every((s) => s === 'completed');
-    }, 60_000, 200);
+    await until(
+      async () => {
+        const states = await Promise.all(answered.map(async ({ id }) => (await svc.app.inject({ url: `/v1/logouts/${id}`, headers: svc.auth })).json().state));
+        return states.every((s) => s === 'completed');
+      },
+      60_000,
+      200,
+    );
     const left = (await Promise.all(answered.map(({ homeAccountId }) => check.exists(key(homeAccountId))))).filter(Boolean).length;
     t.equal(left, 0, `every one of the ${answered.length} answered logouts is completed and its account gone from the cache`);
   });
@@ -120,10 +127,14 @@ else if (ctx) {
     t.comment(`${answered.length} answered 200 before the kill`);
     service = await start();
     t.teardown(() => service.stop('SIGKILL'));
-    await until(async () => {
-      const states = await Promise.all(answered.map(async ({ id }) => ((await (await fetch(`${service.address}/v1/logouts/${id}`, { headers: { authorization: `Bearer ${FULL_KEY}` } })).json()) as { state: string }).state));
-      return states.every((s) => s === 'completed');
-    }, 60_000, 200);
+    await until(
+      async () => {
+        const states = await Promise.all(answered.map(async ({ id }) => ((await (await fetch(`${service.address}/v1/logouts/${id}`, { headers: { authorization: `Bearer ${FULL_KEY}` } })).json()) as { state: string }).state));
+        return states.every((s) => s === 'completed');
+      },
+      60_000,
+      200,
+    );
     const left = (await Promise.all(answered.map(({ homeAccountId }) => redis.exists(key(homeAccountId))))).filter(Boolean).length;
     t.equal(left, 0, `all ${answered.length} answered logouts completed after the restart, their accounts gone`);
     t.equal(await service.stop('SIGTERM'), 0);

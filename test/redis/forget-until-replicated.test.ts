@@ -39,11 +39,15 @@ if (!(await RedisServer.available())) {
     replica.resume();
     await replicaSynced(replica.port);
     // Once acknowledged the retries stop: a record made now (a later admission's) is left alone.
-    await until(async () => {
-      await redis.set(record!, report.id, 'PX', 60_000);
-      await new Promise((resolve) => setTimeout(resolve, 600)); // two retry periods: a retry still running would delete it
-      return (await redis.exists(record!)) === 1;
-    }, 10_000, 0);
+    await until(
+      async () => {
+        await redis.set(record!, report.id, 'PX', 60_000);
+        await new Promise((resolve) => setTimeout(resolve, 600)); // two retry periods: a retry still running would delete it
+        return (await redis.exists(record!)) === 1;
+      },
+      10_000,
+      0,
+    );
     t.pass('the retries stopped once the replicas acknowledged');
     await redis.del(record!);
     await redis.del(...((await redis.keys(`${prefix}*`)) as string[]).concat(`${prefix}none`));

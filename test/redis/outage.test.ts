@@ -39,7 +39,11 @@ else if (ctx) {
       return report.state === 'completed' && report;
     });
     t.ok(done.attempts >= 2, `completed by the worker after ${done.attempts} attempts`);
-    t.same((await web.accounts(alice.homeAccountId)).map((a) => a.homeAccountId), [], 'alice is gone from the cache');
+    t.same(
+      (await web.accounts(alice.homeAccountId)).map((a) => a.homeAccountId),
+      [],
+      'alice is gone from the cache',
+    );
     await until(async () => Object.values((await svc.app.inject({ url: '/readyz' })).json().tokenCaches).every((state) => state === 'up'));
     t.pass('/readyz says the token caches are up again');
   });
@@ -63,7 +67,11 @@ else if (ctx) {
     const backchannel = await svc.app.inject({ method: 'POST', url: '/logout/backchannel', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: `logout_token=${token}` });
     t.equal(backchannel.statusCode, 400, 'the back-channel answers a logout it could not record with 400, as the spec says');
     // Fixed texts for store failures: the store's own message (and its connection details) stays in the log.
-    for (const [what, res] of [['registration', register], ['logout', logout], ['back-channel', backchannel]] as const) {
+    for (const [what, res] of [
+      ['registration', register],
+      ['logout', logout],
+      ['back-channel', backchannel],
+    ] as const) {
       t.same(res.json(), { error: 'temporarily_unavailable', error_description: 'a store is unreachable; try again' }, `${what}: the fixed text`);
       t.notMatch(res.body, /127\.0\.0\.1|ECONNREFUSED|Connection|closed|recorded:/i, `${what}: nothing of the store's own error`);
     }

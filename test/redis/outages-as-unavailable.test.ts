@@ -17,7 +17,10 @@ t.test('a Redis that is away is a StoreUnavailable at the adapter edge, for ever
     ['ping', () => stores.ping()],
   ];
   for (const [what, call] of calls) {
-    const err = await call().then(() => undefined, (e: unknown) => e);
+    const err = await call().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     t.type(err, StoreUnavailable, `${what}: StoreUnavailable`);
     t.notMatch((err as Error).message, /s3cret/, `${what}: no password`);
   }

@@ -34,8 +34,7 @@ else if (ctx) {
     return path;
   }
 
-  const start = (config: string): Promise<RunningService> =>
-    startProcess('node', ['dist/main.js', '--config', config], { cwd: root, env: { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info' } });
+  const start = (config: string): Promise<RunningService> => startProcess('node', ['dist/main.js', '--config', config], { cwd: root, env: { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info' } });
 
   t.test('a logout answered 200 completes after the process is killed and restarted', async (t) => {
     const cacheServer = await RedisServer.start();
@@ -65,7 +64,10 @@ else if (ctx) {
       const r = (await (await fetch(`${second.address}/v1/logouts/${id}`, { headers: auth })).json()) as { state: string; removals: { outcome: string }[] };
       return r.state === 'completed' && r;
     }, 15_000);
-    t.ok(report.removals.some((r) => r.outcome === 'removed'), 'the restarted process carried it out');
+    t.ok(
+      report.removals.some((r) => r.outcome === 'removed'),
+      'the restarted process carried it out',
+    );
     t.same(await web.accounts(alice.homeAccountId), [], "alice's account is gone from the app's cache");
     t.equal(await second.stop('SIGTERM'), 0, 'SIGTERM: a clean exit');
   });
@@ -75,8 +77,7 @@ else if (ctx) {
     const [a, b] = await Promise.all([start(config), start(config)]);
     t.teardown(() => Promise.all([a.stop('SIGKILL'), b.stop('SIGKILL')]));
     const token = await provider.sign(provider.claims(ISSUER, ORDERS));
-    const post = (address: string) =>
-      fetch(`${address}/logout/backchannel`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `logout_token=${token}` });
+    const post = (address: string) => fetch(`${address}/logout/backchannel`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `logout_token=${token}` });
     t.equal((await post(a.address)).status, 200, 'accepted by the first');
     const replay = await post(b.address);
     t.equal(replay.status, 400, 'refused as a replay by the second');

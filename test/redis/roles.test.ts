@@ -36,8 +36,7 @@ if (ctx) {
     await writeFile(path, stringify(file));
     return path;
   }
-  const start = (config: string, role: string): Promise<RunningService> =>
-    startProcess('node', ['dist/main.js', '--config', config], { cwd: root, env: { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', LOGOUT_RECEIVER_ROLE: role } });
+  const start = (config: string, role: string): Promise<RunningService> => startProcess('node', ['dist/main.js', '--config', config], { cwd: root, env: { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', LOGOUT_RECEIVER_ROLE: role } });
   const web = new MsalWebApp(ORDERS, cacheKey, new RedisCacheClient(redis), new FakeEntra());
 
   /** Signs a user in (a token cache entry and a session registered through `receiver`); returns the provider's logout token for them. */
@@ -48,10 +47,8 @@ if (ctx) {
     if (res.status !== 201) throw new Error(`registration answered ${res.status}`);
     return { homeAccountId: signIn.homeAccountId, token: await provider.sign(provider.claims(ISSUER, ORDERS, { sid })) };
   }
-  const backchannel = (receiver: RunningService, token: string) =>
-    fetch(`${receiver.address}/logout/backchannel`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `logout_token=${token}` });
-  const reportsOf = async (receiver: RunningService, sid: string) =>
-    (await (await fetch(`${receiver.address}/v1/logouts?issuer=${encodeURIComponent(ISSUER)}&sid=${sid}`, { headers: auth })).json()) as { state: string; attempts: number }[];
+  const backchannel = (receiver: RunningService, token: string) => fetch(`${receiver.address}/logout/backchannel`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `logout_token=${token}` });
+  const reportsOf = async (receiver: RunningService, sid: string) => (await (await fetch(`${receiver.address}/v1/logouts?issuer=${encodeURIComponent(ISSUER)}&sid=${sid}`, { headers: auth })).json()) as { state: string; attempts: number }[];
   const sidOf = (token: string) => (JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as { sid: string }).sid;
 
   t.test('a receiver with no worker answers 200 and leaves the logout pending; a worker started later carries it out', async (t) => {
@@ -79,8 +76,14 @@ if (ctx) {
     t.equal((await fetch(`${worker.address}/v1/apps`, { headers: auth })).status, 404, 'nor the API');
     t.equal((await fetch(`${worker.address}/readyz`)).status, 200, 'only the management endpoints');
     t.equal(await worker.stop('SIGTERM'), 0, 'the worker stops on SIGTERM');
-    t.notOk(worker.lines.some((l) => l.includes('still serving until the delay ends')), 'without the shutdown delay');
-    t.ok(worker.lines.some((l) => l.includes('no longer accepting')), 'at once');
+    t.notOk(
+      worker.lines.some((l) => l.includes('still serving until the delay ends')),
+      'without the shutdown delay',
+    );
+    t.ok(
+      worker.lines.some((l) => l.includes('no longer accepting')),
+      'at once',
+    );
     t.equal(await receiver.stop('SIGTERM'), 0);
   });
 

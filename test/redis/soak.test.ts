@@ -34,7 +34,13 @@ if (ctx) {
     // An instance that died says why (its last lines), rather than only the client's ECONNRESET.
     for (const [k, i] of instances.entries())
       i.child.once('exit', (code, signal) => {
-        if (Date.now() < deadline) t.fail(`instance ${k} exited (${code ?? signal}) during the run:\n${i.lines.filter((l) => !/"level":30/.test(l)).slice(-20).join('\n')}`);
+        if (Date.now() < deadline)
+          t.fail(
+            `instance ${k} exited (${code ?? signal}) during the run:\n${i.lines
+              .filter((l) => !/"level":30/.test(l))
+              .slice(-20)
+              .join('\n')}`,
+          );
       });
 
     const statuses = new Map<string, number>();
@@ -55,7 +61,10 @@ if (ctx) {
     // when the rest of the suite runs beside this test and the background work backs up).
     const samples: { at: number; memory: { rss: number; live: number }[] }[] = [];
     const sampling = setInterval(() => {
-      void Promise.all(instances.map(memory)).then((values) => samples.push({ at: Date.now() - started, memory: values }), () => {});
+      void Promise.all(instances.map(memory)).then(
+        (values) => samples.push({ at: Date.now() - started, memory: values }),
+        () => {},
+      );
     }, 2_000);
     t.teardown(() => clearInterval(sampling));
     let n = 0;
@@ -98,17 +107,32 @@ if (ctx) {
     const summary = [...statuses].map(([k, v]) => `${k}: ${v}`).join(', ');
     t.comment(`soak ${SECONDS} s: ${n} requests — ${summary}`);
 
-    t.same([...statuses.keys()].filter((k) => Number(k.split(' ').at(-1)) >= 500), [], 'no 5xx at all');
-    t.same([...statuses.keys()].filter((k) => k.startsWith('backchannel ') && !k.endsWith(' 200')), [], 'every valid logout token was accepted');
-    t.same([...statuses.keys()].filter((k) => k.startsWith('invalid token ') && !k.endsWith(' 400')), [], 'every invalid one refused with 400');
-    await until(async () => {
-      const states = await Promise.all(logoutIds.map(async (id) => ((await (await fetch(`${instances[1]!.address}/v1/logouts/${id}`, { headers: auth })).json()) as { state: string }).state));
-      return states.every((s) => s === 'completed');
-    }, 30_000, 200);
+    t.same(
+      [...statuses.keys()].filter((k) => Number(k.split(' ').at(-1)) >= 500),
+      [],
+      'no 5xx at all',
+    );
+    t.same(
+      [...statuses.keys()].filter((k) => k.startsWith('backchannel ') && !k.endsWith(' 200')),
+      [],
+      'every valid logout token was accepted',
+    );
+    t.same(
+      [...statuses.keys()].filter((k) => k.startsWith('invalid token ') && !k.endsWith(' 400')),
+      [],
+      'every invalid one refused with 400',
+    );
+    await until(
+      async () => {
+        const states = await Promise.all(logoutIds.map(async (id) => ((await (await fetch(`${instances[1]!.address}/v1/logouts/${id}`, { headers: auth })).json()) as { state: string }).state));
+        return states.every((s) => s === 'completed');
+      },
+      30_000,
+      200,
+    );
     t.pass(`all ${logoutIds.length} API logouts completed`);
     // Back-channel logouts are answered once journaled and carried out after: wait for the last of them.
-    const completedBackchannel = async () =>
-      (await Promise.all(instances.map(async (i) => Number(/logout_receiver_logouts_total\{channel="backchannel",state="completed"\} (\d+)/.exec(await (await fetch(`${i.address}/metrics`)).text())?.[1] ?? 0)))).reduce((a, b) => a + b, 0);
+    const completedBackchannel = async () => (await Promise.all(instances.map(async (i) => Number(/logout_receiver_logouts_total\{channel="backchannel",state="completed"\} (\d+)/.exec(await (await fetch(`${i.address}/metrics`)).text())?.[1] ?? 0)))).reduce((a, b) => a + b, 0);
     await until(async () => (await completedBackchannel()) >= backchannelAccepted, 30_000, 200).catch(() => {});
     t.equal(await completedBackchannel(), backchannelAccepted, `all ${backchannelAccepted} accepted back-channel logouts completed`);
     // Sampled until the accepted logouts are all carried out; then the floor over the second sixth of the

@@ -46,7 +46,10 @@ if (ctx) {
       const seenForAlice = (await app.accounts(alice.homeAccountId)).map((a) => a.homeAccountId);
       t.notOk(seenForAlice.includes(alice.homeAccountId), `${app.clientId}: alice is gone`);
       await t.rejects(app.acquireSilent(alice), `${app.clientId}: no token for alice`);
-      t.ok((await app.accounts(bob.homeAccountId)).some((a) => a.homeAccountId === bob.homeAccountId), `${app.clientId}: bob remains`);
+      t.ok(
+        (await app.accounts(bob.homeAccountId)).some((a) => a.homeAccountId === bob.homeAccountId),
+        `${app.clientId}: bob remains`,
+      );
       t.ok((await app.acquireSilent(bob)).fromCache, `${app.clientId}: bob's cached token still works`);
     }
     t.equal(await redis.exists(aliceKey), 0, "alice's own partition was deleted");
@@ -94,8 +97,16 @@ if (ctx) {
 
     const blob = JSON.parse((await redis.get(shared))!) as { Account: Record<string, { home_account_id: string }> };
     const present = new Set(Object.values(blob.Account).map((a) => a.home_account_id));
-    t.same(joined.filter((id) => !present.has(id)), [], `every concurrent write is there (${joined.length} sign-ins, ${conflicts} retried conflicts)`);
-    t.same(leaving.map((a) => a.homeAccountId).filter((id) => present.has(id)), [], 'no removed account came back');
+    t.same(
+      joined.filter((id) => !present.has(id)),
+      [],
+      `every concurrent write is there (${joined.length} sign-ins, ${conflicts} retried conflicts)`,
+    );
+    t.same(
+      leaving.map((a) => a.homeAccountId).filter((id) => present.has(id)),
+      [],
+      'no removed account came back',
+    );
     t.ok(conflicts > 0, 'the writers and the service really did collide');
   });
 
@@ -117,7 +128,10 @@ if (ctx) {
     const key = `${prefix}msal:${ORDERS}:${dave.homeAccountId}`;
     await redis.set(key, '{"Account": "garbage"');
     const report = (await svc.app.inject({ method: 'POST', url: '/v1/logouts', headers: svc.auth, payload: { homeAccountId: dave.homeAccountId } })).json();
-    t.match(report.removals.find((r: { app: string }) => r.app === 'orders-web'), { outcome: 'skipped', detail: /not JSON/ });
+    t.match(
+      report.removals.find((r: { app: string }) => r.app === 'orders-web'),
+      { outcome: 'skipped', detail: /not JSON/ },
+    );
     t.equal(await redis.get(key), '{"Account": "garbage"');
   });
 
@@ -128,7 +142,11 @@ if (ctx) {
       const [, bytes] = damagedPartitions((await redis.get(key))!).find(([w]) => w === what)!;
       await redis.set(key, bytes);
       const report = (await svc.app.inject({ method: 'POST', url: '/v1/logouts', headers: svc.auth, payload: { homeAccountId: erin.homeAccountId } })).json();
-      t.match(report.removals.find((r: { app: string }) => r.app === 'orders-web'), { outcome: 'skipped', detail: reason }, what);
+      t.match(
+        report.removals.find((r: { app: string }) => r.app === 'orders-web'),
+        { outcome: 'skipped', detail: reason },
+        what,
+      );
       t.ok((await redis.getBuffer(key))!.equals(bytes), `${what}: the partition is untouched`);
     }
   });

@@ -22,7 +22,10 @@ async function completeLogoutContract(t: Test, stores: ServiceStores): Promise<v
     t.same(await stores.journal.get('cl-r1'), done, 'the report as given');
     t.same(await stores.journal.claimDue(Date.now(), 10, 1_000), [], 'off the queue');
     t.same(await stores.sessions.bySub('https://cl', 'cl-1'), []);
-    for (const [sid, account] of [['cl-1a', 'CL.1'], ['cl-1b', 'CL.2']] as const) {
+    for (const [sid, account] of [
+      ['cl-1a', 'CL.1'],
+      ['cl-1b', 'CL.2'],
+    ] as const) {
       t.same(await stores.sessions.bySid('https://cl', sid), [], `${sid} left the sid index`);
       t.same(await stores.sessions.byHomeAccountId(account), [], `${account} left the account index`);
     }
@@ -38,14 +41,22 @@ async function completeLogoutContract(t: Test, stores: ServiceStores): Promise<v
     t.same(await stores.sessions.bySub('https://cl', 'cl-3'), [], 'the sessions ended, while a retry is queued');
     t.equal(await stores.journal.backlog(), before, 'still pending: still backlog');
     t.same(await stores.journal.claimDue(Date.now(), 10, 1_000), [], 'not due before dueAt');
-    t.same((await stores.journal.claimDue(dueAt, 10, 1_000)).map((r) => r.id), ['cl-r3'], 'due at dueAt');
+    t.same(
+      (await stores.journal.claimDue(dueAt, 10, 1_000)).map((r) => r.id),
+      ['cl-r3'],
+      'due at dueAt',
+    );
 
     const second = queued('cl-r4', 'cl-4');
     await stores.journal.save(second, Date.now() - 1);
     const withSecond = await stores.journal.backlog();
     t.equal(await stores.completeLogout(completed(second, []), [], dueAt + 1), true);
     t.equal(await stores.journal.backlog(), withSecond - 1, 'completed: no longer backlog');
-    t.same((await stores.journal.claimDue(dueAt + 1, 10, 1_000)).map((r) => r.id), ['cl-r4'], 'yet queued for its second pass');
+    t.same(
+      (await stores.journal.claimDue(dueAt + 1, 10, 1_000)).map((r) => r.id),
+      ['cl-r4'],
+      'yet queued for its second pass',
+    );
   });
 
   t.test('completeLogout writes nothing when one of the sessions found is already gone', async (t) => {
@@ -55,9 +66,17 @@ async function completeLogoutContract(t: Test, stores: ServiceStores): Promise<v
     const found = await stores.sessions.bySub('https://cl', 'cl-2');
     await stores.sessions.remove(d.id);
     t.equal(await stores.completeLogout(completed(report, [c.id, d.id]), found), false);
-    t.same((await stores.sessions.bySub('https://cl', 'cl-2')).map((s) => s.id), [c.id], 'the other session is still there');
+    t.same(
+      (await stores.sessions.bySub('https://cl', 'cl-2')).map((s) => s.id),
+      [c.id],
+      'the other session is still there',
+    );
     t.same(await stores.journal.get('cl-r2'), report, 'the report as it was');
-    t.same((await stores.journal.claimDue(Date.now(), 10, 1_000)).map((r) => r.id), ['cl-r2'], 'still queued');
+    t.same(
+      (await stores.journal.claimDue(Date.now(), 10, 1_000)).map((r) => r.id),
+      ['cl-r2'],
+      'still queued',
+    );
     await stores.journal.dequeue('cl-r2');
   });
 

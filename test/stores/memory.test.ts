@@ -8,9 +8,18 @@ const expiresIn = (ms: number) => new Date(now + ms).toISOString();
 
 t.test('sessions are found by (issuer, sid), (issuer, sub) and homeAccountId, and removed from every index', async (t) => {
   const s = await stores.sessions.add({ clientId: 'c', issuer: 'i', sid: 'x', sub: 'u', homeAccountId: 'A.B', expiresAt: expiresIn(60_000) });
-  t.same((await stores.sessions.bySid('i', 'x')).map((v) => v.id), [s.id]);
-  t.same((await stores.sessions.bySub('i', 'u')).map((v) => v.id), [s.id]);
-  t.same((await stores.sessions.byHomeAccountId('a.b')).map((v) => v.id), [s.id]);
+  t.same(
+    (await stores.sessions.bySid('i', 'x')).map((v) => v.id),
+    [s.id],
+  );
+  t.same(
+    (await stores.sessions.bySub('i', 'u')).map((v) => v.id),
+    [s.id],
+  );
+  t.same(
+    (await stores.sessions.byHomeAccountId('a.b')).map((v) => v.id),
+    [s.id],
+  );
   t.same(await stores.sessions.bySid('other', 'x'), [], 'the issuer is part of the sid index');
   t.equal(await stores.sessions.remove(s.id), true);
   t.equal(await stores.sessions.remove(s.id), false);
@@ -42,7 +51,11 @@ t.test('an identical registration returns the existing session with the later ex
 
 t.test('expired sessions, replay records, markers and reports vanish', async (t) => {
   const s = await stores.sessions.add({ clientId: 'c', issuer: 'i', sub: 'u3', homeAccountId: 'h3', expiresAt: expiresIn(100) });
-  const admission = (id: string) => ({ replay: { key: 'j', expiresAt: now + 100 }, report: { id, state: 'pending' as const, channel: 'backchannel' as const, target: { kind: 'sub' as const, issuer: 'i', sub: 'u3' }, receivedAt: '', attempts: 0, sessionsEnded: 0, sessionIds: [], accounts: [], removals: [] }, dueAt: now });
+  const admission = (id: string) => ({
+    replay: { key: 'j', expiresAt: now + 100 },
+    report: { id, state: 'pending' as const, channel: 'backchannel' as const, target: { kind: 'sub' as const, issuer: 'i', sub: 'u3' }, receivedAt: '', attempts: 0, sessionsEnded: 0, sessionIds: [], accounts: [], removals: [] },
+    dueAt: now,
+  });
   t.equal(await stores.admitLogout(admission('e1')), true);
   t.equal(await stores.admitLogout(admission('e2')), false, 'a jti is remembered once');
   await stores.markers.mark('i', 'z', now + 100);
@@ -61,7 +74,11 @@ t.test('a back-channel logout is admitted once: its replay record, its journal e
   t.equal(await stores.admitLogout(admission('adm-1', 'adm-sid-1')), true);
   t.same(await stores.journal.get('adm-1'), report('adm-1'));
   t.same(await stores.journal.claimDue(now + 49, 10, 1_000), [], 'not due before dueAt');
-  t.same((await stores.journal.claimDue(now + 50, 10, 1_000)).map((r) => r.id), ['adm-1'], 'queued for a worker at dueAt');
+  t.same(
+    (await stores.journal.claimDue(now + 50, 10, 1_000)).map((r) => r.id),
+    ['adm-1'],
+    'queued for a worker at dueAt',
+  );
   t.equal(await stores.markers.isMarked('i', 'adm-sid-1'), true);
   t.equal(await stores.admitLogout(admission('adm-2', 'adm-sid-2')), false, 'the same token again');
   t.equal(await stores.journal.get('adm-2'), null, 'journaled nothing');

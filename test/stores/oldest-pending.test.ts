@@ -10,8 +10,16 @@ const context = await redisForTest(t);
 if (context) {
   const { redis, prefix } = context;
   const report = (at: number): LogoutReport => ({
-    id: randomUUID(), state: 'pending', channel: 'backchannel', target: { kind: 'sid', issuer: 'https://idp', sid: randomUUID() }, receivedAt: new Date(at).toISOString(),
-    attempts: 0, sessionsEnded: 0, sessionIds: [], accounts: [], removals: [],
+    id: randomUUID(),
+    state: 'pending',
+    channel: 'backchannel',
+    target: { kind: 'sid', issuer: 'https://idp', sid: randomUUID() },
+    receivedAt: new Date(at).toISOString(),
+    attempts: 0,
+    sessionsEnded: 0,
+    sessionIds: [],
+    accounts: [],
+    removals: [],
   });
   for (const [name, stores] of [
     ['redis', createRedisStores(redis, { keyPrefix: prefix, reportRetentionMs: 60_000, ownsConnection: false })],

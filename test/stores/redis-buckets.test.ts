@@ -30,8 +30,14 @@ if (ctx) {
     t.equal(Number.parseInt(a.id.slice(0, 2), 16), ks.bucketOf(A), "the session id's first two hex digits are its issuer's bucket");
     t.ok(await redis.exists(`${tagOf(A)}session:${a.id}`), "the session is under its issuer's tag");
     t.same((await stores.sessions.get(b.id))?.issuer, B);
-    t.same((await stores.sessions.bySid(A, 'ka')).map((s) => s.id), [a.id]);
-    t.same((await stores.sessions.bySub(B, 'u')).map((s) => s.id), [b.id]);
+    t.same(
+      (await stores.sessions.bySid(A, 'ka')).map((s) => s.id),
+      [a.id],
+    );
+    t.same(
+      (await stores.sessions.bySub(B, 'u')).map((s) => s.id),
+      [b.id],
+    );
     t.same((await stores.sessions.byHomeAccountId('BOTH.T')).map((s) => s.id).sort(), [a.id, b.id].sort(), 'by account, across buckets');
     t.same((await stores.sessions.removeFound(await stores.sessions.byHomeAccountId('both.t'))).sort(), [a.id, b.id].sort());
     t.same(await stores.sessions.byHomeAccountId('both.t'), []);
@@ -41,7 +47,10 @@ if (ctx) {
 
   t.test("buckets: a back-channel logout's admission writes every key in its issuer's bucket, and the worker claims from every bucket", async (t) => {
     const now = Date.now();
-    for (const [issuer, id] of [[A, 'bk-a'], [B, 'bk-b']] as const) {
+    for (const [issuer, id] of [
+      [A, 'bk-a'],
+      [B, 'bk-b'],
+    ] as const) {
       t.equal(await stores.admitLogout({ replay: { key: JSON.stringify([issuer, id]), expiresAt: now + 60_000 }, report: report(id, { kind: 'sid', issuer, sid: `sid-${id}` }), dueAt: now, marker: { issuer, sid: `sid-${id}`, expiresAt: now + 60_000 } }), true);
     }
     t.same(await keysIn(tagOf(A)), ['jti', 'loggedout', 'logout', 'logouts', 'logouts', 'logouts'], `${A}: replay record, marker, report, due queue, pending-since, target index`);
@@ -49,7 +58,10 @@ if (ctx) {
     t.equal(await stores.journal.backlog(), 2, 'the backlog counts every bucket');
     t.ok((await stores.journal.oldestPending())! <= Date.now());
     t.equal((await stores.journal.get('bk-b'))?.id, 'bk-b', 'a report is found by its id alone');
-    t.same((await stores.journal.byTarget({ kind: 'sid', issuer: A, sid: 'sid-bk-a' }, 10)).map((r) => r.id), ['bk-a']);
+    t.same(
+      (await stores.journal.byTarget({ kind: 'sid', issuer: A, sid: 'sid-bk-a' }, 10)).map((r) => r.id),
+      ['bk-a'],
+    );
     const claimed = await stores.journal.claimDue(now, 10, 30_000);
     t.same(claimed.map((r) => r.id).sort(), ['bk-a', 'bk-b'], 'claimed from both buckets');
     await stores.replay.forget(JSON.stringify([B, 'bk-b']), 'bk-b', now + 60_000);

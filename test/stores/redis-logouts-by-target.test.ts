@@ -10,8 +10,16 @@ const context = await redisForTest(t);
 if (context) {
   const { redis, prefix } = context;
   const report = (sid: string, at: number): LogoutReport => ({
-    id: randomUUID(), state: 'pending', channel: 'backchannel', target: { kind: 'sid', issuer: 'https://idp', sid }, receivedAt: new Date(at).toISOString(),
-    attempts: 0, sessionsEnded: 0, sessionIds: [], accounts: [], removals: [],
+    id: randomUUID(),
+    state: 'pending',
+    channel: 'backchannel',
+    target: { kind: 'sid', issuer: 'https://idp', sid },
+    receivedAt: new Date(at).toISOString(),
+    attempts: 0,
+    sessionsEnded: 0,
+    sessionIds: [],
+    accounts: [],
+    removals: [],
   });
   for (const [name, stores] of [
     ['redis', createRedisStores(redis, { keyPrefix: prefix, reportRetentionMs: 60_000, ownsConnection: false })],
@@ -26,7 +34,13 @@ if (context) {
       await stores.journal.save({ ...journaled, state: 'completed' }); // a later save of the same logout: not listed twice
       await stores.journal.save(report(`other-${sid}`, Date.now()), Date.now());
       const found = await stores.journal.byTarget({ kind: 'sid', issuer: 'https://idp', sid }, 10);
-      t.same(found.map((r) => [r.id, r.state]), [[journaled.id, 'completed'], [admitted.id, 'pending']]);
+      t.same(
+        found.map((r) => [r.id, r.state]),
+        [
+          [journaled.id, 'completed'],
+          [admitted.id, 'pending'],
+        ],
+      );
       t.same(await stores.journal.byTarget({ kind: 'sid', issuer: 'https://idp', sid: 'none' }, 10), []);
     });
 }

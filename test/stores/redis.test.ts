@@ -16,9 +16,18 @@ if (ctx) {
 
   t.test('sessions are found by (issuer, sid), (issuer, sub) and homeAccountId, expire with their session, and leave every index on removal', async (t) => {
     const s = await stores.sessions.add({ clientId: 'c', issuer: 'https://i', sid: 'x', sub: 'u', homeAccountId: 'A.B', expiresAt: inAMinute() });
-    t.same((await stores.sessions.bySid('https://i', 'x')).map((v) => v.id), [s.id]);
-    t.same((await stores.sessions.bySub('https://i', 'u')).map((v) => v.id), [s.id]);
-    t.same((await stores.sessions.byHomeAccountId('a.b')).map((v) => v.id), [s.id]);
+    t.same(
+      (await stores.sessions.bySid('https://i', 'x')).map((v) => v.id),
+      [s.id],
+    );
+    t.same(
+      (await stores.sessions.bySub('https://i', 'u')).map((v) => v.id),
+      [s.id],
+    );
+    t.same(
+      (await stores.sessions.byHomeAccountId('a.b')).map((v) => v.id),
+      [s.id],
+    );
     t.same(await stores.sessions.bySid('https://other', 'x'), []);
     const ttl = await redis.pttl(`${prefix}session:${s.id}`);
     t.ok(ttl > 55_000 && ttl <= 60_000, `the session key expires with the session (${ttl} ms)`);
@@ -35,11 +44,21 @@ if (ctx) {
     t.equal(await stores.sessions.remove(b.id), true, 'one of them goes meanwhile');
     t.same((await stores.sessions.removeFound(found)).sort(), [a.id, c.id].sort(), 'the ids of those that were still there');
     t.same(await stores.sessions.bySub('https://rf', 'rf-user'), []);
-    for (const [sid, account] of [['rf-1', 'RF.1'], ['rf-3', 'RF.3']]) {
+    for (const [sid, account] of [
+      ['rf-1', 'RF.1'],
+      ['rf-3', 'RF.3'],
+    ]) {
       t.same(await stores.sessions.bySid('https://rf', sid!), []);
       t.same(await stores.sessions.byHomeAccountId(account!), []);
     }
-    t.same(await redis.keys(`${prefix}idx:*`).then((keys) => Promise.all(keys.map((k) => redis.smembers(k)))).then((sets) => sets.flat().filter((id) => [a.id, b.id, c.id].includes(id))), [], 'no index entry of theirs is left');
+    t.same(
+      await redis
+        .keys(`${prefix}idx:*`)
+        .then((keys) => Promise.all(keys.map((k) => redis.smembers(k))))
+        .then((sets) => sets.flat().filter((id) => [a.id, b.id, c.id].includes(id))),
+      [],
+      'no index entry of theirs is left',
+    );
     t.same(await stores.sessions.removeFound([]), []);
   });
 
@@ -55,9 +74,15 @@ if (ctx) {
       expiresAt: inAMinute(),
     }));
     await importSessions(redis, prefix, sessions);
-    t.same((await stores.sessions.bySid('https://imp', 'sid-1')).map((v) => v.id), ['imported-1']);
+    t.same(
+      (await stores.sessions.bySid('https://imp', 'sid-1')).map((v) => v.id),
+      ['imported-1'],
+    );
     t.same((await stores.sessions.bySub('https://imp', 'shared-sub')).map((v) => v.id).sort(), ['imported-0', 'imported-1', 'imported-2']);
-    t.same((await stores.sessions.byHomeAccountId('oid-2.t')).map((v) => v.id), ['imported-2']);
+    t.same(
+      (await stores.sessions.byHomeAccountId('oid-2.t')).map((v) => v.id),
+      ['imported-2'],
+    );
     const ttl = await redis.pttl(`${prefix}session:imported-0`);
     t.ok(ttl > 55_000 && ttl <= 60_000, `an imported session expires with the session (${ttl} ms)`);
     t.equal(await stores.sessions.remove('imported-1'), true);
@@ -82,8 +107,12 @@ if (ctx) {
     t.equal(await redis.sismember((await redis.keys(`${prefix}idx:sid:*`))[0] ?? 'none', s.id), 0, 'the stale id was cleaned from the index');
   });
 
-  t.test('a replay record forgotten by its own admission lets the same token be admitted again; another admission\'s forget, or a late one, keeps it', async (t) => {
-    const admission = (id: string) => ({ replay: { key: 'iss jti-1', expiresAt: Date.now() + 60_000 }, report: { id, state: 'pending' as const, channel: 'backchannel' as const, target: { kind: 'sub' as const, issuer: 'iss', sub: 'u' }, receivedAt: '', attempts: 0, sessionsEnded: 0, sessionIds: [], accounts: [], removals: [] }, dueAt: Date.now() + 60_000 });
+  t.test("a replay record forgotten by its own admission lets the same token be admitted again; another admission's forget, or a late one, keeps it", async (t) => {
+    const admission = (id: string) => ({
+      replay: { key: 'iss jti-1', expiresAt: Date.now() + 60_000 },
+      report: { id, state: 'pending' as const, channel: 'backchannel' as const, target: { kind: 'sub' as const, issuer: 'iss', sub: 'u' }, receivedAt: '', attempts: 0, sessionsEnded: 0, sessionIds: [], accounts: [], removals: [] },
+      dueAt: Date.now() + 60_000,
+    });
     t.equal(await stores.admitLogout(admission('f1')), true);
     t.equal(await stores.admitLogout(admission('f2')), false, 'a replay');
     await stores.replay.forget('iss jti-1', 'f2', Date.now() + 60_000);
@@ -96,7 +125,18 @@ if (ctx) {
   });
 
   t.test('a back-channel logout is admitted once: its replay record, its journal entry queued and its marker together; a replay writes nothing (admitLogout)', async (t) => {
-    const report = (id: string) => ({ id, state: 'pending' as const, channel: 'backchannel' as const, target: { kind: 'sid' as const, issuer: 'https://adm', sid: 'adm-sid' }, receivedAt: '2026-11-27T00:00:00.000Z', attempts: 0, sessionsEnded: 0, sessionIds: [], accounts: [], removals: [] });
+    const report = (id: string) => ({
+      id,
+      state: 'pending' as const,
+      channel: 'backchannel' as const,
+      target: { kind: 'sid' as const, issuer: 'https://adm', sid: 'adm-sid' },
+      receivedAt: '2026-11-27T00:00:00.000Z',
+      attempts: 0,
+      sessionsEnded: 0,
+      sessionIds: [],
+      accounts: [],
+      removals: [],
+    });
     const now = Date.now();
     const admission = (id: string, sid = 'adm-sid') => ({ replay: { key: 'https://adm adm-jti', expiresAt: now + 60_000 }, report: report(id), dueAt: now + 30_000, marker: { issuer: 'https://adm', sid, expiresAt: now + 90_000 } });
     const results = await Promise.all(Array.from({ length: 10 }, (_, n) => stores.admitLogout(admission(`adm-${n}`, `adm-sid-${n}`))));
@@ -116,7 +156,10 @@ if (ctx) {
     t.ok((await ttl('loggedout:*')) > 85_000, 'the marker until its expiry');
     const bySub = { replay: { key: 'https://adm adm-jti-2', expiresAt: now + 60_000 }, report: { ...report('adm-sub'), target: { kind: 'sub' as const, issuer: 'https://adm', sub: 'u' } }, dueAt: now };
     t.equal(await stores.admitLogout(bySub), true, 'a sub target: no marker');
-    t.same((await stores.journal.claimDue(now, 10, 30_000)).map((r) => r.id), ['adm-sub']);
+    t.same(
+      (await stores.journal.claimDue(now, 10, 30_000)).map((r) => r.id),
+      ['adm-sub'],
+    );
     for (const id of ['adm-sub', `adm-${winner}`]) await stores.journal.dequeue(id);
   });
 
@@ -134,7 +177,11 @@ if (ctx) {
     const claims = await Promise.all([stores.journal.claimDue(now, 10, 30_000), stores.journal.claimDue(now, 10, 30_000)]);
     t.same(claims.flat(), [report], 'one of two concurrent claims gets it, with its report');
     t.same(await stores.journal.claimDue(now, 10, 30_000), [], 'a claimed logout is not due during its lease');
-    t.same((await stores.journal.claimDue(now + 30_000, 10, 30_000)).map((r) => r.id), ['r1'], 'due again once its lease is over');
+    t.same(
+      (await stores.journal.claimDue(now + 30_000, 10, 30_000)).map((r) => r.id),
+      ['r1'],
+      'due again once its lease is over',
+    );
     await redis.zadd(`${prefix}logouts:due`, now - 1, 'gone');
     await redis.zadd(`${prefix}logouts:pending-since`, now - 1, 'gone');
     t.same(await stores.journal.claimDue(now, 10, 30_000), [], 'a queued id whose report is gone is not claimed');
@@ -259,7 +306,10 @@ if (ctx) {
     const key = `${prefix}cache:update:3`;
     await redis.set(key, 'v1');
     const update = await caches.readForUpdate(key);
-    const ids = ((await redis.client('LIST')) as string).split('\n').filter((line) => line.includes(` name=${name} `)).map((line) => /\bid=(\d+)/.exec(line)![1]!);
+    const ids = ((await redis.client('LIST')) as string)
+      .split('\n')
+      .filter((line) => line.includes(` name=${name} `))
+      .map((line) => /\bid=(\d+)/.exec(line)![1]!);
     t.equal(ids.length, 1, 'one update connection');
     await redis.client('KILL', 'ID', ids[0]!);
     await t.rejects(update.write('v2'), 'the write fails: no reconnect, no resend on another connection');
@@ -315,7 +365,10 @@ if (ctx) {
     t.ok(await backends.connected(5_000));
     const { stores, attemptStores } = backends;
     const session = await stores.sessions.add({ clientId: ORDERS, issuer: ISSUER, sid: 'split', sub: 'u', homeAccountId: 'h.t', expiresAt: new Date(Date.now() + 60_000).toISOString() });
-    t.same((await attemptStores.sessions.bySid(ISSUER, 'split')).map((s) => s.id), [session.id]);
+    t.same(
+      (await attemptStores.sessions.bySid(ISSUER, 'split')).map((s) => s.id),
+      [session.id],
+    );
     t.ok(await attemptStores.sessions.remove(session.id));
     t.same(await stores.sessions.bySid(ISSUER, 'split'), []);
   });

@@ -16,8 +16,7 @@ if (context) {
   const BOB = { uid: 'bbbbbbbb-0000-4000-8000-00000000000b', utid: '72f988bf-86f1-41af-91ab-2d7cd011db47', name: 'Bob' };
   const alice = dotnetHomeAccountId(ALICE);
   const app = (key: string): AppConfig => ({ clientId: DOTNET_CLIENT_ID, name: 'reports-web', issuers: ['entra'], tokenCache: { kind: 'postgres', key } });
-  const sweep = (store: PostgresTokenCacheStore, template: string) =>
-    new TokenCacheSweeper([{ app: app(template), store }], { formats: CACHE_FORMATS }).sweep([{ homeAccountId: alice, cacheKeys: new Map() }]);
+  const sweep = (store: PostgresTokenCacheStore, template: string) => new TokenCacheSweeper([{ app: app(template), store }], { formats: CACHE_FORMATS }).sweep([{ homeAccountId: alice, cacheKeys: new Map() }]);
 
   for (const provider of ['microsoft', 'community'] as Provider[]) {
     t.test(`postgres (${provider}): the account leaves the row's value; the expiry columns are untouched; the other account stays byte for byte`, async (t) => {
@@ -87,7 +86,7 @@ if (context) {
     });
   }
 
-  t.test('postgres (microsoft): the table name is folded to lower case, as the provider\'s unquoted SQL leaves it', async (t) => {
+  t.test("postgres (microsoft): the table name is folded to lower case, as the provider's unquoted SQL leaves it", async (t) => {
     const table = await context.table('microsoft');
     const store = new PostgresTokenCacheStore(pool, { provider: 'microsoft', schema: 'public', table: table.toUpperCase() });
     await context.writeRow('microsoft', table, 'fold', dotnetCache([ALICE]));

@@ -27,8 +27,7 @@ if (context) {
     t.teardown(() => store.close());
     return store;
   };
-  const sweep = (store: RedisTokenCacheStore, template: string, homeAccountId = alice) =>
-    new TokenCacheSweeper([{ app: app('billing-web', template), store }], { formats: CACHE_FORMATS }).sweep([{ homeAccountId, cacheKeys: new Map() }]);
+  const sweep = (store: RedisTokenCacheStore, template: string, homeAccountId = alice) => new TokenCacheSweeper([{ app: app('billing-web', template), store }], { formats: CACHE_FORMATS }).sweep([{ homeAccountId, cacheKeys: new Map() }]);
   const entries = (blob: string) => Object.values(JSON.parse(blob) as Record<string, Record<string, unknown>>).flatMap((s) => Object.entries(s));
 
   t.test('redis-hash: the account leaves the data field; absexp, sldexp and the TTL are kept; the other account stays byte for byte', async (t) => {
@@ -43,7 +42,11 @@ if (context) {
     t.ok((await redis.ttl(key)) > 3500, 'the TTL is kept');
     const after = (await redis.hget(key, 'data'))!;
     const bobBefore = entries(blob).filter(([k]) => k.toLowerCase().startsWith(dotnetHomeAccountId(BOB).toLowerCase()));
-    t.same(entries(after).filter(([k]) => !k.startsWith('appmetadata')), bobBefore, "only bob's entries are left");
+    t.same(
+      entries(after).filter(([k]) => !k.startsWith('appmetadata')),
+      bobBefore,
+      "only bob's entries are left",
+    );
     t.ok(after.includes(JSON.stringify(JSON.parse(blob).Account[`${dotnetHomeAccountId(BOB)}-login.windows.net-${BOB.utid}`])), "bob's account entry byte for byte");
   });
 

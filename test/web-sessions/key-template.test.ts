@@ -89,6 +89,18 @@ t.test('two apps whose templates could name the same key on the same store are f
   const springish = { app: 'other', kind: 'redis', settings: redisAt('redis://127.0.0.1:6379', 'spring:{sessionKey}') };
   t.same(conflictingWebSessions([spring, springish]), [spring, springish]);
   const pgAt = (table: string, key = '{sessionKey}') => ({ url: 'postgresql://app@127.0.0.1:5432/test', schema: 'public', table, column: 'session_key', key });
-  t.ok(conflictingWebSessions([{ app: 'a', kind: 'postgres', settings: pgAt('django_session') }, { app: 'b', kind: 'postgres', settings: pgAt('django_session') }]), 'one table, two apps');
-  t.equal(conflictingWebSessions([{ app: 'a', kind: 'postgres', settings: pgAt('django_session') }, { app: 'b', kind: 'postgres', settings: pgAt('other_session') }]), undefined);
+  t.ok(
+    conflictingWebSessions([
+      { app: 'a', kind: 'postgres', settings: pgAt('django_session') },
+      { app: 'b', kind: 'postgres', settings: pgAt('django_session') },
+    ]),
+    'one table, two apps',
+  );
+  t.equal(
+    conflictingWebSessions([
+      { app: 'a', kind: 'postgres', settings: pgAt('django_session') },
+      { app: 'b', kind: 'postgres', settings: pgAt('other_session') },
+    ]),
+    undefined,
+  );
 });

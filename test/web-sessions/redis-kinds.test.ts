@@ -50,7 +50,12 @@ if (context) {
 
   t.test('every Redis kind: a Redis that is down gives failed with a short detail, and never throws', async (t) => {
     const down = `redis://127.0.0.1:${await freePort()}`;
-    const kinds = [['redis', { key: 'sess:{sessionKey}' }], ['redis-hash', { key: 'ticket:{sessionKey}' }], ['spring-session-redis', {}], ['eoc-marker', {}]] as const;
+    const kinds = [
+      ['redis', { key: 'sess:{sessionKey}' }],
+      ['redis-hash', { key: 'ticket:{sessionKey}' }],
+      ['spring-session-redis', {}],
+      ['eoc-marker', {}],
+    ] as const;
     const stores = await Promise.all(kinds.map(([kind, extra]) => openWebSession(t, kind, { url: down, ...extra })));
     for (const [n, [kind]] of kinds.entries()) {
       const { store } = stores[n]!;
@@ -62,7 +67,12 @@ if (context) {
   });
 
   t.test('every Redis kind: ping is a write and passes on a reachable Redis', async (t) => {
-    for (const [kind, extra] of [['redis', { key: 'sess:{sessionKey}' }], ['redis-hash', { key: 'ticket:{sessionKey}' }], ['spring-session-redis', {}], ['eoc-marker', {}]] as const)
+    for (const [kind, extra] of [
+      ['redis', { key: 'sess:{sessionKey}' }],
+      ['redis-hash', { key: 'ticket:{sessionKey}' }],
+      ['spring-session-redis', {}],
+      ['eoc-marker', {}],
+    ] as const)
       await t.resolves((await openWebSession(t, kind, { url: REDIS_URL, ...extra })).store.ping(), kind);
   });
 
@@ -135,7 +145,7 @@ if (context) {
     t.same(await store.end({ clientId: 'c1', iss: 'https://op.example' }), { outcome: 'skipped', detail: 'no sid or sub for this session' });
   });
 
-  t.test('eoc-marker: ttlSeconds defaults to a day and the prefix to connect-redis\'s sess:', async (t) => {
+  t.test("eoc-marker: ttlSeconds defaults to a day and the prefix to connect-redis's sess:", async (t) => {
     const { settings } = await openWebSession(t, 'eoc-marker', { url: REDIS_URL });
     t.same([settings.prefix, settings.ttlSeconds], ['sess:', 86400]);
   });

@@ -23,8 +23,18 @@ export function resolveApi(file: ConfigFile['api'], apps: AppConfig[]): { apiKey
     apps: k.apps === undefined ? '*' : bindingOf(k.apps, `api.keys[${i}].apps`),
     appsNamed: k.apps !== undefined,
   }));
-  unique(apiKeys, (k) => k.name, (i) => `api.keys[${i}].name`, 'key name');
-  unique(apiKeys, (k) => k.sha256, (i) => `api.keys[${i}].sha256`, 'key hash');
+  unique(
+    apiKeys,
+    (k) => k.name,
+    (i) => `api.keys[${i}].name`,
+    'key name',
+  );
+  unique(
+    apiKeys,
+    (k) => k.sha256,
+    (i) => `api.keys[${i}].sha256`,
+    'key hash',
+  );
   return { apiKeys, ...(apiEntra ? { apiEntra } : {}) };
 }
 
@@ -37,8 +47,6 @@ function resolveEntra(entra: EntraFile, bindingOf: (names: string[], key: string
     audiences: [entra.audience].flat(),
     jwksUri: checkFetchUrl('api.entra.jwksUri', entra.jwksUri ?? 'https://login.microsoftonline.com/common/discovery/v2.0/keys'),
     roles: entra.roles,
-    ...(entra.clients
-      ? { clients: entra.clients.map((c, i) => (typeof c === 'string' ? { id: c, apps: '*' as const } : { id: c.id, apps: bindingOf(c.apps, `api.entra.clients[${i}].apps`) })) }
-      : {}),
+    ...(entra.clients ? { clients: entra.clients.map((c, i) => (typeof c === 'string' ? { id: c, apps: '*' as const } : { id: c.id, apps: bindingOf(c.apps, `api.entra.clients[${i}].apps`) })) } : {}),
   };
 }

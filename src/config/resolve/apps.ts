@@ -16,8 +16,18 @@ type AppFile = ConfigFile['apps'][number];
 /** `apps`: unique clientIds and names, each of configured issuers, its token cache and web sessions checked by their kinds. */
 export function resolveApps(file: AppFile[], issuers: IssuerConfig[]): AppConfig[] {
   const issuerNames = new Set(issuers.map((i) => i.name));
-  unique(file, (a) => a.clientId, (i) => `apps[${i}].clientId`, 'clientId');
-  unique(file, (a) => a.name, (i) => `apps[${i}].name`, 'app name');
+  unique(
+    file,
+    (a) => a.clientId,
+    (i) => `apps[${i}].clientId`,
+    'clientId',
+  );
+  unique(
+    file,
+    (a) => a.name,
+    (i) => `apps[${i}].name`,
+    'app name',
+  );
   const apps = file.map((a, n): AppConfig => {
     a.issuers.forEach((name, k) => {
       if (!issuerNames.has(name)) throw new ConfigError(`apps[${n}].issuers[${k}]`, `no issuer is named "${name}"`);
@@ -46,7 +56,10 @@ function resolveWebSessions(file: AppFile['webSession'], at: string): WebSession
     if (!isSettings(one)) throw new ConfigError(where, 'must be a web session ({kind, …})');
     const { kind, key, ...settings } = one;
     const resolved = resolveKind(WEB_SESSION_KINDS, kind, settings, where, 'web session');
-    const template = resolveKeyTemplate(WEB_SESSION_KINDS.find((k) => k.kind === kind)!, key);
+    const template = resolveKeyTemplate(
+      WEB_SESSION_KINDS.find((k) => k.kind === kind)!,
+      key,
+    );
     if ('reason' in template) throw new ConfigError(`${where}.${template.setting}`, template.reason);
     return { kind: kind as string, ...resolved, ...template };
   });
@@ -67,7 +80,6 @@ function resolveTokenCache(file: AppFile['tokenCache'], at: string): AppConfig['
   const { kind = DEFAULT_TOKEN_CACHE_KIND, key = DEFAULT_CACHE_KEY, ...settings } = file;
   if (typeof key !== 'string' || key.length === 0) throw new ConfigError(`${at}.key`, 'must be a non-empty string');
   for (const [, placeholder] of key.matchAll(/\{([^}]*)\}/g))
-    if (!(CACHE_KEY_PLACEHOLDERS as readonly string[]).includes(placeholder ?? ''))
-      throw new ConfigError(`${at}.key`, `unknown placeholder {${placeholder}}; known: ${CACHE_KEY_PLACEHOLDERS.map((p) => `{${p}}`).join(' ')}`);
+    if (!(CACHE_KEY_PLACEHOLDERS as readonly string[]).includes(placeholder ?? '')) throw new ConfigError(`${at}.key`, `unknown placeholder {${placeholder}}; known: ${CACHE_KEY_PLACEHOLDERS.map((p) => `{${p}}`).join(' ')}`);
   return { kind, key, ...resolveKind(TOKEN_CACHE_KINDS, kind, settings, at, 'token cache') };
 }

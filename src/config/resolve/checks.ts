@@ -21,8 +21,7 @@ export function checkOrigin(key: string, value: string): string {
   } catch {
     throw new ConfigError(key, 'is not an origin like https://login.microsoftonline.com');
   }
-  if (url.origin === 'null' || url.href !== `${url.origin}/` || (url.protocol !== 'https:' && !isLoopbackHost(url.hostname)))
-    throw new ConfigError(key, 'must be an https origin (scheme://host[:port], no path)');
+  if (url.origin === 'null' || url.href !== `${url.origin}/` || (url.protocol !== 'https:' && !isLoopbackHost(url.hostname))) throw new ConfigError(key, 'must be an https origin (scheme://host[:port], no path)');
   return url.origin;
 }
 

@@ -7,8 +7,18 @@ type IssuerFile = ConfigFile['issuers'][number];
 
 /** `issuers`: unique names and issuers, each checked. */
 export function resolveIssuers(file: IssuerFile[]): IssuerConfig[] {
-  unique(file, (i) => i.name, (i) => `issuers[${i}].name`, 'issuer name');
-  unique(file, (i) => i.issuer, (i) => `issuers[${i}].issuer`, 'issuer');
+  unique(
+    file,
+    (i) => i.name,
+    (i) => `issuers[${i}].name`,
+    'issuer name',
+  );
+  unique(
+    file,
+    (i) => i.issuer,
+    (i) => `issuers[${i}].issuer`,
+    'issuer',
+  );
   return file.map((i, n) => resolveIssuer(i, `issuers[${n}]`));
 }
 

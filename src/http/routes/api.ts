@@ -37,14 +37,16 @@ const apiRoutesPlugin: FastifyPluginAsyncTypebox = async (app) => {
     const budget = await failedAuthentications(request, { increment: false });
     // `isAllowed` says only whether the address is on an allow list (none here); `remaining` is the budget.
     if (!budget.isAllowed && budget.remaining <= 0)
-      return reply.code(429).header('retry-after', String(budget.ttlInSeconds)).send({ error: 'too_many_requests', error_description: `too many failed authentications: retry in ${budget.ttlInSeconds} s` });
+      return reply
+        .code(429)
+        .header('retry-after', String(budget.ttlInSeconds))
+        .send({ error: 'too_many_requests', error_description: `too many failed authentications: retry in ${budget.ttlInSeconds} s` });
     const caller = await services.apiAuth.authenticate(request.headers.authorization);
     if (!caller) {
       await failedAuthentications(request);
       const presented = bearerKey(request.headers.authorization);
       const misHashed = presented === undefined ? undefined : services.apiKeys.hashedWithNewline(presented);
-      if (misHashed)
-        request.log.warn({ key: misHashed }, 'an API key was refused whose configured sha256 is of the key plus a newline (made with echo): hash it with printf %s or logout-receiver hash-key');
+      if (misHashed) request.log.warn({ key: misHashed }, 'an API key was refused whose configured sha256 is of the key plus a newline (made with echo): hash it with printf %s or logout-receiver hash-key');
       reply.header('www-authenticate', 'Bearer realm="logout-receiver"');
       return reply.code(401).send({ error: 'invalid_token', error_description: 'a valid API key or access token is required' });
     }
@@ -57,11 +59,9 @@ const apiRoutesPlugin: FastifyPluginAsyncTypebox = async (app) => {
   };
   app.decorateRequest('apiCaller', null);
   const callerOf = (request: FastifyRequest): ApiCaller => request.apiCaller!;
-  const notBound = (reply: FastifyReply) =>
-    reply.code(403).send({ error: 'insufficient_scope', error_description: 'this key is not bound to the app of the session' });
+  const notBound = (reply: FastifyReply) => reply.code(403).send({ error: 'insufficient_scope', error_description: 'this key is not bound to the app of the session' });
   /** Reports name the sessions and accounts of every app: they are for keys bound to every app. */
-  const notBoundToEveryApp = (request: FastifyRequest, reply: FastifyReply) =>
-    callerOf(request).apps !== '*' && reply.code(403).send({ error: 'insufficient_scope', error_description: 'reading logout reports needs a key bound to every app' });
+  const notBoundToEveryApp = (request: FastifyRequest, reply: FastifyReply) => callerOf(request).apps !== '*' && reply.code(403).send({ error: 'insufficient_scope', error_description: 'reading logout reports needs a key bound to every app' });
 
   /** An `issuer` as the `iss` of tokens (a template resolved) or as a configured name. */
   const issOf = (value: string): string => {
@@ -90,8 +90,7 @@ const apiRoutesPlugin: FastifyPluginAsyncTypebox = async (app) => {
       if (proof.sub !== body.sub) throw new InvalidRequest('sub is not the sub of the idToken');
       if (sid !== undefined && proof.sid !== undefined && sid !== proof.sid) throw new InvalidRequest('sid is not the sid of the idToken');
       sid = proof.sid;
-      if (body.homeAccountId.toLowerCase() !== proof.homeAccountId.toLowerCase())
-        throw new InvalidRequest("homeAccountId is not the account the idToken proves (its oid.tid; a guest's home account cannot be proven by an ID token)");
+      if (body.homeAccountId.toLowerCase() !== proof.homeAccountId.toLowerCase()) throw new InvalidRequest("homeAccountId is not the account the idToken proves (its oid.tid; a guest's home account cannot be proven by an ID token)");
     }
     const refused = registrationError(appConfig.webSessions ?? [], body);
     if (refused) throw new InvalidRequest(refused);
@@ -115,8 +114,7 @@ const apiRoutesPlugin: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/sessions', { ...app.rateLimits.api, onRequest: needs('read'), schema: { querystring: S.SessionQuery, response: { 200: Type.Array(S.Session), ...S.ErrorResponses } } }, async (request) => {
     const target = logoutTarget(request.query, issOf, 'query by issuer and sid, by issuer and sub, or by homeAccountId');
     const { sessions } = services;
-    const found: Session[] =
-      target.kind === 'account' ? await sessions.byHomeAccountId(target.homeAccountId) : target.kind === 'sid' ? await sessions.bySid(target.issuer, target.sid) : await sessions.bySub(target.issuer, target.sub);
+    const found: Session[] = target.kind === 'account' ? await sessions.byHomeAccountId(target.homeAccountId) : target.kind === 'sid' ? await sessions.bySid(target.issuer, target.sid) : await sessions.bySub(target.issuer, target.sub);
     // Only the sessions of the apps the key is bound to: their sids are all the front channel asks for.
     const caller = callerOf(request);
     return found.filter((s) => isBoundTo(caller, s.clientId)).map(shown);

@@ -15,8 +15,7 @@ const backchannelRoutesPlugin: FastifyPluginAsyncTypebox = async (app) => {
   });
 
   app.post('/logout/backchannel', { bodyLimit: 64 * 1024, ...app.rateLimits.public }, async (request, reply) => {
-    if (!FORM.test(request.headers['content-type'] ?? ''))
-      throw new InvalidRequest('the body must be application/x-www-form-urlencoded');
+    if (!FORM.test(request.headers['content-type'] ?? '')) throw new InvalidRequest('the body must be application/x-www-form-urlencoded');
     // No body schema: every refusal here is the spec's 400 with its own text, and extra parameters are ignored.
     const { body } = request;
     const token = typeof body === 'object' && body !== null && 'logout_token' in body ? body.logout_token : undefined;

@@ -11,12 +11,7 @@ const PAGE = '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>
 function sendPage(reply: FastifyReply, issuer: IssuerConfig): FastifyReply {
   const ancestors = issuer.frontchannelOrigins.length ? issuer.frontchannelOrigins.join(' ') : "'none'";
   reply.removeHeader('x-frame-options');
-  return reply
-    .header('cache-control', 'no-cache, no-store')
-    .header('pragma', 'no-cache')
-    .header('content-security-policy', `default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors ${ancestors}`)
-    .type('text/html; charset=utf-8')
-    .send(PAGE);
+  return reply.header('cache-control', 'no-cache, no-store').header('pragma', 'no-cache').header('content-security-policy', `default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors ${ancestors}`).type('text/html; charset=utf-8').send(PAGE);
 }
 
 const requireSid = (sid: string | undefined): string => {

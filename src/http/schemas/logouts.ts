@@ -12,10 +12,7 @@ export const LogoutInput = Type.Object(
   { additionalProperties: false },
 );
 
-export const LogoutQuery = Type.Object(
-  { issuer: Type.Optional(Text(2048)), sid: Type.Optional(Text(1024)), sub: Type.Optional(Text(1024)) },
-  { additionalProperties: false },
-);
+export const LogoutQuery = Type.Object({ issuer: Type.Optional(Text(2048)), sid: Type.Optional(Text(1024)), sub: Type.Optional(Text(1024)) }, { additionalProperties: false });
 
 const Target = Type.Object({
   kind: Type.String(),
@@ -62,8 +59,6 @@ export const LogoutReport = Type.Object({
   removals: Type.Array(Removal),
   webSessions: Type.Optional(Type.Array(WebSessionEnding)),
   firstPassAt: Type.Optional(Type.String()),
-  secondPass: Type.Optional(
-    Type.Object({ dueAt: Type.String(), at: Type.Optional(Type.String()), removals: Type.Array(Removal), webSessions: Type.Optional(Type.Array(WebSessionEnding)) }),
-  ),
+  secondPass: Type.Optional(Type.Object({ dueAt: Type.String(), at: Type.Optional(Type.String()), removals: Type.Array(Removal), webSessions: Type.Optional(Type.Array(WebSessionEnding)) })),
   lastError: Type.Optional(Type.String()),
 });

@@ -95,7 +95,16 @@ export class RedisLogoutJournal implements LogoutJournal {
     return claimed;
   }
   async dequeue(id: string): Promise<void> {
-    await Promise.all(this.ks.all().map((bucket) => this.redis.multi().zrem(dueQueue(this.ks.of(bucket)), id).zrem(pendingSince(this.ks.of(bucket)), id).exec().then(failOn)));
+    await Promise.all(
+      this.ks.all().map((bucket) =>
+        this.redis
+          .multi()
+          .zrem(dueQueue(this.ks.of(bucket)), id)
+          .zrem(pendingSince(this.ks.of(bucket)), id)
+          .exec()
+          .then(failOn),
+      ),
+    );
   }
   async backlog(): Promise<number> {
     const counts = await Promise.all(this.ks.all().map((bucket) => this.redis.zcard(pendingSince(this.ks.of(bucket)))));

@@ -90,7 +90,10 @@ export function redisLogoutSteps(redis: Redis | Cluster, ks: Keyspace, retention
       // Script and WAIT in one round trip, on the node of the admission's keys.
       const pipeline = redis.pipeline();
       admit.queue(pipeline, call);
-      const { replies: [admitted], acknowledged } = await execAndWait(pipeline, replication.replicas, replication.waitMs);
+      const {
+        replies: [admitted],
+        acknowledged,
+      } = await execAndWait(pipeline, replication.replicas, replication.waitMs);
       if (!admit.reply(admitted)) return false;
       if (acknowledged < replication.replicas) throw notReplicated(acknowledged, replication);
       return true;

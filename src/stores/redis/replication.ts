@@ -26,5 +26,4 @@ export async function execAndWait(batch: ChainableCommander, replicas: number, w
  * The write did not reach enough replicas in time: a failover could discard it, so it does not count as
  * recorded (the provider's retry, or the caller's, goes through instead).
  */
-export const notReplicated = (acknowledged: number, { replicas, waitMs }: Replication): StoreUnavailable =>
-  new StoreUnavailable(`the write reached ${acknowledged} of ${replicas} replicas within ${waitMs} ms`);
+export const notReplicated = (acknowledged: number, { replicas, waitMs }: Replication): StoreUnavailable => new StoreUnavailable(`the write reached ${acknowledged} of ${replicas} replicas within ${waitMs} ms`);

@@ -87,9 +87,7 @@ export class RedisSessionStore implements SessionStore {
 
   async add(input: NewSession): Promise<Session> {
     const same = (await this.lookup(indexKeys(this.ks, input)[0]!.key)).find((s) => sameRegistration(s, input));
-    const session: Session = same
-      ? { ...same, expiresAt: input.expiresAt }
-      : { ...input, id: this.ks.newSessionId(this.ks.bucketOf(input.issuer)), createdAt: new Date(this.now()).toISOString() };
+    const session: Session = same ? { ...same, expiresAt: input.expiresAt } : { ...input, id: this.ks.newSessionId(this.ks.bucketOf(input.issuer)), createdAt: new Date(this.now()).toISOString() };
     await writeSessions(this.redis, this.ks, [session]);
     return session;
   }
@@ -112,7 +110,10 @@ export class RedisSessionStore implements SessionStore {
     );
     const stale = ids.filter((id) => raws.get(id) === null);
     if (stale.length) await this.redis.srem(indexKey, ...stale);
-    return ids.map((id) => raws.get(id)).filter((r): r is string => typeof r === 'string').map((r) => JSON.parse(r) as Session);
+    return ids
+      .map((id) => raws.get(id))
+      .filter((r): r is string => typeof r === 'string')
+      .map((r) => JSON.parse(r) as Session);
   }
 
   bySid(issuer: string, sid: string): Promise<Session[]> {
@@ -144,8 +145,9 @@ export class RedisSessionStore implements SessionStore {
     await Promise.all(
       byBucket([...dels, ...srems], (op) => op.bucket).map(async (ops) => {
         const tx = this.redis.multi();
-        for (const op of ops) if (op.del) tx.del(op.key);
-        else tx.srem(op.key, op.id);
+        for (const op of ops)
+          if (op.del) tx.del(op.key);
+          else tx.srem(op.key, op.id);
         const results = await tx.exec();
         if (!results) throw new Error('the session removal was not carried out');
         for (const [err] of results) if (err) throw err;
