@@ -9,7 +9,7 @@ import { Redis } from 'ioredis';
 import type { Session } from '../src/core/model.js';
 import { importSessions } from '../src/stores/redis/sessions.js';
 import { MemoryTokenCacheStore } from '../src/token-caches/memory.js';
-import { FakeEntra, MsalWebApp } from '../test/helpers/msal-app.js';
+import { FakeEntra, MsalWebApp } from '../simulators/msal-app.js';
 
 export const TENANT = '5b0f6c0e-2d4c-4c6b-9a53-0d6b6c7e2a11';
 const TEMPLATE_OID = '0a0a0a0a-0b0b-4c0c-8d0d-0e0e0e0e0e0e';

@@ -8,7 +8,7 @@ import { TokenCacheSweeper } from '../src/core/token-cache-sweeper.js';
 import { CACHE_FORMATS } from '../src/cache-formats/formats.js';
 import { createRedisStores } from '../src/stores/redis/store.js';
 import { RedisTokenCacheStore } from '../src/token-caches/redis.js';
-import { FakeEntra, MsalWebApp, RedisCacheClient } from '../test/helpers/msal-app.js';
+import { FakeEntra, MsalWebApp, RedisCacheClient } from '../simulators/msal-app.js';
 import { freePort } from '../test/helpers/redis.js';
 import { ISSUER, TENANT_A, testConfigFile } from '../test/helpers/service.js';
 

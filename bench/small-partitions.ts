@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import { removeAccountsFromPartition } from '../src/cache-formats/msal-json.js';
-import { cacheArbitrary, DIALECTS } from '../test/helpers/msal-dialects.js';
+import { cacheArbitrary, DIALECTS } from '../simulators/msal-dialects.js';
 
 const rounds = Number(process.argv[2] ?? 15);
 const cases = DIALECTS.flatMap((dialect, i) => fc.sample(cacheArbitrary(dialect), { numRuns: 100, seed: 20261206 + i }).map((cache) => ({ dialect, bytes: Buffer.from(cache.blob), account: cache.accounts[0]!.homeAccountId })));

@@ -10,8 +10,8 @@ import { sessionFromSignIn } from '../src/client/register-session.js';
 import { createMemoryStores } from '../src/stores/memory.js';
 import { MemoryTokenCacheStore } from '../src/token-caches/memory.js';
 // The demo reuses the test suite's stand-ins: a cookie-jar "browser" and msal-node's network seam.
-import { FakeEntra, MsalWebApp } from '../test/helpers/msal-app.js';
-import { CookieBrowser, TestOpenIdProvider, endSession, signInWithProvider, type OpClient } from '../test/helpers/oidc-provider.js';
+import { FakeEntra, MsalWebApp } from '../simulators/msal-app.js';
+import { CookieBrowser, TestOpenIdProvider, endSession, signInWithProvider, type OpClient } from '../simulators/oidc-provider.js';
 import { freePort } from '../test/helpers/redis.js';
 
 const say = (line = '') => process.stdout.write(`${line}\n`);

@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { MSAL_LAYOUT } from '../../src/cache-formats/msal-json.js';
 import { layoutOf as layoutWith, type PartitionLayout } from '../../src/cache-formats/json-layout.js';
 import { MemoryTokenCacheStore } from '../../src/token-caches/memory.js';
-import { FakeEntra, MsalWebApp } from '../helpers/msal-app.js';
+import { FakeEntra, MsalWebApp } from '../../simulators/msal-app.js';
 import { ORDERS, TENANT_A } from '../helpers/service.js';
 
 type Blob = Record<string, unknown>;

@@ -2,7 +2,7 @@ import t from 'tap';
 import { removeAccountFromPartition, removeAccountsFromPartition } from '../../src/cache-formats/msal-json.js';
 import type { PartitionRemoval } from '../../src/core/token-cache.js';
 import { MemoryTokenCacheStore } from '../../src/token-caches/memory.js';
-import { FakeEntra, MsalWebApp, type EntraUser } from '../helpers/msal-app.js';
+import { FakeEntra, MsalWebApp, type EntraUser } from '../../simulators/msal-app.js';
 import { ORDERS, TENANT_A } from '../helpers/service.js';
 
 const SECTIONS = ['Account', 'IdToken', 'AccessToken', 'RefreshToken'] as const;

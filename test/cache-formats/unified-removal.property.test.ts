@@ -2,7 +2,7 @@ import t from 'tap';
 import fc from 'fast-check';
 import { ConfidentialClientApplication } from '@azure/msal-node';
 import { removeAccountsFromPartition } from '../../src/cache-formats/msal-json.js';
-import { cacheArbitrary, DIALECTS, type GeneratedCache } from '../helpers/msal-dialects.js';
+import { cacheArbitrary, DIALECTS, type GeneratedCache } from '../../simulators/msal-dialects.js';
 import { msalPython, msalPythonAvailable, requireMsalPython, type AccountsAnswer } from '../helpers/msal-python.js';
 import { byteShapeArbitrary, damaged, expectedRemoval, shapedTree, write, type ByteShape } from './byte-shapes.js';
 

@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
 import { registerSession, sessionFromSignIn, SessionRegistrationError, SessionRegistrationQueue, type SessionRegistration } from '../../src/client/index.js';
-import { FakeEntra, MsalWebApp } from '../helpers/msal-app.js';
+import { FakeEntra, MsalWebApp } from '../../simulators/msal-app.js';
 import { FULL_KEY, ISSUER, ORDERS, TENANT_A, startService, until } from '../helpers/service.js';
 
 // The client helper as its own entry: logout-receiver/client, a path prefix kept, a timeout, and a way

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { randomUUID } from 'node:crypto';
 import { registerSession, sessionFromSignIn, SessionRegistrationError } from '../../src/index.js';
-import { FakeEntra, MsalWebApp } from '../helpers/msal-app.js';
+import { FakeEntra, MsalWebApp } from '../../simulators/msal-app.js';
 import { ENTRA_TEMPLATE, FULL_KEY, ORDERS, TENANT_A, TENANT_B, startService } from '../helpers/service.js';
 
 const svc = await startService();

@@ -8,7 +8,7 @@ import { TokenCacheSweeper } from '../../src/core/token-cache-sweeper.js';
 import { createMemoryStores } from '../../src/stores/memory.js';
 import type { ServiceStores } from '../../src/core/service-stores.js';
 import { MemoryTokenCacheStore } from '../../src/token-caches/memory.js';
-import { FakeEntra, MsalWebApp } from '../helpers/msal-app.js';
+import { FakeEntra, MsalWebApp } from '../../simulators/msal-app.js';
 import { ISSUER, ORDERS, TENANT_A, testConfigFile, until } from '../helpers/service.js';
 import { CACHE_FORMATS } from '../../src/cache-formats/formats.js';
 

@@ -5,7 +5,7 @@ import { TokenCacheSweeper } from '../../src/core/token-cache-sweeper.js';
 import { MemoryTokenCacheStore } from '../../src/token-caches/memory.js';
 import { RedisTokenCacheStore } from '../../src/token-caches/redis.js';
 import { updateByCompareAndSet, type CompareAndSetStore, type PartitionUpdate, type TokenCacheStore } from '../../src/core/token-cache.js';
-import { FakeEntra, MsalWebApp } from '../helpers/msal-app.js';
+import { FakeEntra, MsalWebApp } from '../../simulators/msal-app.js';
 import { REDIS_URL, redisForTest } from '../helpers/redis.js';
 import { ORDERS, TENANT_A, testConfigFile } from '../helpers/service.js';
 import { CACHE_FORMATS } from '../../src/cache-formats/formats.js';

@@ -2,7 +2,7 @@ import t from 'tap';
 import { resolveConfig } from '../../src/config/load.js';
 import { TokenCacheSweeper, partitionKey } from '../../src/core/token-cache-sweeper.js';
 import { MemoryTokenCacheStore } from '../../src/token-caches/memory.js';
-import { FakeEntra, MsalWebApp } from '../helpers/msal-app.js';
+import { FakeEntra, MsalWebApp } from '../../simulators/msal-app.js';
 import { ORDERS, TENANT_A, testConfigFile } from '../helpers/service.js';
 import { CACHE_FORMATS } from '../../src/cache-formats/formats.js';
 

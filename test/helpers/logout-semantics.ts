@@ -9,7 +9,7 @@ import { TokenCacheSweeper } from '../../src/core/token-cache-sweeper.js';
 import { CACHE_FORMATS } from '../../src/cache-formats/formats.js';
 import { ServiceMetrics } from '../../src/http/metrics.js';
 import { MemoryTokenCacheStore } from '../../src/token-caches/memory.js';
-import { FakeEntra, MsalWebApp } from './msal-app.js';
+import { FakeEntra, MsalWebApp } from '../../simulators/msal-app.js';
 import { ISSUER, TENANT_A, testConfigFile } from './service.js';
 
 // What a logout does over time (DESIGN.md "Logout semantics"), on any store: sessions end at the first

@@ -2,7 +2,7 @@ import t from 'tap';
 import { randomUUID } from 'node:crypto';
 import type { AccountInfo } from '@azure/msal-node';
 import { BILLING, ENTRA_TEMPLATE, ORDERS, TENANT_A, TENANT_B, postLogoutToken, startService } from '../helpers/service.js';
-import { FakeEntra, MsalWebApp, type EntraUser } from '../helpers/msal-app.js';
+import { FakeEntra, MsalWebApp, type EntraUser } from '../../simulators/msal-app.js';
 
 // Three apps as users deploy them: a partition per account and app, a partition per account, and one
 // shared partition holding every account; plus an app that partitions by its own session key.

@@ -2,7 +2,7 @@ import t from 'tap';
 import fc from 'fast-check';
 import { createHash } from 'node:crypto';
 import { ConfidentialClientApplication } from '@azure/msal-node';
-import { DIALECTS, KNOWN_SECTIONS, cacheArbitrary, entriesOf, type Dialect, type GeneratedCache } from '../helpers/msal-dialects.js';
+import { DIALECTS, KNOWN_SECTIONS, cacheArbitrary, entriesOf, type Dialect, type GeneratedCache } from '../../simulators/msal-dialects.js';
 
 // Sanity of test/helpers/msal-dialects.ts: the generated caches are what each library writes, and
 // the real msal-node (7, installed) reads them, except where it is known not to (stated below).

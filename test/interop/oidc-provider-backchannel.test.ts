@@ -4,8 +4,8 @@ import { Redis } from 'ioredis';
 import { resolveConfig } from '../../src/config/load.js';
 import { buildApp } from '../../src/server.js';
 import { createBackends } from '../../src/backends.js';
-import { FakeEntra, MsalWebApp, RedisCacheClient } from '../helpers/msal-app.js';
-import { CookieBrowser, TestOpenIdProvider, endSession, signInWithProvider, type OpClient } from '../helpers/oidc-provider.js';
+import { FakeEntra, MsalWebApp, RedisCacheClient } from '../../simulators/msal-app.js';
+import { CookieBrowser, TestOpenIdProvider, endSession, signInWithProvider, type OpClient } from '../../simulators/oidc-provider.js';
 import { REDIS_URL, freePort, redisForTest } from '../helpers/redis.js';
 import { FULL_KEY, testConfigFile } from '../helpers/service.js';
 

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { FakeEntra, MsalWebApp, RedisCacheClient } from '../helpers/msal-app.js';
+import { FakeEntra, MsalWebApp, RedisCacheClient } from '../../simulators/msal-app.js';
 import { REDIS_URL, RedisServer, redisForTest } from '../helpers/redis.js';
 import { ORDERS, TENANT_A, startRedisService, until } from '../helpers/service.js';
 

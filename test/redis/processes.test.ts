@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { stringify } from 'yaml';
-import { FakeEntra, MsalWebApp, RedisCacheClient } from '../helpers/msal-app.js';
+import { FakeEntra, MsalWebApp, RedisCacheClient } from '../../simulators/msal-app.js';
 import { startProcess, type RunningService } from '../helpers/process.js';
 import { TestProvider } from '../helpers/provider.js';
 import { REDIS_URL, RedisServer, redisForTest } from '../helpers/redis.js';

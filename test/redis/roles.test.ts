@@ -4,7 +4,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { FakeEntra, MsalWebApp, RedisCacheClient } from '../helpers/msal-app.js';
+import { FakeEntra, MsalWebApp, RedisCacheClient } from '../../simulators/msal-app.js';
 import { startProcess, type RunningService } from '../helpers/process.js';
 import { TestProvider } from '../helpers/provider.js';
 import { REDIS_URL, redisForTest } from '../helpers/redis.js';

@@ -5,7 +5,7 @@ import express from 'express';
 import { auth, type ConfigParams } from 'express-openid-connect';
 import { createClient } from 'redis';
 import t from 'tap';
-import { CookieBrowser, TestOpenIdProvider, type OpClient } from '../helpers/oidc-provider.js';
+import { CookieBrowser, TestOpenIdProvider, type OpClient } from '../../simulators/oidc-provider.js';
 import { redisForTest, REDIS_URL } from '../helpers/redis.js';
 import { openWebSession } from '../helpers/web-sessions.js';
 import { startRedisService } from '../helpers/service.js';

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { ConfidentialClientApplication, DistributedCachePlugin, type AccountInfo, type AuthenticationResult, type ICacheClient, type IPartitionManager, type INetworkModule, type NetworkResponse } from '@azure/msal-node';
 import type { Redis } from 'ioredis';
-import { partitionKey } from '../../src/core/token-cache-sweeper.js';
-import type { CompareAndSetStore, TokenCacheStore } from '../../src/core/token-cache.js';
+import { partitionKey } from '../src/core/token-cache-sweeper.js';
+import type { CompareAndSetStore, TokenCacheStore } from '../src/core/token-cache.js';
 
 const b64url = (o: unknown): string => Buffer.from(JSON.stringify(o)).toString('base64url');
 

@@ -2,7 +2,7 @@ import t from 'tap';
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { AccountInfo } from '@azure/msal-node';
-import { CacheWriteConflict, FakeEntra, MsalWebApp, RedisCacheClient, WatchingRedisCacheClient, type EntraUser } from '../helpers/msal-app.js';
+import { CacheWriteConflict, FakeEntra, MsalWebApp, RedisCacheClient, WatchingRedisCacheClient, type EntraUser } from '../../simulators/msal-app.js';
 import { REDIS_URL, redisForTest } from '../helpers/redis.js';
 import { BILLING, ENTRA_TEMPLATE, ORDERS, TENANT_A, postLogoutToken, startRedisService } from '../helpers/service.js';
 import { damagedPartitions } from '../cache-formats/byte-shapes.js';
