@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { Type } from 'typebox';
+import { sharedPool } from '../postgres/pool.js';
 import type { TokenCacheSettings } from '../core/registrations.js';
 import type { PartitionUpdate, TokenCacheStore } from '../core/token-cache.js';
 import type { TokenCacheKind } from './kind.js';
@@ -96,16 +97,7 @@ export const postgresTokenCache: TokenCacheKind = {
   defaults: (settings) => ({ provider: 'microsoft', schema: 'public', ...settings }),
   open(settings: TokenCacheSettings, context) {
     const url = settings.url as string;
-    const pool = context.shared(
-      `postgres ${url}`,
-      () => {
-        // Fail fast while PostgreSQL is away: the journal retries the logout.
-        const created = new pg.Pool({ connectionString: url, max: 4, connectionTimeoutMillis: 2_000, query_timeout: 5_000, idleTimeoutMillis: 10_000 });
-        created.on('error', (err) => context.onError(err));
-        return created;
-      },
-      (created) => created.end(),
-    );
+    const pool = sharedPool(context, url);
     // The settings were checked against the kind's schema, with its defaults.
     return new PostgresTokenCacheStore(pool, { provider: settings.provider as Provider, schema: settings.schema as string, table: settings.table as string });
   },

@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { Type } from 'typebox';
+import { sharedPool } from '../postgres/pool.js';
 import { safeMessage } from '../core/errors.js';
 import type { WebSessionEnding, WebSessionKind, WebSessionStore, WebSessionTarget } from './kind.js';
 import { keyFor } from './key-template.js';
@@ -81,16 +82,7 @@ export const postgresWebSession: WebSessionKind = {
   }),
   open(settings, context) {
     const url = settings.url as string;
-    const pool = context.shared(
-      `postgres ${url}`,
-      () => {
-        // As the token caches' pool (the same one, where an app's cache is in the same database): fail fast, the logout retries.
-        const created = new pg.Pool({ connectionString: url, max: 4, connectionTimeoutMillis: 2_000, query_timeout: 5_000, idleTimeoutMillis: 10_000 });
-        created.on('error', (err) => context.onError(err));
-        return created;
-      },
-      (created) => created.end(),
-    );
+    const pool = sharedPool(context, url);
     // The settings were checked against the kind's schema, with its defaults.
     return new PostgresWebSessionStore(pool, { schema: settings.schema as string, table: settings.table as string, column: settings.column as string }, settings.key as string);
   },

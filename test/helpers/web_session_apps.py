@@ -46,15 +46,18 @@ def django_app():
     from django.core.management import call_command
     from urllib.parse import urlparse
 
+    common = dict(
+        DEBUG=False,
+        SECRET_KEY='test-secret-key-for-the-web-session-suite',
+        ALLOWED_HOSTS=['127.0.0.1'],
+        ROOT_URLCONF=__name__,
+        INSTALLED_APPS=['django.contrib.sessions'],
+        MIDDLEWARE=['django.contrib.sessions.middleware.SessionMiddleware'],
+    )
     if 'redisUrl' in options:
         # Cache sessions on Redis through django-redis (Django 3.2 has no Redis cache of its own).
         settings.configure(
-            DEBUG=False,
-            SECRET_KEY='test-secret-key-for-the-web-session-suite',
-            ALLOWED_HOSTS=['127.0.0.1'],
-            ROOT_URLCONF=__name__,
-            INSTALLED_APPS=['django.contrib.sessions'],
-            MIDDLEWARE=['django.contrib.sessions.middleware.SessionMiddleware'],
+            **common,
             SESSION_ENGINE='django.contrib.sessions.backends.cache',
             CACHES={'default': {'BACKEND': 'django_redis.cache.RedisCache', 'LOCATION': options['redisUrl'], 'KEY_PREFIX': options['keyPrefix']}},
         )
@@ -63,12 +66,7 @@ def django_app():
         return WSGIHandler()
     db = urlparse(options['postgresUrl'])
     settings.configure(
-        DEBUG=False,
-        SECRET_KEY='test-secret-key-for-the-web-session-suite',
-        ALLOWED_HOSTS=['127.0.0.1'],
-        ROOT_URLCONF=__name__,
-        INSTALLED_APPS=['django.contrib.sessions'],
-        MIDDLEWARE=['django.contrib.sessions.middleware.SessionMiddleware'],
+        **common,
         SESSION_ENGINE='django.contrib.sessions.backends.db',
         DATABASES={
             'default': {
