@@ -68,7 +68,7 @@ export class LogoutAttempt {
 
   /** Whether a logout has anything left to do, now or later (run() requeues one claimed ahead of its second pass). */
   hasWorkLeft(report: LogoutReport): boolean {
-    return report.state === 'pending' || (report.state === 'completed' && report.secondPass !== undefined && report.secondPass.at === undefined);
+    return report.state === 'pending' || secondPassToCome(report);
   }
 
   /** Never throws; the report ends `completed` (maybe queued for its second pass), `pending` (retry queued) or `failed`. */
@@ -109,8 +109,8 @@ export class LogoutAttempt {
   private async firstPass(report: LogoutReport, done: AttemptDone): Promise<void> {
     const { stores, sweeper, webSessions, now, secondPassMs } = this.options;
     // The target first: a registration that lands after the lookup then sees the marker and undoes itself.
-    // A back-channel logout's was marked when it was admitted (admitLogout), on every attempt's behalf.
-    if (report.channel !== 'backchannel') await this.markLoggedOut(report, []);
+    // A back-channel or front-channel logout's was marked before it was answered, on every attempt's behalf.
+    if (report.channel === 'api') await this.markLoggedOut(report, []);
     const received = receivedAtMs(report);
     // A session registered after the logout was received is a later sign-in's, not this logout's.
     const sessions = (await this.findSessions(report)).filter((s) => !(Date.parse(s.createdAt) > received));
@@ -124,7 +124,7 @@ export class LogoutAttempt {
       ...report,
       accounts: [...new Set([...report.accounts, ...accounts.map((a) => a.homeAccountId)])],
       removals: mergeRemovals(report.removals, done.removals),
-      ...(done.webSessions.length || report.webSessions ? { webSessions: [...(report.webSessions ?? []), ...done.webSessions] } : {}),
+      ...(done.webSessions.length ? { webSessions: done.webSessions } : {}),
       firstPassAt: new Date(at).toISOString(),
       ...(secondPassMs > 0 ? { secondPass: { dueAt: new Date(at + secondPassMs).toISOString(), removals: [] } } : {}),
     };
@@ -235,7 +235,7 @@ export class LogoutAttempt {
     if (report.state === 'failed') return undefined;
     const due: number[] = [];
     if (report.state === 'pending') due.push(now() + Math.min(retry.baseDelayMs * 2 ** (report.attempts - 1), retry.maxDelayMs));
-    if (report.secondPass && report.secondPass.at === undefined) due.push(Date.parse(report.secondPass.dueAt));
+    if (secondPassToCome(report)) due.push(Date.parse(report.secondPass!.dueAt));
     return due.length ? Math.min(...due) : undefined;
   }
 
@@ -265,7 +265,9 @@ export class LogoutAttempt {
   }
 }
 
-const secondPassDue = (report: LogoutReport, now: number): boolean => report.state !== 'failed' && report.secondPass !== undefined && report.secondPass.at === undefined && Date.parse(report.secondPass.dueAt) <= now;
+/** The logout's second pass has yet to run (a failed logout's never will). */
+const secondPassToCome = (report: LogoutReport): boolean => report.state !== 'failed' && report.secondPass !== undefined && report.secondPass.at === undefined;
+const secondPassDue = (report: LogoutReport, now: number): boolean => secondPassToCome(report) && Date.parse(report.secondPass!.dueAt) <= now;
 
 const superseded = (r: AccountRemoval): AccountRemoval => ({
   clientId: r.clientId,
@@ -289,7 +291,7 @@ function forgetWhenDone(report: LogoutReport, dueAt: number | undefined): void {
   for (const e of [...(report.webSessions ?? []), ...(report.secondPass?.webSessions ?? [])]) delete e.target;
 }
 
-/** A first pass done again (its sessions could not be ended) keeps the earlier attempt's `removed` over a `not_present`. */
+/** A report journaled before first passes were recorded keeps its earlier attempt's `removed` over a `not_present`. */
 function mergeRemovals(previous: AccountRemoval[], latest: AccountRemoval[]): AccountRemoval[] {
   const earlier = new Map(previous.map((r) => [removalKey(r), r]));
   const merged = latest.map((r) => {
