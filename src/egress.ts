@@ -18,5 +18,10 @@ export function egressFetch(env: Env = process.env): typeof fetch {
   if (!httpsProxy && !httpProxy) return fetch;
   const noProxy = read('NO_PROXY');
   const dispatcher = new EnvHttpProxyAgent({ ...(httpProxy ? { httpProxy } : {}), ...(httpsProxy ? { httpsProxy } : {}), ...(noProxy !== undefined ? { noProxy } : {}) });
-  return ((input: Parameters<typeof fetch>[0], init?: RequestInit) => undiciFetch(input as never, { ...(init as object), dispatcher } as never)) as unknown as typeof fetch;
+  // undici's own fetch (the global one takes no dispatcher of this undici); its answer as a global Response.
+  return async (input, init) => {
+    const request = new Request(input, init);
+    const answer = await undiciFetch(request.url, { method: request.method, headers: [...request.headers], body: request.body, duplex: 'half', redirect: request.redirect, signal: request.signal, dispatcher });
+    return new Response(answer.body, { status: answer.status, statusText: answer.statusText, headers: [...answer.headers] });
+  };
 }
