@@ -155,7 +155,19 @@ export class TokenCacheSweeper {
     const context = { oneAccountPerPartition: this.oneAccountPerPartition.get(store) ?? false };
     try {
       for (let attempt = 1; attempt <= this.maxConflicts; attempt++) {
-        const update = await store.readForUpdate(key, context);
+        // A partition of one account's may go where it is kept, in one step: nothing of it to read and write back.
+        const sole =
+          attempt === 1 && context.oneAccountPerPartition && store.removeWhereSole
+            ? await store.removeWhereSole(
+                key,
+                waiting.map((w) => w.homeAccountId),
+              )
+            : undefined;
+        if (sole && 'removedEntries' in sole) {
+          waiting.forEach((w, i) => w.settle((sole.removedEntries[i] ?? 0) > 0 ? { outcome: 'removed', removedEntries: sole.removedEntries[i], partitionDeleted: true } : { outcome: 'not_present' }));
+          return;
+        }
+        const update = sole ?? (await store.readForUpdate(key, context));
         try {
           const blob = update.value;
           if (blob === null) return settleAll({ outcome: 'not_present', detail: 'no such partition' });

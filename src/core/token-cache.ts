@@ -10,6 +10,12 @@ export interface TokenCacheStore {
    * its way of updating by it).
    */
   readForUpdate(key: string, context?: PartitionContext): Promise<PartitionUpdate>;
+  /**
+   * Optional, asked of a partition of one account first: deletes the partition in one step where it is
+   * kept, without its bytes crossing the wire, when it holds nothing but these accounts' entries; else
+   * reads it. What is not certainly the accounts' alone comes back for the byte-exact removal.
+   */
+  removeWhereSole?(key: string, homeAccountIds: readonly string[]): Promise<{ removedEntries: number[] } | PartitionUpdate>;
 }
 
 export interface PartitionUpdate {

@@ -43,6 +43,8 @@ export interface ScriptDefinition<K extends string, A extends string, R> {
   lua: string;
   /** The reply, checked and typed. */
   reply: (raw: unknown) => R;
+  /** Bulk strings in the reply come as Buffers (bytes that may not be UTF-8), not as strings. */
+  buffers?: boolean;
 }
 
 const bare = (name: string): string => name.replace(/\?$/, '');
@@ -89,12 +91,14 @@ export function defineScript<const K extends string = never, const A extends str
     const keys = positional(definition.keys, named.keys, call.moreKeys, 'keys');
     return [keys.length, ...keys, ...positional(definition.args, named.args, call.moreArgs, 'arguments')];
   };
+  // ioredis defines `<name>Buffer` beside every command, which answers bulk strings as Buffers.
+  const command = definition.buffers ? `${definition.name}Buffer` : definition.name;
   return {
     on(client) {
       if (typeof Reflect.get(client, definition.name) !== 'function') client.defineCommand(definition.name, { lua });
       return {
-        run: async (call) => definition.reply(await invoke(client, definition.name, argsOf(call))),
-        queue: (batch, call) => void invoke(batch, definition.name, argsOf(call)),
+        run: async (call) => definition.reply(await invoke(client, command, argsOf(call))),
+        queue: (batch, call) => void invoke(batch, command, argsOf(call)),
         reply: definition.reply,
       };
     },

@@ -4,6 +4,7 @@ import { ForeignPartitionError } from '../core/token-cache.js';
 import { checkRedisLocation, redisLocationOf, REDIS_LOCATION_SETTINGS, type RedisLocation } from '../redis/connect.js';
 import { defineScript, replies } from '../redis/script.js';
 import type { TokenCacheKind } from './kind.js';
+import { removeWhereSoleInHashField } from './redis-sole-account.js';
 import { foreignType, RedisTokenCacheStore, type RedisPartitionLayout } from './redis.js';
 
 /** Writes `next` to the field (or deletes the key when `deletes` is '1') only when the field is still `expected`. */
@@ -44,6 +45,7 @@ export function hashFieldLayout(field: string): RedisPartitionLayout {
       const compareAndSet = COMPARE_AND_SET_FIELD.on(client);
       return (key, expected, next) => compareAndSet.run({ keys: { partition: key }, args: { expected, deletes: next === null ? '1' : '0', next: next ?? '', field } });
     },
+    removeWhereSole: removeWhereSoleInHashField(field),
   };
 }
 

@@ -5,6 +5,7 @@ import { ForeignPartitionError, type PartitionContext, type PartitionUpdate, typ
 import { checkRedisLocation, redisErrorMessage, redisLocationOf, REDIS_LOCATION_SETTINGS, type RedisLocation } from '../redis/connect.js';
 import { defineScript, replies } from '../redis/script.js';
 import type { TokenCacheKind } from './kind.js';
+import { removeWhereSoleInString, type RemoveWhereSole } from './redis-sole-account.js';
 
 /**
  * How a partition sits at its Redis key: how it is read, written inside a WATCH transaction, and
@@ -21,6 +22,8 @@ export interface RedisPartitionLayout {
   write(transaction: ChainableCommander, key: string, next: string | Buffer | null): ChainableCommander;
   /** Its compare-and-set on a connection: true when the partition still was `expected` and is now `next` (null deletes it). */
   compareAndSet(client: Redis | Cluster): CompareAndSet;
+  /** Its removal in Redis of a partition that holds only the accounts' entries, on a connection. */
+  removeWhereSole(client: Redis | Cluster): RemoveWhereSole;
 }
 
 export type CompareAndSet = (key: string, expected: string | Buffer, next: string | Buffer | null) => Promise<boolean>;
@@ -60,6 +63,7 @@ export const STRING_LAYOUT: RedisPartitionLayout = {
     const compareAndSet = COMPARE_AND_SET_STRING.on(client);
     return (key, expected, next) => compareAndSet.run({ keys: { partition: key }, args: { expected, deletes: next === null ? '1' : '0', next: next ?? '' } });
   },
+  removeWhereSole: removeWhereSoleInString,
 };
 
 export interface RedisTokenCacheOptions {
@@ -94,6 +98,7 @@ export class RedisTokenCacheStore implements TokenCacheStore {
   private readonly updateConnectionName: string;
   private readonly layout: RedisPartitionLayout;
   private readonly compareAndSetInLua: CompareAndSet;
+  private readonly removeSole: RemoveWhereSole;
   private closed = false;
 
   constructor(
@@ -103,6 +108,7 @@ export class RedisTokenCacheStore implements TokenCacheStore {
   ) {
     this.layout = options.layout ?? STRING_LAYOUT;
     this.compareAndSetInLua = this.layout.compareAndSet(redis);
+    this.removeSole = this.layout.removeWhereSole(redis);
     this.slots = Array.from({ length: options.updateConnections ?? 8 }, () => ({ free: Promise.resolve() }));
     this.updateConnectionName = options.updateConnectionName ?? 'logout-receiver:token-cache-update';
   }
@@ -150,9 +156,18 @@ export class RedisTokenCacheStore implements TokenCacheStore {
     };
   }
 
+  /** A partition of one account's: deleted in one script where it holds only theirs, else read for a compare-and-set (one command either way). */
+  async removeWhereSole(key: string, homeAccountIds: readonly string[]): Promise<{ removedEntries: number[] } | PartitionUpdate> {
+    const result = await this.removeSole(key, homeAccountIds).catch(foreignType(this.layout.type));
+    return 'removedEntries' in result ? result : this.updateOf(key, result.value);
+  }
+
   /** A read and a compare-and-set in Lua, as bytes (an encrypted partition is no UTF-8 text). */
   private async updateInLua(key: string): Promise<PartitionUpdate> {
-    const value = await this.layout.read(this.redis, key);
+    return this.updateOf(key, await this.layout.read(this.redis, key));
+  }
+
+  private updateOf(key: string, value: Buffer | null): PartitionUpdate {
     return { value, write: async (next) => value !== null && this.compareAndSet(key, value, next), release: () => {} };
   }
 
