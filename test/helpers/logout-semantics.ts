@@ -3,7 +3,7 @@ import { resolveConfig } from '../../src/config/load.js';
 import { LogoutService } from '../../src/core/logout-service.js';
 import type { AttemptDone } from '../../src/core/logout-attempt.js';
 import type { LogoutReport } from '../../src/core/model.js';
-import type { ServiceStores } from '../../src/core/service-stores.js';
+import type { LogoutJournal, ServiceStores } from '../../src/core/service-stores.js';
 import type { AppConfig } from '../../src/core/registrations.js';
 import { TokenCacheSweeper } from '../../src/core/token-cache-sweeper.js';
 import { CACHE_FORMATS } from '../../src/cache-formats/formats.js';
@@ -275,6 +275,22 @@ export function logoutSemantics(t: Test, newStores: StoresFactory): void {
     t.equal(await w.stores.journal.backlog(), 0);
     t.same(await w.stores.journal.claimDue(w.now() + 86_400_000, 10, 1_000), [], 'off the queue, second pass included');
     t.match(await w.metrics.registry.metrics(), /logout_receiver_logouts_total\{channel="api",state="failed"\} 1\b/);
+  });
+
+  t.test('a front-channel logout at several issuers marks the sid before it queues the logout: a worker that claims it at once finds the sid marked', async (t) => {
+    const w = await world(t, newStores, { role: 'receiver' });
+    const markedWhenQueued: boolean[] = [];
+    const journal = Object.assign(Object.create(w.stores.journal) as LogoutJournal, {
+      async save(report: LogoutReport, dueAt?: number) {
+        if (report.target.kind === 'sid') markedWhenQueued.push(await w.stores.markers.isMarked(report.target.issuer, report.target.sid));
+        return w.stores.journal.save(report, dueAt);
+      },
+    });
+    // Several issuers (the Entra form of a template): no short marker is set before the lookup.
+    const [report] = await w.service({ ...w.stores, journal }).logoutSidAtAnyOf([ISSUER, 'https://other.example.test'], 's1', 'frontchannel');
+    t.same(markedWhenQueued, [true], 'queued once, its sid already marked');
+    t.equal(await w.svc.runDue(), 1);
+    t.equal((await w.stores.journal.get(report!.id))?.sessionsEnded, 2);
   });
 
   t.test('the front channel answers once the logout is journaled and its sid marked, without waiting on a cache that does not answer', async (t) => {
