@@ -144,7 +144,7 @@ export class LogoutAdmission {
 
   /**
    * A front-channel logout: by `sid`, at one issuer or (the Entra form of a multi-tenant template) at any
-   * of several. Where sessions have the sid, they are logged out: the sid marked and the logout journaled
+   * of several. Where sessions have the sid, they are logged out: the sid marked, then the logout journaled,
    * before this returns, carried out after, as for the back channel. Where none does,
    * an unauthenticated caller must not make the store grow: a single issuer gets only a short marker,
    * which covers a sign-in whose registration is still on its way, and no report; several issuers get
@@ -162,9 +162,11 @@ export class LogoutAdmission {
     }
     const reports: LogoutReport[] = [];
     for (const issuer of withSessions) {
-      const report = await this.journal({ channel, target: { kind: 'sid', issuer, sid } });
+      const report = this.newReport({ channel, target: { kind: 'sid', issuer, sid } });
       try {
+        // The marker before the journal entry: a worker may claim the logout, and read its sessions, once it is queued.
         await markers.mark(issuer, sid, this.options.attempt.markerUntil(report));
+        await this.options.stores.journal.save(report, this.dueAt());
       } catch (err) {
         throw new StoreUnavailable(`the logout could not be recorded: ${safeMessage(err)}`);
       }

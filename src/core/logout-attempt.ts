@@ -1,5 +1,5 @@
 import { safeMessage } from './errors.js';
-import type { ServiceStores } from './service-stores.js';
+import { sessionsOfTarget, sessionsReadAtClaim, type ServiceStores } from './service-stores.js';
 import { receivedAtMs, type AccountRemoval, type LogoutReport, type Session, type WebSessionRemoval } from './model.js';
 import type { AccountToSweep, TokenCacheSweeper } from './token-cache-sweeper.js';
 import type { WebSessionEnder } from './web-session-ender.js';
@@ -71,8 +71,11 @@ export class LogoutAttempt {
     return report.state === 'pending' || secondPassToCome(report);
   }
 
-  /** Never throws; the report ends `completed` (maybe queued for its second pass), `pending` (retry queued) or `failed`. */
-  async run(report: LogoutReport): Promise<LogoutReport> {
+  /**
+   * Never throws; the report ends `completed` (maybe queued for its second pass), `pending` (retry queued) or `failed`.
+   * `claimed`: the target's sessions its claim read (see ClaimedLogout), which a first pass takes instead of looking them up.
+   */
+  async run(report: LogoutReport, claimed?: Session[]): Promise<LogoutReport> {
     const { now } = this.options;
     const started = performance.now();
     const wasPending = report.state === 'pending';
@@ -84,7 +87,7 @@ export class LogoutAttempt {
     const done: AttemptDone = { removals: [], webSessions: [], secondPass: [], secondPassWebSessions: [], settled: false };
     try {
       if (report.firstPassAt === undefined) {
-        await this.firstPass(report, done);
+        await this.firstPass(report, done, claimed);
         return report;
       }
       await this.retryFailed(report, done);
@@ -103,17 +106,19 @@ export class LogoutAttempt {
   }
 
   /**
-   * Finds the sessions, sweeps every app and ends their web sessions, then ends the sessions with the
-   * report's save (one step), whatever the caches answered: what a retry needs is in the report.
+   * Finds the sessions (or takes those its claim read), sweeps every app and ends their web sessions, then
+   * ends the sessions with the report's save (one step), whatever the caches answered: what a retry needs is in the report.
    */
-  private async firstPass(report: LogoutReport, done: AttemptDone): Promise<void> {
+  private async firstPass(report: LogoutReport, done: AttemptDone, claimed: Session[] | undefined): Promise<void> {
     const { stores, sweeper, webSessions, now, secondPassMs } = this.options;
     // The target first: a registration that lands after the lookup then sees the marker and undoes itself.
     // A back-channel or front-channel logout's was marked before it was answered, on every attempt's behalf.
     if (report.channel === 'api') await this.markLoggedOut(report, []);
     const received = receivedAtMs(report);
+    // What the claim read is taken only where the target was marked before it (or has no marker).
+    const found = claimed !== undefined && sessionsReadAtClaim(report) ? claimed : await sessionsOfTarget(stores.sessions, report.target);
     // A session registered after the logout was received is a later sign-in's, not this logout's.
-    const sessions = (await this.findSessions(report)).filter((s) => !(Date.parse(s.createdAt) > received));
+    const sessions = found.filter((s) => !(Date.parse(s.createdAt) > received));
     await this.markLoggedOut(report, sessions, { targetDone: true });
     const accounts = accountsOf(sessions, report);
     const [swept, ended] = await Promise.all([sweeper.sweep(accounts), webSessions?.endFor(sessions, report.target.kind !== 'sid') ?? []]);
@@ -243,14 +248,6 @@ export class LogoutAttempt {
     const dueAt = this.dueAt(report);
     forgetWhenDone(report, dueAt);
     return this.options.stores.journal.save(report, dueAt);
-  }
-
-  private findSessions(report: LogoutReport): Promise<Session[]> {
-    const { sessions } = this.options.stores;
-    const { target } = report;
-    if (target.kind === 'sid') return sessions.bySid(target.issuer, target.sid);
-    if (target.kind === 'sub') return sessions.bySub(target.issuer, target.sub);
-    return sessions.byHomeAccountId(target.homeAccountId);
   }
 
   /** Marks the target's `(issuer, sid)` (unless `targetDone`) and those of the sessions found. */

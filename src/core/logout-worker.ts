@@ -1,9 +1,8 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import type { LogoutJournal } from './service-stores.js';
+import type { ClaimedLogout, LogoutJournal } from './service-stores.js';
 import type { LogoutAttempt } from './logout-attempt.js';
-import type { LogoutReport } from './model.js';
 
-/** Due logouts claimed at once (one store round trip). */
+/** Due logouts claimed at once (one store round trip, their sessions with them). */
 const BATCH = 256;
 /**
  * Logouts a worker has under way at most: it claims more as they end, so that removals from a shared
@@ -40,8 +39,8 @@ export class LogoutWorker {
     return claimed.length;
   }
 
-  private work(report: LogoutReport): Promise<unknown> {
-    return this.options.attempt.hasWorkLeft(report) ? this.options.attempt.run(report) : this.options.journal.dequeue(report.id);
+  private work({ report, sessions }: ClaimedLogout): Promise<unknown> {
+    return this.options.attempt.hasWorkLeft(report) ? this.options.attempt.run(report, sessions) : this.options.journal.dequeue(report.id);
   }
 
   /** Starts looking every `intervalMs`; each look goes on while logouts are under way (see drain). */
@@ -66,8 +65,8 @@ export class LogoutWorker {
     try {
       while (!this.stopped) {
         const claimed = await journal.claimDue(now(), BATCH, leaseMs);
-        for (const report of claimed) {
-          const work: Promise<unknown> = this.work(report)
+        for (const logout of claimed) {
+          const work: Promise<unknown> = this.work(logout)
             .catch((err: unknown) => this.options.onError?.(err, 'worker'))
             .finally(() => inFlight.delete(work));
           inFlight.add(work);

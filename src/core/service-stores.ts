@@ -17,6 +17,13 @@ export interface SessionStore {
   removeFound(sessions: Session[]): Promise<string[]>;
 }
 
+/** The sessions a logout of `target` ends, as the store's indexes find them. */
+export function sessionsOfTarget(sessions: SessionStore, target: LogoutTarget): Promise<Session[]> {
+  if (target.kind === 'sid') return sessions.bySid(target.issuer, target.sid);
+  if (target.kind === 'sub') return sessions.bySub(target.issuer, target.sub);
+  return sessions.byHomeAccountId(target.homeAccountId);
+}
+
 /** Seen `jti`s of logout tokens, so a replayed token has no effect (recorded by {@link ServiceStores.admitLogout}). */
 export interface ReplayStore {
   /**
@@ -44,15 +51,36 @@ export interface LogoutJournal {
   byTarget(target: LogoutTarget, limit: number): Promise<LogoutReport[]>;
   /**
    * Takes up to `limit` queued logouts due by `now`, oldest first, for `leaseMs` (one worker at a time has
-   * each), with their reports, in one step; a queued id whose report is gone leaves the queue.
+   * each), with their reports, in one step; a queued id whose report is gone leaves the queue. A report
+   * {@link sessionsReadAtClaim} names comes with its target's sessions, read in the same step.
    */
-  claimDue(now: number, limit: number, leaseMs: number): Promise<LogoutReport[]>;
+  claimDue(now: number, limit: number, leaseMs: number): Promise<ClaimedLogout[]>;
   /** Takes a logout off the queue (its report is gone). */
   dequeue(id: string): Promise<void>;
   /** How many logouts are pending (queued for a first attempt or a retry). */
   backlog(): Promise<number>;
   /** When the oldest logout still pending was received (epoch ms); null when none is. */
   oldestPending(): Promise<number | null>;
+}
+
+/** A logout a worker claimed. */
+export interface ClaimedLogout {
+  report: LogoutReport;
+  /**
+   * The target's sessions as `bySid` or `bySub` would find them now (index entries of sessions gone
+   * dropped), for a report {@link sessionsReadAtClaim} names; absent otherwise, or when the store could
+   * not read them in the claim's step: the attempt then looks them up itself.
+   */
+  sessions?: Session[];
+}
+
+/**
+ * Whether a claim reads the report's sessions with it: a first attempt (no first pass yet) at a `sub`
+ * (which has no marker) or at a `sid` marked before the logout was answered (back and front channel);
+ * an `api` logout's first attempt marks its `sid` itself, and only then may its sessions be looked up.
+ */
+export function sessionsReadAtClaim(report: LogoutReport): boolean {
+  return report.firstPassAt === undefined && (report.target.kind === 'sub' || (report.target.kind === 'sid' && report.channel !== 'api'));
 }
 
 /** What taking in a back-channel logout writes before it is answered. */

@@ -1,7 +1,7 @@
 import { Type } from 'typebox';
 import { randomUUID } from 'node:crypto';
 import { receivedAtMs, sameRegistration, targetKey, type LogoutReport, type LogoutTarget, type NewSession, type Session } from '../core/model.js';
-import type { LoggedOutMarkers, LogoutJournal, ReplayStore, ServiceStores, SessionStore } from '../core/service-stores.js';
+import { sessionsOfTarget, sessionsReadAtClaim, type ClaimedLogout, type LoggedOutMarkers, type LogoutJournal, type ReplayStore, type ServiceStores, type SessionStore } from '../core/service-stores.js';
 import type { StoreKind } from './kind.js';
 
 type Clock = () => number;
@@ -170,6 +170,8 @@ class MemoryLogoutJournal implements LogoutJournal {
     private readonly now: Clock,
     private readonly retentionMs: number,
     bound: Bound,
+    /** The sessions a claim reads with a report (the session store's own lookup). */
+    private readonly sessions: SessionStore,
   ) {
     // A logout still queued keeps its report, whatever its age: it is yet to be carried out.
     this.reports = new ExpiringMap(now, { ...bound, keep: (id) => this.queue.has(id) });
@@ -194,18 +196,18 @@ class MemoryLogoutJournal implements LogoutJournal {
     this.queue.delete(id);
     this.pendingSince.delete(id);
   }
-  async claimDue(now: number, limit: number, leaseMs: number): Promise<LogoutReport[]> {
+  async claimDue(now: number, limit: number, leaseMs: number): Promise<ClaimedLogout[]> {
     const due = [...this.queue]
       .filter(([, at]) => at <= now)
       .sort((a, b) => a[1] - b[1])
       .slice(0, limit);
-    const claimed: LogoutReport[] = [];
+    const claimed: ClaimedLogout[] = [];
     for (const [id] of due) {
       const report = await this.get(id);
       if (!report) this.dequeueNow(id);
       else {
         this.queue.set(id, now + leaseMs);
-        claimed.push(report);
+        claimed.push(sessionsReadAtClaim(report) ? { report, sessions: await sessionsOfTarget(this.sessions, report.target) } : { report });
       }
     }
     return claimed;
@@ -257,7 +259,7 @@ export function createMemoryStores(options: MemoryStoreOptions): ServiceStores {
   const bound = (map: keyof typeof evictions): Bound => ({ maxEntries: options.maxEntries ?? 100_000, onEvict: () => void evictions[map]++ });
   const replay = new MemoryReplayStore(now, bound('replay'));
   const markers = new MemoryLoggedOutMarkers(now, bound('markers'));
-  const journal = new MemoryLogoutJournal(now, options.reportRetentionMs, bound('reports'));
+  const journal = new MemoryLogoutJournal(now, options.reportRetentionMs, bound('reports'), sessions);
   const interval = options.pruneIntervalMs ?? 60_000;
   const timer =
     interval > 0

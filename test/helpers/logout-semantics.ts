@@ -2,8 +2,10 @@ import type { Test } from 'tap';
 import { resolveConfig } from '../../src/config/load.js';
 import { LogoutService } from '../../src/core/logout-service.js';
 import type { AttemptDone } from '../../src/core/logout-attempt.js';
-import type { LogoutReport } from '../../src/core/model.js';
-import type { ServiceStores } from '../../src/core/service-stores.js';
+import { randomUUID } from 'node:crypto';
+import type { LogoutReport, LogoutTarget } from '../../src/core/model.js';
+import type { ClaimedLogout, LogoutJournal, ServiceStores, SessionStore } from '../../src/core/service-stores.js';
+import type { VerifiedLogoutToken } from '../../src/core/verify-logout-token.js';
 import type { AppConfig } from '../../src/core/registrations.js';
 import { TokenCacheSweeper } from '../../src/core/token-cache-sweeper.js';
 import { CACHE_FORMATS } from '../../src/cache-formats/formats.js';
@@ -114,6 +116,36 @@ async function world(t: Test, newStores: StoresFactory, options: { gateOrders?: 
     logoutBySid: (sid = 's1') => svc.logout({ channel: 'api', target: { kind: 'sid', issuer: ISSUER, sid } }),
   };
 }
+
+/** The stores as a worker sees them, with what each claim returned and the lookups by sid and by sub counted. */
+function observed(stores: ServiceStores) {
+  const claims: ClaimedLogout[] = [];
+  const lookups: string[] = [];
+  const sessions = Object.assign(Object.create(stores.sessions) as SessionStore, {
+    bySid(issuer: string, sid: string) {
+      lookups.push(`sid ${sid}`);
+      return stores.sessions.bySid(issuer, sid);
+    },
+    bySub(issuer: string, sub: string) {
+      lookups.push(`sub ${sub}`);
+      return stores.sessions.bySub(issuer, sub);
+    },
+  });
+  const journal = Object.assign(Object.create(stores.journal) as LogoutJournal, {
+    async claimDue(now: number, limit: number, leaseMs: number) {
+      const claimed = await stores.journal.claimDue(now, limit, leaseMs);
+      claims.push(...structuredClone(claimed));
+      return claimed;
+    },
+  });
+  return { stores: { ...stores, sessions, journal }, claims, lookups };
+}
+
+/** What a back-channel logout token says once verified (the token rules are not what these tests are about). */
+const verifiedToken = (target: Exclude<LogoutTarget, { kind: 'account' }>): VerifiedLogoutToken => {
+  const exp = Math.floor(Date.now() / 1000) + 600;
+  return { iss: ISSUER, ...(target.kind === 'sid' ? { sid: target.sid } : { sub: target.sub }), jti: randomUUID(), exp, validUntil: exp, aud: [ORDERS_APP.clientId] } as unknown as VerifiedLogoutToken;
+};
 
 const outcomes = (report: LogoutReport | undefined | null, list: 'removals' | 'secondPass' = 'removals') => Object.fromEntries(((list === 'removals' ? report?.removals : report?.secondPass?.removals) ?? []).map((r) => [r.app, [r.outcome, r.attempts]]));
 
@@ -228,14 +260,18 @@ export function logoutSemantics(t: Test, newStores: StoresFactory): void {
     t.equal((await w.billing.accounts(w.account.homeAccountId)).length, 1);
   });
 
-  t.test('a session registered after the logout was received is not ended by its first attempt', async (t) => {
+  t.test('a session registered after the logout was received is not ended by its first attempt, though its claim read it', async (t) => {
     const w = await world(t, newStores, { role: 'receiver' });
     const report = await w.svc.logout({ channel: 'api', target: { kind: 'sub', issuer: ISSUER, sub: 'ada' } });
     t.equal(report.state, 'pending', 'queued for a worker');
     w.tick(10);
     const later = await w.register(w.orders.clientId, 's3');
-    const worker = w.service();
-    await worker.runDue();
+    const seen = observed(w.stores);
+    await w.service(seen.stores).runDue();
+    t.ok(
+      seen.claims[0]?.sessions?.some((s) => s.id === later.id),
+      'the claim read the later session with the others',
+    );
     const done = (await w.stores.journal.get(report.id))!;
     t.equal(done.sessionsEnded, 2, 'the two sessions of before');
     t.same(
@@ -243,6 +279,102 @@ export function logoutSemantics(t: Test, newStores: StoresFactory): void {
       [later.id],
       'the later one stays',
     );
+  });
+
+  const firstAttempts: [string, (w: Awaited<ReturnType<typeof world>>) => Promise<LogoutReport | undefined>][] = [
+    ['a back-channel logout by sid', (w) => w.svc.logoutWithToken(verifiedToken({ kind: 'sid', issuer: ISSUER, sid: 's1' }))],
+    ['a back-channel logout by sub', (w) => w.svc.logoutWithToken(verifiedToken({ kind: 'sub', issuer: ISSUER, sub: 'ada' }))],
+    ['a front-channel logout', async (w) => (await w.svc.logoutSidAtAnyOf([ISSUER], 's1', 'frontchannel'))[0]],
+    ['an API logout by sub', (w) => w.svc.logout({ channel: 'api', target: { kind: 'sub', issuer: ISSUER, sub: 'ada' } })],
+  ];
+  for (const [what, logout] of firstAttempts)
+    t.test(`${what} is claimed for its first attempt with its target's sessions: the attempt looks none up itself`, async (t) => {
+      const w = await world(t, newStores, { role: 'receiver' });
+      const report = (await logout(w))!;
+      const seen = observed(w.stores);
+      t.equal(await w.service(seen.stores).runDue(), 1);
+      t.same(
+        seen.claims.map((c) => c.sessions?.map((s) => s.clientId).sort()),
+        [[ORDERS_APP.clientId, BILLING_APP.clientId].sort()],
+        "the claim brought the target's two sessions",
+      );
+      t.same(seen.lookups, [], 'no lookup by sid or sub');
+      const done = (await w.stores.journal.get(report.id))!;
+      t.equal(done.state, 'completed');
+      t.equal(done.sessionsEnded, 2);
+      t.same(await w.stores.sessions.bySub(ISSUER, 'ada'), [], 'the sessions are gone');
+      t.same(await w.stores.sessions.byHomeAccountId(w.account.homeAccountId), [], 'from every index');
+      t.same(await w.orders.accounts(w.account.homeAccountId), [], 'and the account from the caches');
+    });
+
+  t.test("a retry, a second pass and an API logout by sid are claimed without sessions: an API logout's first attempt marks its sid, then looks up", async (t) => {
+    const w = await world(t, newStores, { role: 'receiver' });
+    const billing = w.billingStore as ReturnType<typeof breakable>;
+    billing.down = true;
+    const seen = observed(w.stores);
+    const worker = w.service(seen.stores);
+    const api = await w.logoutBySid();
+    await worker.runDue();
+    t.same(seen.lookups, ['sid s1'], 'the API logout looked its sessions up itself');
+    t.equal(await w.stores.markers.isMarked(ISSUER, 's1'), true, 'after marking its sid');
+    t.equal((await w.stores.journal.get(api.id))?.state, 'pending', 'a removal failed: a retry is queued');
+    billing.down = false;
+    w.tick(RETRY.maxDelayMs);
+    await worker.runDue();
+    t.equal((await w.stores.journal.get(api.id))?.state, 'completed', 'retried');
+    w.tick(SECOND_PASS_MS);
+    await worker.runDue();
+    t.ok((await w.stores.journal.get(api.id))?.secondPass?.at, 'the second pass ran');
+    t.same(
+      seen.claims.map((c) => [c.report.firstPassAt === undefined ? 'first attempt' : c.report.state === 'pending' ? 'retry' : 'second pass', c.sessions]),
+      [
+        ['first attempt', undefined],
+        ['retry', undefined],
+        ['second pass', undefined],
+      ],
+      'claimed three times, never with sessions',
+    );
+    t.same(seen.lookups, ['sid s1'], 'and neither looked up by sid');
+  });
+
+  t.test('a retry of a back-channel logout is claimed without sessions', async (t) => {
+    const w = await world(t, newStores, { role: 'receiver' });
+    const billing = w.billingStore as ReturnType<typeof breakable>;
+    billing.down = true;
+    const seen = observed(w.stores);
+    const worker = w.service(seen.stores);
+    const report = await w.svc.logoutWithToken(verifiedToken({ kind: 'sid', issuer: ISSUER, sid: 's1' }));
+    await worker.runDue();
+    billing.down = false;
+    w.tick(RETRY.maxDelayMs);
+    await worker.runDue();
+    t.equal((await w.stores.journal.get(report.id))?.state, 'completed');
+    t.same(
+      seen.claims.map((c) => c.sessions?.length),
+      [2, undefined],
+      'its first attempt with its two sessions, its retry with none',
+    );
+    t.same(seen.lookups, [], 'and no lookup by sid');
+  });
+
+  t.test("a registration between a logout's admission and its claim: by the target's sid it is refused by the marker, at the target's sub before the receipt it is found and ended", async (t) => {
+    const w = await world(t, newStores, { role: 'receiver' });
+    const bySid = await w.svc.logoutWithToken(verifiedToken({ kind: 'sid', issuer: ISSUER, sid: 's1' }));
+    await t.rejects(w.register(w.orders.clientId, 's1'), { code: 'conflict' }, 'the same sid again: refused');
+    const bySub = await w.svc.logoutWithToken(verifiedToken({ kind: 'sub', issuer: ISSUER, sub: 'ada' }));
+    // Registered at the very time of the receipt (not after it): this logout's to end.
+    const landed = await w.register(w.orders.clientId, 's5');
+    const seen = observed(w.stores);
+    t.equal(await w.service(seen.stores).runDue(), 2);
+    const sidDone = (await w.stores.journal.get(bySid.id))!;
+    const subDone = (await w.stores.journal.get(bySub.id))!;
+    t.ok(
+      seen.claims.find((c) => c.report.id === bySub.id)?.sessions?.some((s) => s.id === landed.id),
+      'the claim of the logout by sub found the session that landed',
+    );
+    t.ok(subDone.sessionIds.includes(landed.id), 'and its first attempt ended it');
+    t.equal(new Set([...sidDone.sessionIds, ...subDone.sessionIds]).size, 3, 'the two sessions of before and the one that landed, ended once each');
+    t.same(await w.stores.sessions.bySub(ISSUER, 'ada'), [], 'none left');
   });
 
   t.test('the second pass is journaled: another worker carries it out after this one is gone', async (t) => {
@@ -275,6 +407,22 @@ export function logoutSemantics(t: Test, newStores: StoresFactory): void {
     t.equal(await w.stores.journal.backlog(), 0);
     t.same(await w.stores.journal.claimDue(w.now() + 86_400_000, 10, 1_000), [], 'off the queue, second pass included');
     t.match(await w.metrics.registry.metrics(), /logout_receiver_logouts_total\{channel="api",state="failed"\} 1\b/);
+  });
+
+  t.test('a front-channel logout at several issuers marks the sid before it queues the logout: a worker that claims it at once finds the sid marked', async (t) => {
+    const w = await world(t, newStores, { role: 'receiver' });
+    const markedWhenQueued: boolean[] = [];
+    const journal = Object.assign(Object.create(w.stores.journal) as LogoutJournal, {
+      async save(report: LogoutReport, dueAt?: number) {
+        if (report.target.kind === 'sid') markedWhenQueued.push(await w.stores.markers.isMarked(report.target.issuer, report.target.sid));
+        return w.stores.journal.save(report, dueAt);
+      },
+    });
+    // Several issuers (the Entra form of a template): no short marker is set before the lookup.
+    const [report] = await w.service({ ...w.stores, journal }).logoutSidAtAnyOf([ISSUER, 'https://other.example.test'], 's1', 'frontchannel');
+    t.same(markedWhenQueued, [true], 'queued once, its sid already marked');
+    t.equal(await w.svc.runDue(), 1);
+    t.equal((await w.stores.journal.get(report!.id))?.sessionsEnded, 2);
   });
 
   t.test('the front channel answers once the logout is journaled and its sid marked, without waiting on a cache that does not answer', async (t) => {

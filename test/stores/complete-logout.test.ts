@@ -42,7 +42,7 @@ async function completeLogoutContract(t: Test, stores: ServiceStores): Promise<v
     t.equal(await stores.journal.backlog(), before, 'still pending: still backlog');
     t.same(await stores.journal.claimDue(Date.now(), 10, 1_000), [], 'not due before dueAt');
     t.same(
-      (await stores.journal.claimDue(dueAt, 10, 1_000)).map((r) => r.id),
+      (await stores.journal.claimDue(dueAt, 10, 1_000)).map(({ report }) => report.id),
       ['cl-r3'],
       'due at dueAt',
     );
@@ -53,7 +53,7 @@ async function completeLogoutContract(t: Test, stores: ServiceStores): Promise<v
     t.equal(await stores.completeLogout(completed(second, []), [], dueAt + 1), true);
     t.equal(await stores.journal.backlog(), withSecond - 1, 'completed: no longer backlog');
     t.same(
-      (await stores.journal.claimDue(dueAt + 1, 10, 1_000)).map((r) => r.id),
+      (await stores.journal.claimDue(dueAt + 1, 10, 1_000)).map(({ report }) => report.id),
       ['cl-r4'],
       'yet queued for its second pass',
     );
@@ -73,7 +73,7 @@ async function completeLogoutContract(t: Test, stores: ServiceStores): Promise<v
     );
     t.same(await stores.journal.get('cl-r2'), report, 'the report as it was');
     t.same(
-      (await stores.journal.claimDue(Date.now(), 10, 1_000)).map((r) => r.id),
+      (await stores.journal.claimDue(Date.now(), 10, 1_000)).map(({ report }) => report.id),
       ['cl-r2'],
       'still queued',
     );

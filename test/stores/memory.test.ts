@@ -75,7 +75,7 @@ t.test('a back-channel logout is admitted once: its replay record, its journal e
   t.same(await stores.journal.get('adm-1'), report('adm-1'));
   t.same(await stores.journal.claimDue(now + 49, 10, 1_000), [], 'not due before dueAt');
   t.same(
-    (await stores.journal.claimDue(now + 50, 10, 1_000)).map((r) => r.id),
+    (await stores.journal.claimDue(now + 50, 10, 1_000)).map(({ report }) => report.id),
     ['adm-1'],
     'queued for a worker at dueAt',
   );

@@ -63,7 +63,7 @@ if (ctx) {
       ['bk-a'],
     );
     const claimed = await stores.journal.claimDue(now, 10, 30_000);
-    t.same(claimed.map((r) => r.id).sort(), ['bk-a', 'bk-b'], 'claimed from both buckets');
+    t.same(claimed.map(({ report }) => report.id).sort(), ['bk-a', 'bk-b'], 'claimed from both buckets');
     await stores.replay.forget(JSON.stringify([B, 'bk-b']), 'bk-b', now + 60_000);
     t.equal(await stores.admitLogout({ replay: { key: JSON.stringify([B, 'bk-b']), expiresAt: now + 60_000 }, report: report('bk-b2', { kind: 'sid', issuer: B, sid: 'sid-bk-b' }), dueAt: now + 60_000 }), true, 'forgotten in its bucket, the token is let in again');
     for (const id of ['bk-a', 'bk-b', 'bk-b2']) await stores.journal.dequeue(id);

@@ -157,7 +157,7 @@ if (ctx) {
     const bySub = { replay: { key: 'https://adm adm-jti-2', expiresAt: now + 60_000 }, report: { ...report('adm-sub'), target: { kind: 'sub' as const, issuer: 'https://adm', sub: 'u' } }, dueAt: now };
     t.equal(await stores.admitLogout(bySub), true, 'a sub target: no marker');
     t.same(
-      (await stores.journal.claimDue(now, 10, 30_000)).map((r) => r.id),
+      (await stores.journal.claimDue(now, 10, 30_000)).map(({ report }) => report.id),
       ['adm-sub'],
     );
     for (const id of ['adm-sub', `adm-${winner}`]) await stores.journal.dequeue(id);
@@ -175,10 +175,10 @@ if (ctx) {
     await stores.journal.save(report, now - 1);
     t.equal(await stores.journal.backlog(), 1);
     const claims = await Promise.all([stores.journal.claimDue(now, 10, 30_000), stores.journal.claimDue(now, 10, 30_000)]);
-    t.same(claims.flat(), [report], 'one of two concurrent claims gets it, with its report');
+    t.same(claims.flat(), [{ report }], 'one of two concurrent claims gets it, with its report (a logout by account: no sessions)');
     t.same(await stores.journal.claimDue(now, 10, 30_000), [], 'a claimed logout is not due during its lease');
     t.same(
-      (await stores.journal.claimDue(now + 30_000, 10, 30_000)).map((r) => r.id),
+      (await stores.journal.claimDue(now + 30_000, 10, 30_000)).map(({ report }) => report.id),
       ['r1'],
       'due again once its lease is over',
     );

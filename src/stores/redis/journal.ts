@@ -1,36 +1,83 @@
 import type { Redis, Cluster } from 'ioredis';
 import { receivedAtMs, type LogoutReport, type LogoutTarget } from '../../core/model.js';
-import type { LogoutJournal } from '../../core/service-stores.js';
+import { sessionsReadAtClaim, type ClaimedLogout, type LogoutJournal } from '../../core/service-stores.js';
 import { defineScript, replies } from '../../redis/script.js';
-import { dueQueue, pendingSince, reportKey, targetIndexKey, type Keyspace } from './keys.js';
+import { dueQueue, pendingSince, reportKey, sessionKeyIn, targetIndexKey, targetSessionIndex, type Keyspace } from './keys.js';
+import { decodeSession } from './sessions.js';
 import { execAndWait, failOn, notReplicated, type Replication } from './replication.js';
 
 /**
  * Claims up to `limit` logouts due by `now` until `leaseUntil` (one instance at a time works on each) and
- * returns their reports; an id whose report is gone leaves the queue. The reports' keys are not declared:
- * in a Cluster they share the queue's hash tag, hence its node.
+ * returns their reports, each `{ report, '1', sessions… }` when its sessions were read, else `{ report, '0' }`;
+ * an id whose report is gone leaves the queue. A report whose JSON begins with its target's session index
+ * (see encodeReport) has the sessions listed there read as RedisSessionStore's lookup reads them (ids of
+ * sessions gone leave the index). The keys it reads are not declared: in a Cluster the reports, that
+ * index and its sessions share the queue's hash tag, hence its node (an id of another bucket's session,
+ * or more than `maxSessions` ids, and the attempt looks them up itself).
  */
 const CLAIM_DUE = defineScript({
   name: 'lrClaimDue',
   keys: ['dueQueue', 'pendingSince'],
-  args: ['now', 'limit', 'leaseUntil', 'reportPrefix'],
+  args: ['now', 'limit', 'leaseUntil', 'reportPrefix', 'bucketPrefix', 'sessionPrefix', 'sessionIdTag', 'maxSessions'],
   lua: `
+local function sessionsOf(report)
+  local index = string.match(report, '^{"sessionIndex":"([^"]+)"')
+  if not index then return { report, '0' } end
+  index = bucketPrefix .. index
+  local ids = redis.call('SMEMBERS', index)
+  if #ids > tonumber(maxSessions) then return { report, '0' } end
+  local keys = {}
+  for i, id in ipairs(ids) do
+    if string.sub(id, 1, #sessionIdTag) ~= sessionIdTag then return { report, '0' } end
+    keys[i] = sessionPrefix .. id
+  end
+  local found = { report, '1' }
+  if #keys == 0 then return found end
+  local stale = {}
+  for i, raw in ipairs(redis.call('MGET', unpack(keys))) do
+    if raw then found[#found + 1] = raw else stale[#stale + 1] = ids[i] end
+  end
+  if #stale > 0 then redis.call('SREM', index, unpack(stale)) end
+  return found
+end
 local ids = redis.call('ZRANGEBYSCORE', dueQueue, '-inf', now, 'LIMIT', 0, limit)
-local reports = {}
+local claimed = {}
 for _, id in ipairs(ids) do
   local report = redis.call('GET', reportPrefix .. id)
   if report then
     redis.call('ZADD', dueQueue, leaseUntil, id)
-    reports[#reports + 1] = report
+    claimed[#claimed + 1] = sessionsOf(report)
   else
     redis.call('ZREM', dueQueue, id)
     redis.call('ZREM', pendingSince, id)
   end
 end
-return reports
+return claimed
 `,
-  reply: replies.strings,
+  reply: (raw) => {
+    if (!Array.isArray(raw)) throw new TypeError('a script replied other than a list');
+    return raw.map((entry) => replies.strings(entry));
+  },
 });
+
+/** Sessions a claim reads at most with one report (Lua's unpack has a limit): beyond, the attempt looks them up. */
+const CLAIM_SESSIONS_AT_MOST = 1_000;
+
+/** How a report that names its target's session index begins (the claim script matches it there). */
+const WITH_SESSION_INDEX = '{"sessionIndex":';
+
+/** A report as the journal keeps it: one whose claim reads its sessions names their index first (see CLAIM_DUE). */
+export function encodeReport(report: LogoutReport): string {
+  if (!sessionsReadAtClaim(report) || report.target.kind === 'account') return JSON.stringify(report);
+  return JSON.stringify({ sessionIndex: targetSessionIndex(report.target), ...report });
+}
+
+export function decodeReport(raw: string): LogoutReport {
+  const parsed = JSON.parse(raw) as LogoutReport & { sessionIndex?: string };
+  if (!raw.startsWith(WITH_SESSION_INDEX)) return parsed;
+  const { sessionIndex: _, ...report } = parsed;
+  return report;
+}
 
 export class RedisLogoutJournal implements LogoutJournal {
   /** The bucket the next claim starts at, so that every bucket's queue gets its turn. */
@@ -52,7 +99,7 @@ export class RedisLogoutJournal implements LogoutJournal {
     // idempotent, on one node.
     const waits = dueAt !== undefined && replicas > 0;
     const batch = waits ? this.redis.pipeline() : this.redis.multi();
-    batch.set(reportKey(prefix, report.id), JSON.stringify(report), 'PX', this.retentionMs);
+    batch.set(reportKey(prefix, report.id), encodeReport(report), 'PX', this.retentionMs);
     if (dueAt === undefined) batch.zrem(dueQueue(prefix), report.id);
     else {
       const index = targetIndexKey(prefix, report.target);
@@ -73,24 +120,37 @@ export class RedisLogoutJournal implements LogoutJournal {
     const ids = await this.redis.zrevrange(index, 0, limit - 1);
     if (ids.length === 0) return [];
     const raws = await this.redis.mget(...ids.map((id) => reportKey(prefix, id)));
-    return raws.filter((raw): raw is string => raw !== null).map((raw) => JSON.parse(raw) as LogoutReport);
+    return raws.filter((raw): raw is string => raw !== null).map(decodeReport);
   }
   /** A report id does not say its bucket: each is asked (one on a single node). */
   async get(id: string): Promise<LogoutReport | null> {
     const raws = await Promise.all(this.ks.all().map((bucket) => this.redis.get(reportKey(this.ks.of(bucket), id))));
     const raw = raws.find((r) => r !== null);
-    return raw ? (JSON.parse(raw) as LogoutReport) : null;
+    return raw ? decodeReport(raw) : null;
   }
-  async claimDue(now: number, limit: number, leaseMs: number): Promise<LogoutReport[]> {
-    const claimed: LogoutReport[] = [];
+  async claimDue(now: number, limit: number, leaseMs: number): Promise<ClaimedLogout[]> {
+    const claimed: ClaimedLogout[] = [];
     const first = this.nextClaim++ % this.ks.buckets;
     for (let n = 0; n < this.ks.buckets && claimed.length < limit; n++) {
-      const prefix = this.ks.of((first + n) % this.ks.buckets);
-      const raws = await this.claimDueScript.run({
+      const bucket = (first + n) % this.ks.buckets;
+      const prefix = this.ks.of(bucket);
+      const entries = await this.claimDueScript.run({
         keys: { dueQueue: dueQueue(prefix), pendingSince: pendingSince(prefix) },
-        args: { now, limit: limit - claimed.length, leaseUntil: now + leaseMs, reportPrefix: reportKey(prefix, '') },
+        args: {
+          now,
+          limit: limit - claimed.length,
+          leaseUntil: now + leaseMs,
+          reportPrefix: reportKey(prefix, ''),
+          bucketPrefix: prefix,
+          sessionPrefix: sessionKeyIn(prefix, ''),
+          sessionIdTag: this.ks.sessionIdTag(bucket),
+          maxSessions: CLAIM_SESSIONS_AT_MOST,
+        },
       });
-      for (const raw of raws) claimed.push(JSON.parse(raw) as LogoutReport);
+      for (const [raw, read, ...sessions] of entries) {
+        const report = decodeReport(raw!);
+        claimed.push(read === '1' ? { report, sessions: sessions.map(decodeSession) } : { report });
+      }
     }
     return claimed;
   }

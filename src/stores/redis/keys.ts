@@ -32,7 +32,11 @@ export class Keyspace {
   }
   newSessionId(bucket: number): string {
     const id = randomUUID();
-    return this.buckets === 1 ? id : bucket.toString(16).padStart(2, '0') + id.slice(2);
+    return this.buckets === 1 ? id : this.sessionIdTag(bucket) + id.slice(2);
+  }
+  /** What the ids of a bucket's sessions start with ('' with one bucket: every id is the bucket's). */
+  sessionIdTag(bucket: number): string {
+    return this.buckets === 1 ? '' : bucket.toString(16).padStart(2, '0');
   }
   bucketOfSessionId(id: string): number {
     const bucket = this.buckets === 1 ? 0 : Number.parseInt(id.slice(0, 2), 16);
@@ -49,15 +53,21 @@ export interface Placed {
   bucket: number;
 }
 
+/** A session's key in its bucket (`prefix`, the bucket's). */
+export const sessionKeyIn = (prefix: string, id: string): string => `${prefix}session:${id}`;
+
 export const sessionKey = (ks: Keyspace, id: string): Placed => {
   const bucket = ks.bucketOfSessionId(id);
-  return { key: `${ks.of(bucket)}session:${id}`, bucket };
+  return { key: sessionKeyIn(ks.of(bucket), id), bucket };
 };
 
 export const sidIndexKey = (prefix: string, issuer: string, sid: string): string => `${prefix}idx:sid:${digest(issuer, sid)}`;
 export const subIndexKey = (prefix: string, issuer: string, sub: string): string => `${prefix}idx:sub:${digest(issuer, sub)}`;
 /** `account` in lower case: an account's index is one whatever the letter case it was registered in. */
 export const accountIndexKey = (prefix: string, account: string): string => `${prefix}idx:account:${digest(account)}`;
+
+/** The index of a `sid` or `sub` target's sessions without its bucket's prefix, for a report to name (its bucket is the report's). */
+export const targetSessionIndex = (target: Exclude<LogoutTarget, { kind: 'account' }>): string => (target.kind === 'sid' ? sidIndexKey('', target.issuer, target.sid) : subIndexKey('', target.issuer, target.sub));
 
 /** A session's index keys: by (issuer, sub) and (issuer, sid) in its issuer's bucket, by account in the account's. */
 export function indexKeys(ks: Keyspace, s: NewSession): Placed[] {

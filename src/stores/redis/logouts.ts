@@ -3,6 +3,7 @@ import { receivedAtMs } from '../../core/model.js';
 import type { ServiceStores } from '../../core/service-stores.js';
 import { defineScript, replies } from '../../redis/script.js';
 import { dueQueue, indexKeys, markerKey, pendingSince, replayKey, reportKey, sessionKey, targetIndexKey, type Keyspace } from './keys.js';
+import { encodeReport } from './journal.js';
 import { execAndWait, notReplicated, type Replication } from './replication.js';
 
 /**
@@ -78,7 +79,7 @@ export function redisLogoutSteps(redis: Redis | Cluster, ks: Keyspace, retention
         },
         args: {
           replayExpiresAt: replay.expiresAt,
-          reportJson: JSON.stringify(report),
+          reportJson: encodeReport(report),
           retentionMs,
           dueAt,
           reportId: report.id,
@@ -116,7 +117,7 @@ export function redisLogoutSteps(redis: Redis | Cluster, ks: Keyspace, retention
       }
       const done = await complete.run({
         keys: { report: reportKey(prefix, report.id), dueQueue: dueQueue(prefix), pendingSince: pendingSince(prefix) },
-        args: { reportJson: JSON.stringify(report), retentionMs, reportId: report.id, dueAt: dueAt ?? '', pending: dueAt !== undefined && report.state === 'pending' ? '1' : '0' },
+        args: { reportJson: encodeReport(report), retentionMs, reportId: report.id, dueAt: dueAt ?? '', pending: dueAt !== undefined && report.state === 'pending' ? '1' : '0' },
         moreKeys,
         moreArgs,
       });

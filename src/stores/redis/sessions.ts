@@ -6,6 +6,9 @@ import { accountIndexKey, byBucket, indexKeys, Keyspace, sessionKey, sidIndexKey
 
 type Client = Redis | Cluster;
 
+/** A session as its key holds it (also what a claim reads with its report). */
+export const decodeSession = (raw: string): Session => JSON.parse(raw) as Session;
+
 /**
  * Writes sessions and their indexes, atomically (keys of one bucket). Per entry, keys: its session key
  * (when it has one) then its index keys; arguments: whether it has a session key (1 or 0), the number of
@@ -94,7 +97,7 @@ export class RedisSessionStore implements SessionStore {
 
   async get(id: string): Promise<Session | null> {
     const raw = await this.redis.get(sessionKey(this.ks, id).key);
-    return raw ? (JSON.parse(raw) as Session) : null;
+    return raw ? decodeSession(raw) : null;
   }
 
   private async lookup(indexKey: string): Promise<Session[]> {
@@ -113,7 +116,7 @@ export class RedisSessionStore implements SessionStore {
     return ids
       .map((id) => raws.get(id))
       .filter((r): r is string => typeof r === 'string')
-      .map((r) => JSON.parse(r) as Session);
+      .map(decodeSession);
   }
 
   bySid(issuer: string, sid: string): Promise<Session[]> {
