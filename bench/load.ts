@@ -17,13 +17,15 @@ export interface LoadSpec {
 const spec = JSON.parse(process.argv[2]!) as LoadSpec;
 const tokens = readFileSync(spec.tokensFile, 'utf8').split('\n').filter(Boolean);
 let next = 0;
-// autocannon ends a run at its next one-second tick, so its own duration rounds up to whole seconds:
-// the rate is taken from the first request sent to the last answer received instead.
+// autocannon ends a run at its next sample tick, so its own duration rounds up to whole ticks: the rate
+// is taken from the first request sent to the last answer received instead.
 let firstSent = 0;
 let lastAnswered = 0;
 let answered = 0;
 const result = await autocannon({
   url: spec.url,
+  // A tick every 100 ms instead of every second: a run ends up to 0.9 s sooner (only its per-tick counts, unused here, change).
+  sampleInt: 100,
   connections: Math.min(spec.connections, spec.amount), // autocannon refuses more connections than requests
   amount: spec.amount,
   ...(spec.overallRate ? { overallRate: spec.overallRate } : {}),
