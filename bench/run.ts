@@ -4,8 +4,9 @@
  * Measures, in one run and as ratios, how close the back-channel endpoint comes to what this machine can
  * do at all (a verify-only server) and to what users would otherwise deploy (express-openid-connect's
  * back-channel route), then the full sweep (3 apps' Redis token caches, one shared partition) and how
- * its latency depends on the number of stored sessions. Each server, Redis and the load generator run
- * in processes of their own. See bench/README.md for what each field means.
+ * its latency depends on the number of stored sessions; and the front channel without a session against
+ * a server that only answers its page. Each server, Redis and the load generator run in processes of
+ * their own. See bench/README.md for what each field means.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -108,19 +109,24 @@ interface LoadResult {
   tokensAvailable: number;
 }
 
-/** Runs the load generator in its own process: `tokens` (each once, in order), optionally at a fixed rate. */
-async function load(url: string, path: string, tokens: string[], name: string, overallRate?: number): Promise<LoadResult> {
+/** Runs the load generator in its own process: `tokens` (each once, in order; for GET, paths with their query), optionally at a fixed rate. */
+async function load(url: string, path: string, tokens: string[], name: string, overallRate?: number, method: 'POST' | 'GET' = 'POST'): Promise<LoadResult> {
   const tokensFile = join(dir, `${name}.tokens`);
   await writeFile(tokensFile, tokens.join('\n'));
-  const spec: LoadSpec = { url: `${url}${path}`, tokensFile, amount: tokens.length, connections, ...(overallRate ? { overallRate } : {}) };
-  const child = spawn('node', [...TSX, join(root, 'bench/load.ts'), JSON.stringify(spec)], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+  const spec: LoadSpec = { url: `${url}${path}`, tokensFile, amount: tokens.length, connections, method, ...(overallRate ? { overallRate } : {}) };
+  const result = await generate<LoadResult>('bench/load.ts', spec, name);
+  log(`${name}: ${Math.round(result.rps)} req/s, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, non-2xx ${result.non2xx}, errors ${result.errors}`);
+  return result;
+}
+
+/** Runs a load generator (`script`) in its own process and returns the JSON of its last line. */
+async function generate<T>(script: string, spec: LoadSpec, name: string): Promise<T> {
+  const child = spawn('node', [...TSX, join(root, script), JSON.stringify(spec)], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   child.stdout!.on('data', (c: Buffer) => (out += c));
   const [code] = (await once(child, 'exit')) as [number | null];
   if (code !== 0) throw new Error(`the load generator (${name}) exited with ${code}`);
-  const result = JSON.parse(out.trim().split('\n').at(-1)!) as LoadResult;
-  log(`${name}: ${Math.round(result.rps)} req/s, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, non-2xx ${result.non2xx}, errors ${result.errors}`);
-  return result;
+  return JSON.parse(out.trim().split('\n').at(-1)!) as T;
 }
 
 /** Peak resident memory of a process (VmHWM), in MB. */
@@ -166,33 +172,52 @@ log(`signing ${SIZES.warmUp + SIZES.noSession} RS256 logout tokens…`);
 const warmUp = await provider.tokens(APPS.a, distinct('warm-up', SIZES.warmUp));
 const noSessionTokens = await provider.tokens(APPS.a, distinct('no-session', SIZES.noSession));
 const BACKCHANNEL = '/logout/backchannel';
+const FRONTCHANNEL = '/logout/frontchannel';
+/** The spec form of a front-channel request (Entra's form takes the issuer from the path; the work behind is the same). */
+const frontchannelPath = (sid: string) => `${FRONTCHANNEL}?iss=${encodeURIComponent(provider.issuer)}&sid=${encodeURIComponent(sid)}`;
 /** A warm-up run before the measured ones, unless there are no warm-up tokens (a dry run). */
-const warm = async (url: string, path: string, name: string, tokens = warmUp): Promise<void> => {
-  if (tokens.length > 0) await load(url, path, tokens, name);
+const warm = async (url: string, path: string, name: string, tokens = warmUp, method: 'POST' | 'GET' = 'POST'): Promise<void> => {
+  if (tokens.length > 0) await load(url, path, tokens, name, undefined, method);
 };
 const ROUNDS = mode === 'dry' ? 1 : 3;
 
-const issuers = [{ name: 'bench', issuer: provider.issuer, jwksUri: provider.jwksUri, algorithms: ['RS256'] }];
+interface Contender {
+  name: string;
+  path: string;
+  url: string;
+  child: ChildProcess;
+}
+/** Loads the contenders in turn, round by round, each round giving each the same slice of `requests`; the rounds' results, each in the contenders' order. */
+async function inRounds(contenders: Contender[], requests: string[], method: 'POST' | 'GET' = 'POST'): Promise<LoadResult[][]> {
+  const perRound = Math.floor(requests.length / ROUNDS);
+  const rounds: LoadResult[][] = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    const slice = requests.slice(r * perRound, (r + 1) * perRound);
+    const round: LoadResult[] = [];
+    for (const c of contenders) round.push(await load(c.url, c.path, slice, `${c.name}-round-${r + 1}`, undefined, method));
+    rounds.push(round);
+  }
+  return rounds;
+}
+/** The median over the rounds of `a`'s rate over `b`'s (contender indexes). */
+const roundsRatio = (rounds: LoadResult[][], a: number, b: number) => median(rounds.map((round) => ratio(round[a]!.rps, round[b]!.rps)));
+
+/** The origins that may frame the front-channel page (its CSP's frame-ancestors), as Entra's sign-out page needs. */
+const FRAME_ANCESTORS = ['https://login.microsoftonline.com'];
+const issuers = [{ name: 'bench', issuer: provider.issuer, jwksUri: provider.jwksUri, algorithms: ['RS256'], frontchannelOrigins: FRAME_ANCESTORS }];
 const memoryApps = Object.values(APPS).map((clientId) => ({ clientId, name: clientId, issuers: ['bench'], tokenCache: { kind: 'memory' } }));
-const contenders = [
+const contenders: Contender[] = [
   { name: 'ceiling', path: BACKCHANNEL, ...(await startServer('bench/verify-server.ts', { BENCH_PUBLIC_JWK: JSON.stringify(provider.jwk), PORT: '0' })) },
   { name: 'no-session', path: BACKCHANNEL, ...(await startService('no-session', { store: { kind: 'memory' }, issuers, apps: memoryApps })) },
   { name: 'peer', path: '/backchannel-logout', ...(await startServer('bench/peer-server.ts', { BENCH_ISSUER_URL: provider.issuer, BENCH_CLIENT_ID: APPS.a, PORT: '0' })) },
 ];
 for (const c of contenders) await warm(c.url, c.path, `${c.name}-warm-up`);
-const perRound = Math.floor(noSessionTokens.length / ROUNDS);
-const rounds: LoadResult[][] = [];
-for (let r = 0; r < ROUNDS; r++) {
-  const slice = noSessionTokens.slice(r * perRound, (r + 1) * perRound);
-  const round: LoadResult[] = [];
-  for (const c of contenders) round.push(await load(c.url, c.path, slice, `${c.name}-round-${r + 1}`));
-  rounds.push(round);
-}
+const rounds = await inRounds(contenders, noSessionTokens);
 const noSessionRssMb = await peakRssMb(contenders[1]!.child.pid!);
-for (const c of contenders) await stop(c.child);
+// The memory-store service stays up for the front channel's no-session runs.
+await stop(contenders[0]!.child);
+await stop(contenders[2]!.child);
 const [ceiling, noSession, peer] = contenders.map((_, i) => combined(rounds.map((round) => round[i]!))) as [LoadResult, LoadResult, LoadResult];
-/** The median over the rounds of `a`'s rate over `b`'s (contender indexes). */
-const roundsRatio = (a: number, b: number) => median(rounds.map((round) => ratio(round[a]!.rps, round[b]!.rps)));
 
 const joseVerifies = await (async () => {
   const keys = createLocalJWKSet({ keys: [provider.jwk] });
@@ -212,7 +237,6 @@ const joseVerifies = await (async () => {
   return Math.round(done / (ms / 1000));
 })();
 
-// ---- The sweep: every token ends a session whose account is in 3 apps' Redis caches, one of them shared.
 const redisServer = await startRedis();
 children.push(redisServer.child);
 const redis = new Redis(redisServer.url);
@@ -222,6 +246,36 @@ const redisApps = Object.values(APPS).map((clientId) => ({
   issuers: ['bench'],
   tokenCache: { url: redisServer.url, key: clientId === APPS.shared ? LAYOUT.shared.key : 'msal:{clientId}:{homeAccountId}' },
 }));
+
+/** Whether the page-only ceiling answers what the service's front-channel route answers: status, headers (but the date, the connection's and the rate limiter's) and body. */
+async function sameFrontchannelAnswer(ceilingUrl: string, serviceUrl: string): Promise<boolean> {
+  const answer = async (url: string) => {
+    const response = await fetch(`${url}${frontchannelPath('same-answer-check')}`);
+    const headers = [...response.headers].filter(([name]) => !/^(date|connection|keep-alive|x-ratelimit-.*)$/.test(name));
+    return JSON.stringify([response.status, headers, await response.text()]);
+  };
+  const [theirs, ours] = [await answer(ceilingUrl), await answer(serviceUrl)];
+  if (theirs !== ours) log(`the front-channel ceiling answers ${theirs}, the service ${ours}`);
+  return theirs === ours;
+}
+
+// ---- The front channel without a session: a server that only answers the page (the ceiling), the
+// service on its memory store (the process of the back channel's no-session runs) and on Redis, in
+// rounds as above; every request names the bench issuer and a sid no session has.
+const pageCeiling: Contender = { name: 'frontchannel-ceiling', path: FRONTCHANNEL, ...(await startServer('bench/page-server.ts', { BENCH_FRAME_ANCESTORS: FRAME_ANCESTORS.join(' '), PORT: '0' })) };
+const frontchannelContenders: Contender[] = [
+  pageCeiling,
+  { ...contenders[1]!, name: 'frontchannel-no-session-memory', path: FRONTCHANNEL },
+  { name: 'frontchannel-no-session-redis', path: FRONTCHANNEL, ...(await startService('frontchannel-no-session-redis', { store: { kind: 'redis', url: redisServer.url, keyPrefix: 'frontchannel:' }, issuers, apps: redisApps })) },
+];
+const sameAnswer = await sameFrontchannelAnswer(pageCeiling.url, contenders[1]!.url);
+const frontchannelWarmUp = distinct('frontchannel-warm-up', SIZES.warmUp).map(frontchannelPath);
+for (const c of frontchannelContenders) await warm(c.url, c.path, `${c.name}-warm-up`, frontchannelWarmUp, 'GET');
+const frontchannelRounds = await inRounds(frontchannelContenders, distinct('frontchannel-no-session', SIZES.noSession).map(frontchannelPath), 'GET');
+for (const c of frontchannelContenders) await stop(c.child);
+const [frontchannelCeiling, frontchannelNoSessionMemory, frontchannelNoSessionRedis] = frontchannelContenders.map((_, i) => combined(frontchannelRounds.map((round) => round[i]!))) as [LoadResult, LoadResult, LoadResult];
+
+// ---- The sweep: every token ends a session whose account is in 3 apps' Redis caches, one of them shared.
 const sessionOf = (u: BenchUser) => ({ clientId: APPS.a, issuer: provider.issuer, sid: u.sid, sub: `sub-${u.oid}`, homeAccountId: u.homeAccountId });
 
 /** Preloads `sessions` sessions of which the first `swept.length` belong to `swept`, and the swept users' caches. */
@@ -524,9 +578,9 @@ const result = {
   verifyCeiling: { ...summary(ceiling) },
   joseVerifiesPerSecond64InFlight: joseVerifies,
   backchannelNoSession: { ...summary(noSession), tokensUsed: noSession.tokensUsed, tokensAvailable: noSession.tokensAvailable, rssMb: noSessionRssMb },
-  ratioNoSessionToCeiling: roundsRatio(1, 0),
+  ratioNoSessionToCeiling: roundsRatio(rounds, 1, 0),
   noSessionRounds: rounds.map(([c, o, p]) => ({ ceilingRps: Math.round(c!.rps), noSessionRps: Math.round(o!.rps), peerRps: Math.round(p!.rps) })),
-  peer: { name: 'express-openid-connect 3.x', ...summary(peer), ratio: roundsRatio(1, 2) },
+  peer: { name: 'express-openid-connect 3.x', ...summary(peer), ratio: roundsRatio(rounds, 1, 2) },
   backchannelSweep: {
     ...sweepSummary(sweepRunResult),
     apps: 3,
@@ -554,6 +608,12 @@ const result = {
     workerRssMb,
     redisCallsPerLogout: splitNoShared.redisCallsPerLogout,
     redisCommandsSentPerLogout: sentPerLogout,
+  },
+  frontchannel: {
+    ceiling: { ...summary(frontchannelCeiling), sameAnswer },
+    noSessionMemory: { ...summary(frontchannelNoSessionMemory), ratioToCeiling: roundsRatio(frontchannelRounds, 1, 0) },
+    noSessionRedis: { ...summary(frontchannelNoSessionRedis), ratioToCeiling: roundsRatio(frontchannelRounds, 2, 0) },
+    noSessionRounds: frontchannelRounds.map(([c, m, r]) => ({ ceilingRps: Math.round(c!.rps), memoryRps: Math.round(m!.rps), redisRps: Math.round(r!.rps) })),
   },
   seconds: Math.round((performance.now() - started) / 1000),
 };
@@ -591,6 +651,11 @@ const rows: [string, string, string][] = [
     check(Object.values(result.split.redisCallsPerLogout).reduce((a, b) => a + b, 0) <= 12),
   ],
   ['  the same, as the clients sent them (a script once; target ≤ 12)', `${total(result.split.redisCommandsSentPerLogout).toFixed(1)}`, check(total(result.split.redisCommandsSentPerLogout) <= 12)],
+  ['front-channel ceiling (Fastify, the same page and headers)', `${result.frontchannel.ceiling.rps} req/s`, `p99 ${frontchannelCeiling.p99Ms} ms`],
+  ['front-channel, no session (memory store)', `${result.frontchannel.noSessionMemory.rps} req/s`, `p99 ${frontchannelNoSessionMemory.p99Ms} ms`],
+  ['  ratio to ceiling', `${result.frontchannel.noSessionMemory.ratioToCeiling}`, ''],
+  ['front-channel, no session (Redis store)', `${result.frontchannel.noSessionRedis.rps} req/s`, `p99 ${frontchannelNoSessionRedis.p99Ms} ms`],
+  ['  ratio to ceiling', `${result.frontchannel.noSessionRedis.ratioToCeiling}`, ''],
 ];
 for (const [a, b, c] of rows) process.stdout.write(`${a.padEnd(62)} ${b.padStart(14)}  ${c}\n`);
 const problems = [
@@ -605,6 +670,9 @@ const problems = [
     ['split sweep without the shared partition', splitNoShared.result],
     ['scale small', scaleSmall.result],
     ['scale large', scaleLarge.result],
+    ['front-channel ceiling', frontchannelCeiling],
+    ['front-channel no session, memory store', frontchannelNoSessionMemory],
+    ['front-channel no session, Redis store', frontchannelNoSessionRedis],
   ].flatMap(([name, r]) => ((r as LoadResult).non2xx + (r as LoadResult).errors > 0 ? [`${name}: ${(r as LoadResult).non2xx} non-2xx answers, ${(r as LoadResult).errors} errors`] : [])),
   ...(result.split.backchannelSweep.leftBehind + result.split.backchannelSweepNoShared.leftBehind > 0
     ? [`split sweep: ${result.split.backchannelSweep.leftBehind + result.split.backchannelSweepNoShared.leftBehind} sessions or cache entries of logged-out users left behind after 60 s`]
@@ -620,6 +688,7 @@ const problems = [
     ['scale small', scaleSmall.completed, SIZES.scaleTokens],
     ['scale large', scaleLarge.completed, SIZES.scaleTokens],
   ].flatMap(([name, done, sent]) => (done !== sent ? [`${name}: the journal has ${done} completed logouts of the ${sent} sent`] : [])),
+  ...(sameAnswer ? [] : ["front-channel ceiling: its answer differs from the service's (see above)"]),
 ];
 for (const p of problems) process.stdout.write(`WARNING: ${p}\n`);
 process.stdout.write(`(${mode} run, ${result.seconds} s)\n`);

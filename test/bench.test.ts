@@ -48,5 +48,22 @@ t.test('npm run bench -- --dry-run --json runs end to end and reports its fields
   const sum = (perCommand: Record<string, number>) => Object.values(perCommand).reduce((a, b) => a + b, 0);
   t.ok(result.split.redisCommandsSentPerLogout.evalsha >= 2, 'split: commands as sent, a script once (the rate limiter and the admission at least)');
   t.ok(sum(result.split.redisCommandsSentPerLogout) < sum(result.split.redisCallsPerLogout), 'fewer sent than Redis ran: what scripts run is not sent');
+  // The front channel: every figure a positive number (a missing field or NaN fails), nothing refused or left behind.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a field of the report by its path, as above
+  const at = (path: string): any => path.split('.').reduce<any>((value, key) => value?.[key], result);
+  const positive = [
+    'frontchannel.ceiling.rps',
+    'frontchannel.noSessionMemory.rps',
+    'frontchannel.noSessionMemory.p99Ms',
+    'frontchannel.noSessionMemory.ratioToCeiling',
+    'frontchannel.noSessionRedis.rps',
+    'frontchannel.noSessionRedis.p99Ms',
+    'frontchannel.noSessionRedis.ratioToCeiling',
+  ];
+  for (const path of positive) t.ok(at(path) > 0, `${path} is a positive number`);
+  t.equal(result.frontchannel.ceiling.sameAnswer, true, 'the front-channel ceiling answers the page and headers the service answers');
+  t.equal(result.frontchannel.noSessionRounds.length, 1, 'a dry run is one round of the front-channel ceiling and the service on memory and on Redis');
+  for (const field of ['ceiling', 'noSessionMemory', 'noSessionRedis']) t.equal(result.frontchannel[field].non2xx + result.frontchannel[field].errors, 0, `frontchannel.${field}: every request answered 200`);
   t.match(stdout, /verify-only ceiling/);
+  t.match(stdout, /front-channel ceiling/);
 });
