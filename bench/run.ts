@@ -4,9 +4,9 @@
  * Measures, in one run and as ratios, how close the back-channel endpoint comes to what this machine can
  * do at all (a verify-only server) and to what users would otherwise deploy (express-openid-connect's
  * back-channel route), then the full sweep (3 apps' Redis token caches, one shared partition) and how
- * its latency depends on the number of stored sessions; and the front channel without a session against
- * a server that only answers its page. Each server, Redis and the load generator run in processes of
- * their own. See bench/README.md for what each field means.
+ * its latency depends on the number of stored sessions; the same for the front channel against a server
+ * that only answers its page. Each server, Redis and the load generator run in processes of their own.
+ * See bench/README.md for what each field means.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -175,6 +175,10 @@ const BACKCHANNEL = '/logout/backchannel';
 const FRONTCHANNEL = '/logout/frontchannel';
 /** The spec form of a front-channel request (Entra's form takes the issuer from the path; the work behind is the same). */
 const frontchannelPath = (sid: string) => `${FRONTCHANNEL}?iss=${encodeURIComponent(provider.issuer)}&sid=${encodeURIComponent(sid)}`;
+type Channel = 'backchannel' | 'frontchannel';
+const CHANNELS = { backchannel: { path: BACKCHANNEL, method: 'POST' }, frontchannel: { path: FRONTCHANNEL, method: 'GET' } } as const;
+/** What a channel's requests carry for these sids: signed logout tokens, or front-channel paths. */
+const requestsFor = async (channel: Channel, sids: string[]): Promise<string[]> => (channel === 'frontchannel' ? sids.map(frontchannelPath) : provider.tokens(APPS.a, sids));
 /** A warm-up run before the measured ones, unless there are no warm-up tokens (a dry run). */
 const warm = async (url: string, path: string, name: string, tokens = warmUp, method: 'POST' | 'GET' = 'POST'): Promise<void> => {
   if (tokens.length > 0) await load(url, path, tokens, name, undefined, method);
@@ -300,17 +304,17 @@ async function leftBehind(keyPrefix: string, users: BenchUser[]): Promise<number
 const LOOP_SAMPLING_MS = 10;
 
 /**
- * One scrape of the service's /metrics: its back-channel logout attempts so far by the state each ended
+ * One scrape of the service's /metrics: its logout attempts of the channel so far by the state each ended
  * in, its GC and CPU time so far, and its event-loop delay since the previous scrape (prom-client resets it on each).
  */
-async function scrape(url: string): Promise<{ attempts: Record<string, number>; gcSeconds: Record<string, number>; cpuSeconds: number; loopDelayMaxMs: number; loopDelayP99Ms: number }> {
+async function scrape(url: string, channel: Channel = 'backchannel'): Promise<{ attempts: Record<string, number>; gcSeconds: Record<string, number>; cpuSeconds: number; loopDelayMaxMs: number; loopDelayP99Ms: number }> {
   const text = await (await fetch(`${url}/metrics`)).text();
   const byLabel = (pattern: RegExp) => Object.fromEntries([...text.matchAll(pattern)].map((m) => [m[1]!, Number(m[2])]));
   const seconds = (name: string) => Number(new RegExp(`^${name} ([\\d.e+-]+)$`, 'm').exec(text)?.[1] ?? 0);
   const ms = (name: string) => Math.round(seconds(name) * 1000);
   const delayMs = (name: string) => Math.max(0, ms(name) - LOOP_SAMPLING_MS);
   return {
-    attempts: byLabel(/^logout_receiver_logout_attempt_duration_seconds_count\{channel="backchannel",state="(\w+)"\} (\d+)/gm),
+    attempts: byLabel(new RegExp(`^logout_receiver_logout_attempt_duration_seconds_count\\{channel="${channel}",state="(\\w+)"\\} (\\d+)`, 'gm')),
     gcSeconds: byLabel(/^nodejs_gc_duration_seconds_sum\{kind="(\w+)"\} ([\d.e+-]+)/gm),
     cpuSeconds: seconds('process_cpu_seconds_total'),
     loopDelayMaxMs: delayMs('nodejs_eventloop_lag_max_seconds'),
@@ -318,11 +322,11 @@ async function scrape(url: string): Promise<{ attempts: Record<string, number>; 
   };
 }
 
-/** Waits (at most 120 s) until the service has ended `count` more back-channel attempts `completed` or `failed` than in `before`. */
-async function attemptsEnded(url: string, before: Record<string, number>, count: number): Promise<void> {
+/** Waits (at most 120 s) until the service has ended `count` more attempts of the channel `completed` or `failed` than in `before`. */
+async function attemptsEnded(url: string, before: Record<string, number>, count: number, channel: Channel = 'backchannel'): Promise<void> {
   const ended = (now: Record<string, number>) => (now.completed ?? 0) + (now.failed ?? 0) - (before.completed ?? 0) - (before.failed ?? 0);
   const from = performance.now();
-  while (ended((await scrape(url)).attempts) < count && performance.now() - from < 120_000) await new Promise((resolve) => setTimeout(resolve, 50)); // the service sends no event
+  while (ended((await scrape(url, channel)).attempts) < count && performance.now() - from < 120_000) await new Promise((resolve) => setTimeout(resolve, 50)); // the service sends no event
 }
 
 /**
@@ -340,18 +344,18 @@ async function drained(keyPrefix: string, users: BenchUser[]): Promise<{ leftBeh
 }
 
 /**
- * The back-channel logouts received since `since` (epoch ms), as the service's journal recorded them:
+ * The logouts of the channel received since `since` (epoch ms), as the service's journal recorded them:
  * how long each took from its receipt to its completion (the answer comes before: once it is journaled),
  * and the completion rate from the first receipt to the last completion.
  */
-async function journaled(keyPrefix: string, since: number): Promise<{ completed: number; completedPerSecond: number; completionP50Ms: number; completionP99Ms: number }> {
+async function journaled(keyPrefix: string, since: number, channel: Channel = 'backchannel'): Promise<{ completed: number; completedPerSecond: number; completionP50Ms: number; completionP99Ms: number }> {
   const keys: string[] = [];
   for await (const batch of redis.scanStream({ match: `${keyPrefix}logout:*`, count: 1_000 })) keys.push(...(batch as string[]));
   const spans: [number, number][] = [];
   for (let i = 0; i < keys.length; i += 1_000) {
     for (const json of await redis.mget(keys.slice(i, i + 1_000))) {
       const report = json ? (JSON.parse(json) as { channel: string; receivedAt: string; completedAt?: string }) : undefined;
-      if (report?.channel !== 'backchannel' || !report.completedAt || Date.parse(report.receivedAt) < since) continue;
+      if (report?.channel !== channel || !report.completedAt || Date.parse(report.receivedAt) < since) continue;
       spans.push([Date.parse(report.receivedAt), Date.parse(report.completedAt)]);
     }
   }
@@ -412,32 +416,34 @@ async function redisCommandsSent(logouts: number, during: () => Promise<void>): 
 }
 
 /** A sweep run: its users' sessions and caches preloaded, their tokens sent, then what was left and how long it took to go. */
-/** Split: logouts go to `url` (a receiver) and are carried out at `workerUrl` (a worker); `prefix` is the store's key prefix. */
+/** Split: logouts go to `url` (a receiver) and are carried out at `workerUrl` (a worker); `prefix` is the store's key prefix; `channel` the route they come by (the back channel's by default). */
 interface SweepOptions {
   prefix?: string;
   workerUrl?: string;
   withShared?: boolean;
+  channel?: Channel;
 }
 
 async function sweepRun(url: string, users: BenchUser[], name: string, overallRate?: number, options: SweepOptions = {}) {
   const prefix = options.prefix ?? 'sweep:';
   const workerUrl = options.workerUrl ?? url;
+  const channel = options.channel ?? 'backchannel';
   const { sharedBytes } = await preload(prefix, users, users.length, options.withShared ?? true);
-  const tokens = await provider.tokens(
-    APPS.a,
+  const requests = await requestsFor(
+    channel,
     users.map((u) => u.sid),
   );
-  const before = await scrape(workerUrl);
+  const before = await scrape(workerUrl, channel);
   const receiverBefore = workerUrl === url ? before : await scrape(url);
   const redisCpuBefore = await redisCpuSeconds();
   const callsBefore = await redisCalls();
   const since = Date.now();
-  const result = await load(url, BACKCHANNEL, tokens, name, overallRate);
+  const result = await load(url, CHANNELS[channel].path, requests, name, overallRate, CHANNELS[channel].method);
   // Scraped at once: every scrape resets the event-loop delay histogram, and this one covers the answers.
   const loop = await scrape(url);
-  await attemptsEnded(workerUrl, before.attempts, users.length);
+  await attemptsEnded(workerUrl, before.attempts, users.length, channel);
   const gcMs = (kind: string) => Math.round(((loop.gcSeconds[kind] ?? 0) - (receiverBefore.gcSeconds[kind] ?? 0)) * 1000);
-  const { attempts: after, cpuSeconds } = await scrape(workerUrl);
+  const { attempts: after, cpuSeconds } = await scrape(workerUrl, channel);
   const perLogoutMs = (seconds: number) => Number(((seconds * 1000) / users.length).toFixed(2));
   const receiverCpuSeconds = workerUrl === url ? 0 : (await scrape(url)).cpuSeconds - receiverBefore.cpuSeconds;
   const service = {
@@ -458,7 +464,7 @@ async function sweepRun(url: string, users: BenchUser[], name: string, overallRa
   );
   const pendingFirstAttempts = (after.pending ?? 0) - (before.attempts.pending ?? 0);
   const drain = await drained(prefix, users);
-  const completion = await journaled(prefix, since);
+  const completion = await journaled(prefix, since, channel);
   log(
     `${name}: answered ${Math.round(result.rps)}/s, completed ${completion.completedPerSecond}/s (${completion.completed} of ${users.length}), ` +
       `completion p50 ${completion.completionP50Ms} ms p99 ${completion.completionP99Ms} ms; ${pendingFirstAttempts} first attempts ended pending; ` +
@@ -481,6 +487,15 @@ const sweep = sweepRunResult.result;
 const halfRateRun = await sweepRun(sweepService.url, halfRateUsers, 'sweep-half-rate', Math.max(1, Math.round(sweepRunResult.completedPerSecond / 2)));
 const halfRate = halfRateRun.result;
 const rssMb = await peakRssMb(sweepService.child.pid!);
+// The front channel's sweep, by the same process once its peak RSS is read: each request names a preloaded session's sid.
+await warm(sweepService.url, FRONTCHANNEL, 'frontchannel-sweep-warm-up', frontchannelWarmUp.slice(0, 500), 'GET');
+const frontchannelSweep = await sweepRun(
+  sweepService.url,
+  Array.from({ length: SIZES.sweep }, (_, n) => benchUser(8, n)),
+  'frontchannel-sweep',
+  undefined,
+  { channel: 'frontchannel' },
+);
 await stop(sweepService.child);
 
 // ---- Split: the same sweep with one receiver process and one worker process on the same Redis; the
@@ -509,6 +524,9 @@ const sentPerLogout = await redisCommandsSent(sentUsers.length, async () => {
 log(`split-commands-sent: Redis commands per logout as the clients sent them ${JSON.stringify(sentPerLogout)}`);
 const receiverRssMb = await peakRssMb(receiver.child.pid!);
 const workerRssMb = await peakRssMb(worker.child.pid!);
+
+await warm(receiver.url, FRONTCHANNEL, 'frontchannel-split-warm-up', frontchannelWarmUp.slice(0, 500), 'GET');
+const frontchannelSplitSweep = await sweepRun(receiver.url, splitUsers(9), 'frontchannel-split-sweep', undefined, { prefix: 'split:', workerUrl: worker.url, channel: 'frontchannel' });
 await stop(receiver.child);
 await stop(worker.child);
 
@@ -614,6 +632,10 @@ const result = {
     noSessionMemory: { ...summary(frontchannelNoSessionMemory), ratioToCeiling: roundsRatio(frontchannelRounds, 1, 0) },
     noSessionRedis: { ...summary(frontchannelNoSessionRedis), ratioToCeiling: roundsRatio(frontchannelRounds, 2, 0) },
     noSessionRounds: frontchannelRounds.map(([c, m, r]) => ({ ceilingRps: Math.round(c!.rps), memoryRps: Math.round(m!.rps), redisRps: Math.round(r!.rps) })),
+    sweep: { ...sweepSummary(frontchannelSweep), leftBehind: frontchannelSweep.leftBehind, ratioToCeiling: ratio(frontchannelSweep.completedPerSecond, frontchannelCeiling.rps) },
+    split: {
+      sweep: { ...sweepSummary(frontchannelSplitSweep), leftBehind: frontchannelSplitSweep.leftBehind, ratioToCeiling: ratio(frontchannelSplitSweep.completedPerSecond, frontchannelCeiling.rps) },
+    },
   },
   seconds: Math.round((performance.now() - started) / 1000),
 };
@@ -656,6 +678,10 @@ const rows: [string, string, string][] = [
   ['  ratio to ceiling', `${result.frontchannel.noSessionMemory.ratioToCeiling}`, ''],
   ['front-channel, no session (Redis store)', `${result.frontchannel.noSessionRedis.rps} req/s`, `p99 ${frontchannelNoSessionRedis.p99Ms} ms`],
   ['  ratio to ceiling', `${result.frontchannel.noSessionRedis.ratioToCeiling}`, ''],
+  ["front-channel sweep (one process, as the back channel's), carried out", `${result.frontchannel.sweep.rps} /s`, `completion p99 ${frontchannelSweep.completionP99Ms} ms`],
+  ['  answered (once journaled)', `${result.frontchannel.sweep.answeredRps} req/s`, `p99 ${frontchannelSweep.result.p99Ms} ms`],
+  ['front-channel split sweep (a receiver, a worker at nice 10), carried out', `${result.frontchannel.split.sweep.rps} /s`, `completion p99 ${frontchannelSplitSweep.completionP99Ms} ms`],
+  ['  answered (once journaled)', `${result.frontchannel.split.sweep.answeredRps} req/s`, `p99 ${frontchannelSplitSweep.result.p99Ms} ms`],
 ];
 for (const [a, b, c] of rows) process.stdout.write(`${a.padEnd(62)} ${b.padStart(14)}  ${c}\n`);
 const problems = [
@@ -673,6 +699,8 @@ const problems = [
     ['front-channel ceiling', frontchannelCeiling],
     ['front-channel no session, memory store', frontchannelNoSessionMemory],
     ['front-channel no session, Redis store', frontchannelNoSessionRedis],
+    ['front-channel sweep', frontchannelSweep.result],
+    ['front-channel split sweep', frontchannelSplitSweep.result],
   ].flatMap(([name, r]) => ((r as LoadResult).non2xx + (r as LoadResult).errors > 0 ? [`${name}: ${(r as LoadResult).non2xx} non-2xx answers, ${(r as LoadResult).errors} errors`] : [])),
   ...(result.split.backchannelSweep.leftBehind + result.split.backchannelSweepNoShared.leftBehind > 0
     ? [`split sweep: ${result.split.backchannelSweep.leftBehind + result.split.backchannelSweepNoShared.leftBehind} sessions or cache entries of logged-out users left behind after 60 s`]
@@ -687,7 +715,13 @@ const problems = [
     ['split sweep without the shared partition', splitNoShared.completed, SIZES.sweep],
     ['scale small', scaleSmall.completed, SIZES.scaleTokens],
     ['scale large', scaleLarge.completed, SIZES.scaleTokens],
+    ['front-channel sweep', frontchannelSweep.completed, SIZES.sweep],
+    ['front-channel split sweep', frontchannelSplitSweep.completed, SIZES.sweep],
   ].flatMap(([name, done, sent]) => (done !== sent ? [`${name}: the journal has ${done} completed logouts of the ${sent} sent`] : [])),
+  ...[
+    ['front-channel sweep', frontchannelSweep.leftBehind],
+    ['front-channel split sweep', frontchannelSplitSweep.leftBehind],
+  ].flatMap(([name, left]) => ((left as number) > 0 ? [`${name}: ${left} sessions or cache entries of logged-out users left behind after 60 s`] : [])),
   ...(sameAnswer ? [] : ["front-channel ceiling: its answer differs from the service's (see above)"]),
 ];
 for (const p of problems) process.stdout.write(`WARNING: ${p}\n`);

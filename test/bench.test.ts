@@ -59,11 +59,24 @@ t.test('npm run bench -- --dry-run --json runs end to end and reports its fields
     'frontchannel.noSessionRedis.rps',
     'frontchannel.noSessionRedis.p99Ms',
     'frontchannel.noSessionRedis.ratioToCeiling',
+    'frontchannel.sweep.rps',
+    'frontchannel.sweep.answeredRps',
+    'frontchannel.sweep.completionP99Ms',
+    'frontchannel.sweep.ratioToCeiling',
+    'frontchannel.split.sweep.rps',
+    'frontchannel.split.sweep.answeredRps',
+    'frontchannel.split.sweep.completionP99Ms',
+    'frontchannel.split.sweep.ratioToCeiling',
+    'frontchannel.split.sweep.service.receiverCpuPerLogoutMs',
   ];
   for (const path of positive) t.ok(at(path) > 0, `${path} is a positive number`);
   t.equal(result.frontchannel.ceiling.sameAnswer, true, 'the front-channel ceiling answers the page and headers the service answers');
   t.equal(result.frontchannel.noSessionRounds.length, 1, 'a dry run is one round of the front-channel ceiling and the service on memory and on Redis');
   for (const field of ['ceiling', 'noSessionMemory', 'noSessionRedis']) t.equal(result.frontchannel[field].non2xx + result.frontchannel[field].errors, 0, `frontchannel.${field}: every request answered 200`);
+  for (const run of ['frontchannel.sweep', 'frontchannel.split.sweep']) {
+    t.equal(at(`${run}.completed`), result.tokensPerRun.sweep, `${run}: the journal shows every front-channel logout completed`);
+    t.equal(at(`${run}.non2xx`) + at(`${run}.errors`) + at(`${run}.leftBehind`), 0, `${run}: every request answered 200, nothing of a logged-out user left`);
+  }
   t.match(stdout, /verify-only ceiling/);
   t.match(stdout, /front-channel ceiling/);
 });
