@@ -5,8 +5,9 @@
  * do at all (a verify-only server) and to what users would otherwise deploy (express-openid-connect's
  * back-channel route), then the full sweep (3 apps' Redis token caches, one shared partition) and how
  * its latency depends on the number of stored sessions; the same for the front channel against a server
- * that only answers its page. Each server, Redis and the load generator run in processes of their own.
- * See bench/README.md for what each field means.
+ * that only answers its page; and the receiver's answer latency at a paced half rate against the
+ * ceilings'. Each server, Redis and the load generator run in processes of their own. See
+ * bench/README.md for what each field means.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -18,17 +19,21 @@ import { Redis } from 'ioredis';
 import { createLocalJWKSet, jwtVerify } from 'jose';
 import { stringify } from 'yaml';
 import type { LoadSpec } from './load.js';
+import type { PacedResult, PacedSpec } from './paced.js';
 import { benchUser, preloadCaches, preloadSessions, type BenchUser, type CacheLayout } from './preload.js';
 import { startProvider } from './provider.js';
 import { freePort, startRedis } from './redis-server.js';
 
 const args = new Set(process.argv.slice(2));
 const mode = args.has('--dry-run') ? 'dry' : args.has('--quick') ? 'quick' : 'full';
-/** Token counts per run: warm-up (none in a dry run, which only proves the harness), the no-session runs, the sweep runs (also the shared partition's size), the scale runs. */
+/**
+ * Token counts per run: warm-up (none in a dry run, which only proves the harness), the no-session runs, the sweep runs (also the shared partition's size), the scale
+ * runs; and the paced runs' requests per server, over `pacedRounds` rounds.
+ */
 const SIZES = {
-  dry: { warmUp: 0, noSession: 150, sweep: 30, scaleTokens: 20, scaleSmall: 100, scaleLarge: 1_000 },
-  quick: { warmUp: 1_000, noSession: 8_000, sweep: 400, scaleTokens: 300, scaleSmall: 1_000, scaleLarge: 100_000 },
-  full: { warmUp: 3_000, noSession: 30_000, sweep: 2_000, scaleTokens: 1_000, scaleLarge: 1_000_000, scaleSmall: 1_000 },
+  dry: { warmUp: 0, noSession: 150, sweep: 30, scaleTokens: 20, scaleSmall: 100, scaleLarge: 1_000, paced: 10, pacedRounds: 1 },
+  quick: { warmUp: 1_000, noSession: 8_000, sweep: 400, scaleTokens: 300, scaleSmall: 1_000, scaleLarge: 100_000, paced: 400, pacedRounds: 4 },
+  full: { warmUp: 3_000, noSession: 30_000, sweep: 2_000, scaleTokens: 1_000, scaleLarge: 1_000_000, scaleSmall: 1_000, paced: 1_200, pacedRounds: 6 },
 }[mode];
 const connections = 32;
 const root = new URL('..', import.meta.url).pathname;
@@ -120,13 +125,25 @@ async function load(url: string, path: string, tokens: string[], name: string, o
 }
 
 /** Runs a load generator (`script`) in its own process and returns the JSON of its last line. */
-async function generate<T>(script: string, spec: LoadSpec, name: string): Promise<T> {
+async function generate<T>(script: string, spec: LoadSpec | PacedSpec, name: string): Promise<T> {
   const child = spawn('node', [...TSX, join(root, script), JSON.stringify(spec)], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   child.stdout!.on('data', (c: Buffer) => (out += c));
   const [code] = (await once(child, 'exit')) as [number | null];
   if (code !== 0) throw new Error(`the load generator (${name}) exited with ${code}`);
   return JSON.parse(out.trim().split('\n').at(-1)!) as T;
+}
+
+/** Runs the paced load generator (bench/paced.ts): the servers in turn, `SIZES.pacedRounds` rounds, each server's requests at `rate`; a result per server. */
+async function paced(name: string, rate: number, method: 'POST' | 'GET', servers: { url: string; requests: string[] }[]): Promise<PacedResult[]> {
+  const targets = await Promise.all(
+    servers.map(async ({ url, requests }, i) => {
+      const requestsFile = join(dir, `${name}-${i}.requests`);
+      await writeFile(requestsFile, requests.join('\n'));
+      return { url, requestsFile, method };
+    }),
+  );
+  return generate<PacedResult[]>('bench/paced.ts', { targets, rounds: SIZES.pacedRounds, rate, connections }, name);
 }
 
 /** Peak resident memory of a process (VmHWM), in MB. */
@@ -218,8 +235,8 @@ const contenders: Contender[] = [
 for (const c of contenders) await warm(c.url, c.path, `${c.name}-warm-up`);
 const rounds = await inRounds(contenders, noSessionTokens);
 const noSessionRssMb = await peakRssMb(contenders[1]!.child.pid!);
-// The memory-store service stays up for the front channel's no-session runs.
-await stop(contenders[0]!.child);
+// The verify-only ceiling stays up for the paced runs, the memory-store service for the front channel's no-session runs.
+const verifyCeiling = contenders[0]!;
 await stop(contenders[2]!.child);
 const [ceiling, noSession, peer] = contenders.map((_, i) => combined(rounds.map((round) => round[i]!))) as [LoadResult, LoadResult, LoadResult];
 
@@ -276,7 +293,8 @@ const sameAnswer = await sameFrontchannelAnswer(pageCeiling.url, contenders[1]!.
 const frontchannelWarmUp = distinct('frontchannel-warm-up', SIZES.warmUp).map(frontchannelPath);
 for (const c of frontchannelContenders) await warm(c.url, c.path, `${c.name}-warm-up`, frontchannelWarmUp, 'GET');
 const frontchannelRounds = await inRounds(frontchannelContenders, distinct('frontchannel-no-session', SIZES.noSession).map(frontchannelPath), 'GET');
-for (const c of frontchannelContenders) await stop(c.child);
+await stop(frontchannelContenders[1]!.child);
+await stop(frontchannelContenders[2]!.child);
 const [frontchannelCeiling, frontchannelNoSessionMemory, frontchannelNoSessionRedis] = frontchannelContenders.map((_, i) => combined(frontchannelRounds.map((round) => round[i]!))) as [LoadResult, LoadResult, LoadResult];
 
 // ---- The sweep: every token ends a session whose account is in 3 apps' Redis caches, one of them shared.
@@ -525,10 +543,44 @@ log(`split-commands-sent: Redis commands per logout as the clients sent them ${J
 const receiverRssMb = await peakRssMb(receiver.child.pid!);
 const workerRssMb = await peakRssMb(worker.child.pid!);
 
+/**
+ * The receiver's answers against a ceiling's at one rate, paced, the two in alternating rounds
+ * (bench/paced.ts): the receiver gets logouts that each end a session whose account is in 3 apps'
+ * caches (the worker carries them out, as in the split sweep), the ceiling as many requests of its own.
+ */
+async function pacedRun(name: string, channel: Channel, users: BenchUser[], ceilingUrl: string, rate: number) {
+  const { path, method } = CHANNELS[channel];
+  await preload('split:', users, users.length);
+  const ours = await requestsFor(
+    channel,
+    users.map((u) => u.sid),
+  );
+  const theirs = await requestsFor(channel, distinct(`${name}-ceiling`, users.length));
+  const before = (await scrape(worker.url, channel)).attempts;
+  const since = Date.now();
+  const [ceilingAnswers, answers] = (await paced(name, rate, method, [
+    { url: `${ceilingUrl}${path}`, requests: theirs },
+    { url: `${receiver.url}${path}`, requests: ours },
+  ])) as [PacedResult, PacedResult];
+  await attemptsEnded(worker.url, before, users.length, channel);
+  const drain = await drained('split:', users);
+  const completion = await journaled('split:', since, channel);
+  log(
+    `${name}: at ${rate}/s in ${SIZES.pacedRounds} rounds, receiver answer p50 ${answers.p50Ms} ms p99 ${answers.p99Ms} ms, ceiling p50 ${ceilingAnswers.p50Ms} ms p99 ${ceilingAnswers.p99Ms} ms; ` +
+      `non-2xx ${answers.non2xx} and ${ceilingAnswers.non2xx}, errors ${answers.errors} and ${ceilingAnswers.errors}; completed ${completion.completed} of ${users.length}, completion p99 ${completion.completionP99Ms} ms; ${drain.leftBehind} entries left`,
+  );
+  return { rate, answers, ceiling: ceilingAnswers, ...drain, ...completion };
+}
+// At the split half rate (the back channel's, then the front channel's after its split sweep).
+const pacedUsers = (batch: number) => Array.from({ length: SIZES.paced }, (_, n) => benchUser(batch, n));
+const splitPaced = await pacedRun('split-paced', 'backchannel', pacedUsers(10), verifyCeiling.url, Math.max(1, Math.round(splitSweep.completedPerSecond / 2)));
 await warm(receiver.url, FRONTCHANNEL, 'frontchannel-split-warm-up', frontchannelWarmUp.slice(0, 500), 'GET');
 const frontchannelSplitSweep = await sweepRun(receiver.url, splitUsers(9), 'frontchannel-split-sweep', undefined, { prefix: 'split:', workerUrl: worker.url, channel: 'frontchannel' });
+const frontchannelSplitPaced = await pacedRun('frontchannel-split-paced', 'frontchannel', pacedUsers(11), pageCeiling.url, Math.max(1, Math.round(frontchannelSplitSweep.completedPerSecond / 2)));
 await stop(receiver.child);
 await stop(worker.child);
+await stop(verifyCeiling.child);
+await stop(pageCeiling.child);
 
 // ---- Scale: the same sweep at the same fixed rate with few and with many sessions stored; the session
 // lookup happens after the answer, so what counts is the time from receipt to completion. The shared
@@ -581,6 +633,28 @@ const sweepSummary = (run: Awaited<ReturnType<typeof sweepRun>>) => ({
   drainSeconds: run.drainSeconds,
   service: run.service,
 });
+/** A paced run: the receiver's answers and the ceiling's, each pooled over the rounds, each round's p99s, and how the receiver's logouts were carried out. */
+const pacedSummary = (run: Awaited<ReturnType<typeof pacedRun>>) => ({
+  rate: run.rate,
+  rounds: SIZES.pacedRounds,
+  requests: run.answers.requests,
+  p50Ms: run.answers.p50Ms,
+  p99Ms: run.answers.p99Ms,
+  maxMs: run.answers.maxMs,
+  non2xx: run.answers.non2xx,
+  errors: run.answers.errors,
+  ceilingRequests: run.ceiling.requests,
+  ceilingP50Ms: run.ceiling.p50Ms,
+  ceilingP99Ms: run.ceiling.p99Ms,
+  ceilingMaxMs: run.ceiling.maxMs,
+  ceilingNon2xx: run.ceiling.non2xx,
+  ceilingErrors: run.ceiling.errors,
+  roundsP99Ms: run.answers.roundsP99Ms.map((p99Ms, i) => ({ p99Ms, ceilingP99Ms: run.ceiling.roundsP99Ms[i] ?? 0 })),
+  completed: run.completed,
+  completionP50Ms: run.completionP50Ms,
+  completionP99Ms: run.completionP99Ms,
+  leftBehind: run.leftBehind,
+});
 const scaleSummary = (run: Awaited<ReturnType<typeof scaleRun>>) => ({
   completionP50Ms: run.completionP50Ms,
   completionP99Ms: run.completionP99Ms,
@@ -621,7 +695,7 @@ const result = {
     workerNice: 10,
     backchannelSweep: { ...sweepSummary(splitSweep), leftBehind: splitSweep.leftBehind + splitHalfRate.leftBehind, ratioToCeiling: ratio(splitSweep.completedPerSecond, ceiling.rps) },
     backchannelSweepNoShared: { ...sweepSummary(splitNoShared), leftBehind: splitNoShared.leftBehind, ratioToCeiling: ratio(splitNoShared.completedPerSecond, ceiling.rps) },
-    sweepHalfRate: { rate: Math.max(1, Math.round(splitSweep.completedPerSecond / 2)), ...sweepSummary(splitHalfRate) },
+    sweepHalfRate: { rate: Math.max(1, Math.round(splitSweep.completedPerSecond / 2)), ...sweepSummary(splitHalfRate), p99Ratio: ratio(splitPaced.answers.p99Ms, splitPaced.ceiling.p99Ms), paced: pacedSummary(splitPaced) },
     receiverRssMb,
     workerRssMb,
     redisCallsPerLogout: splitNoShared.redisCallsPerLogout,
@@ -635,6 +709,7 @@ const result = {
     sweep: { ...sweepSummary(frontchannelSweep), leftBehind: frontchannelSweep.leftBehind, ratioToCeiling: ratio(frontchannelSweep.completedPerSecond, frontchannelCeiling.rps) },
     split: {
       sweep: { ...sweepSummary(frontchannelSplitSweep), leftBehind: frontchannelSplitSweep.leftBehind, ratioToCeiling: ratio(frontchannelSplitSweep.completedPerSecond, frontchannelCeiling.rps) },
+      sweepHalfRate: { p99Ratio: ratio(frontchannelSplitPaced.answers.p99Ms, frontchannelSplitPaced.ceiling.p99Ms), paced: pacedSummary(frontchannelSplitPaced) },
     },
   },
   seconds: Math.round((performance.now() - started) / 1000),
@@ -663,6 +738,9 @@ const rows: [string, string, string][] = [
   ['  ratio to ceiling (target ≥ 0.15)', `${result.split.backchannelSweep.ratioToCeiling}`, check(result.split.backchannelSweep.ratioToCeiling >= 0.15)],
   ['  without the shared partition (2 per-account apps, the third one absent): carried out', `${result.split.backchannelSweepNoShared.rps} /s`, `ratio ${result.split.backchannelSweepNoShared.ratioToCeiling}`],
   [`  at half that rate (${result.split.sweepHalfRate.rate}/s): receiver answer p99 (target ≤ 20 ms)`, `${splitHalfRate.result.p99Ms} ms`, check(splitHalfRate.result.p99Ms <= 20)],
+  [`  paced at that rate, alternated with the verify-only ceiling: receiver answer p50 / p99`, `${splitPaced.answers.p50Ms} ms`, `${splitPaced.answers.p99Ms} ms`],
+  [`  the verify-only ceiling there: answer p50 / p99`, `${splitPaced.ceiling.p50Ms} ms`, `${splitPaced.ceiling.p99Ms} ms`],
+  ['  receiver p99 / ceiling p99 (target ≤ 2)', `${result.split.sweepHalfRate.p99Ratio}`, check(result.split.sweepHalfRate.p99Ratio <= 2)],
   ['  receiver peak RSS (target ≤ 150 MB)', `${receiverRssMb} MB`, check(receiverRssMb <= 150)],
   ['  worker peak RSS (target ≤ 200 MB)', `${workerRssMb} MB`, check(workerRssMb <= 200)],
   [
@@ -682,6 +760,9 @@ const rows: [string, string, string][] = [
   ['  answered (once journaled)', `${result.frontchannel.sweep.answeredRps} req/s`, `p99 ${frontchannelSweep.result.p99Ms} ms`],
   ['front-channel split sweep (a receiver, a worker at nice 10), carried out', `${result.frontchannel.split.sweep.rps} /s`, `completion p99 ${frontchannelSplitSweep.completionP99Ms} ms`],
   ['  answered (once journaled)', `${result.frontchannel.split.sweep.answeredRps} req/s`, `p99 ${frontchannelSplitSweep.result.p99Ms} ms`],
+  [`  paced at half that rate (${frontchannelSplitPaced.rate}/s), alternated with the ceiling: receiver answer p50 / p99`, `${frontchannelSplitPaced.answers.p50Ms} ms`, `${frontchannelSplitPaced.answers.p99Ms} ms`],
+  ['  the ceiling there: answer p50 / p99', `${frontchannelSplitPaced.ceiling.p50Ms} ms`, `${frontchannelSplitPaced.ceiling.p99Ms} ms`],
+  ['  receiver p99 / ceiling p99 (target ≤ 2)', `${result.frontchannel.split.sweepHalfRate.p99Ratio}`, check(result.frontchannel.split.sweepHalfRate.p99Ratio <= 2)],
 ];
 for (const [a, b, c] of rows) process.stdout.write(`${a.padEnd(62)} ${b.padStart(14)}  ${c}\n`);
 const problems = [
@@ -701,6 +782,10 @@ const problems = [
     ['front-channel no session, Redis store', frontchannelNoSessionRedis],
     ['front-channel sweep', frontchannelSweep.result],
     ['front-channel split sweep', frontchannelSplitSweep.result],
+    ['split paced, receiver', splitPaced.answers],
+    ['split paced, verify-only ceiling', splitPaced.ceiling],
+    ['front-channel split paced, receiver', frontchannelSplitPaced.answers],
+    ['front-channel split paced, ceiling', frontchannelSplitPaced.ceiling],
   ].flatMap(([name, r]) => ((r as LoadResult).non2xx + (r as LoadResult).errors > 0 ? [`${name}: ${(r as LoadResult).non2xx} non-2xx answers, ${(r as LoadResult).errors} errors`] : [])),
   ...(result.split.backchannelSweep.leftBehind + result.split.backchannelSweepNoShared.leftBehind > 0
     ? [`split sweep: ${result.split.backchannelSweep.leftBehind + result.split.backchannelSweepNoShared.leftBehind} sessions or cache entries of logged-out users left behind after 60 s`]
@@ -717,10 +802,14 @@ const problems = [
     ['scale large', scaleLarge.completed, SIZES.scaleTokens],
     ['front-channel sweep', frontchannelSweep.completed, SIZES.sweep],
     ['front-channel split sweep', frontchannelSplitSweep.completed, SIZES.sweep],
+    ['split paced', splitPaced.completed, SIZES.paced],
+    ['front-channel split paced', frontchannelSplitPaced.completed, SIZES.paced],
   ].flatMap(([name, done, sent]) => (done !== sent ? [`${name}: the journal has ${done} completed logouts of the ${sent} sent`] : [])),
   ...[
     ['front-channel sweep', frontchannelSweep.leftBehind],
     ['front-channel split sweep', frontchannelSplitSweep.leftBehind],
+    ['split paced', splitPaced.leftBehind],
+    ['front-channel split paced', frontchannelSplitPaced.leftBehind],
   ].flatMap(([name, left]) => ((left as number) > 0 ? [`${name}: ${left} sessions or cache entries of logged-out users left behind after 60 s`] : [])),
   ...(sameAnswer ? [] : ["front-channel ceiling: its answer differs from the service's (see above)"]),
 ];
