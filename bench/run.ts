@@ -227,10 +227,17 @@ const roundsRatio = (rounds: LoadResult[][], a: number, b: number) => median(rou
 const FRAME_ANCESTORS = ['https://login.microsoftonline.com'];
 const issuers = [{ name: 'bench', issuer: provider.issuer, jwksUri: provider.jwksUri, algorithms: ['RS256'], frontchannelOrigins: FRAME_ANCESTORS }];
 const memoryApps = Object.values(APPS).map((clientId) => ({ clientId, name: clientId, issuers: ['bench'], tokenCache: { kind: 'memory' } }));
+// Started side by side (nothing is measured yet); the front channel's ceiling with them, idle until its runs.
+const [verifyServer, noSessionService, peerServer, pageServer] = await Promise.all([
+  startServer('bench/verify-server.ts', { BENCH_PUBLIC_JWK: JSON.stringify(provider.jwk), PORT: '0' }),
+  startService('no-session', { store: { kind: 'memory' }, issuers, apps: memoryApps }),
+  startServer('bench/peer-server.ts', { BENCH_ISSUER_URL: provider.issuer, BENCH_CLIENT_ID: APPS.a, PORT: '0' }),
+  startServer('bench/page-server.ts', { BENCH_FRAME_ANCESTORS: FRAME_ANCESTORS.join(' '), PORT: '0' }),
+]);
 const contenders: Contender[] = [
-  { name: 'ceiling', path: BACKCHANNEL, ...(await startServer('bench/verify-server.ts', { BENCH_PUBLIC_JWK: JSON.stringify(provider.jwk), PORT: '0' })) },
-  { name: 'no-session', path: BACKCHANNEL, ...(await startService('no-session', { store: { kind: 'memory' }, issuers, apps: memoryApps })) },
-  { name: 'peer', path: '/backchannel-logout', ...(await startServer('bench/peer-server.ts', { BENCH_ISSUER_URL: provider.issuer, BENCH_CLIENT_ID: APPS.a, PORT: '0' })) },
+  { name: 'ceiling', path: BACKCHANNEL, ...verifyServer },
+  { name: 'no-session', path: BACKCHANNEL, ...noSessionService },
+  { name: 'peer', path: '/backchannel-logout', ...peerServer },
 ];
 for (const c of contenders) await warm(c.url, c.path, `${c.name}-warm-up`);
 const rounds = await inRounds(contenders, noSessionTokens);
@@ -283,7 +290,7 @@ async function sameFrontchannelAnswer(ceilingUrl: string, serviceUrl: string): P
 // ---- The front channel without a session: a server that only answers the page (the ceiling), the
 // service on its memory store (the process of the back channel's no-session runs) and on Redis, in
 // rounds as above; every request names the bench issuer and a sid no session has.
-const pageCeiling: Contender = { name: 'frontchannel-ceiling', path: FRONTCHANNEL, ...(await startServer('bench/page-server.ts', { BENCH_FRAME_ANCESTORS: FRAME_ANCESTORS.join(' '), PORT: '0' })) };
+const pageCeiling: Contender = { name: 'frontchannel-ceiling', path: FRONTCHANNEL, ...pageServer };
 const frontchannelContenders: Contender[] = [
   pageCeiling,
   { ...contenders[1]!, name: 'frontchannel-no-session-memory', path: FRONTCHANNEL },
