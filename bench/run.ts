@@ -15,11 +15,12 @@ import { connect } from 'node:net';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, setPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { Redis } from 'ioredis';
 import { createLocalJWKSet, jwtVerify } from 'jose';
 import { stringify } from 'yaml';
 import type { LoadSpec } from './load.js';
-import type { PacedResult, PacedSpec } from './paced.js';
+import type { PacedResult, PacedSlice, PacedSpec } from './paced.js';
 import { benchUser, preloadCaches, preloadSessions, type BenchUser, type CacheLayout } from './preload.js';
 import { startProvider } from './provider.js';
 import { freePort, startRedis } from './redis-server.js';
@@ -119,23 +120,18 @@ async function load(url: string, path: string, tokens: string[], name: string, o
   const tokensFile = join(dir, `${name}.tokens`);
   await writeFile(tokensFile, tokens.join('\n'));
   const spec: LoadSpec = { url: `${url}${path}`, tokensFile, amount: tokens.length, connections, method, ...(overallRate ? { overallRate } : {}) };
-  const result = await generate<LoadResult>('bench/load.ts', spec, name);
-  log(`${name}: ${Math.round(result.rps)} req/s, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, non-2xx ${result.non2xx}, errors ${result.errors}`);
-  return result;
-}
-
-/** Runs a load generator (`script`) in its own process and returns the JSON of its last line. */
-async function generate<T>(script: string, spec: LoadSpec | PacedSpec, name: string): Promise<T> {
-  const child = spawn('node', [...TSX, join(root, script), JSON.stringify(spec)], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn('node', [...TSX, join(root, 'bench/load.ts'), JSON.stringify(spec)], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   child.stdout!.on('data', (c: Buffer) => (out += c));
   const [code] = (await once(child, 'exit')) as [number | null];
   if (code !== 0) throw new Error(`the load generator (${name}) exited with ${code}`);
-  return JSON.parse(out.trim().split('\n').at(-1)!) as T;
+  const result = JSON.parse(out.trim().split('\n').at(-1)!) as LoadResult;
+  log(`${name}: ${Math.round(result.rps)} req/s, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, non-2xx ${result.non2xx}, errors ${result.errors}`);
+  return result;
 }
 
-/** Runs the paced load generator (bench/paced.ts): the servers in turn, `SIZES.pacedRounds` rounds, each server's requests at `rate`; a result per server. */
-async function paced(name: string, rate: number, method: 'POST' | 'GET', servers: { url: string; requests: string[] }[]): Promise<PacedResult[]> {
+/** Starts the paced load generator (bench/paced.ts) in its own process, each server's requests at `rate`; the bench sends it slice after slice, then ends it for a result per server. */
+async function pacedGenerator(name: string, rate: number, method: 'POST' | 'GET', servers: { url: string; requests: string[] }[]) {
   const targets = await Promise.all(
     servers.map(async ({ url, requests }, i) => {
       const requestsFile = join(dir, `${name}-${i}.requests`);
@@ -143,7 +139,29 @@ async function paced(name: string, rate: number, method: 'POST' | 'GET', servers
       return { url, requestsFile, method };
     }),
   );
-  return generate<PacedResult[]>('bench/paced.ts', { targets, rounds: SIZES.pacedRounds, rate, connections }, name);
+  const spec: PacedSpec = { targets, rate, connections };
+  const child = spawn('node', [...TSX, join(root, 'bench/paced.ts'), JSON.stringify(spec)], { cwd: root, stdio: ['pipe', 'pipe', 'inherit'] });
+  children.push(child);
+  const exited = once(child, 'exit');
+  const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+  const next = async (): Promise<unknown> => {
+    const { value, done } = await lines.next();
+    if (done) throw new Error(`the paced load generator (${name}) exited`);
+    return JSON.parse(value as string);
+  };
+  return {
+    /** Resolves once every answer of the slice is in. */
+    async slice(slice: PacedSlice): Promise<void> {
+      child.stdin!.write(`${JSON.stringify(slice)}\n`);
+      await next();
+    },
+    async finish(): Promise<PacedResult[]> {
+      child.stdin!.end(`${JSON.stringify({ end: true })}\n`);
+      const results = (await next()) as PacedResult[];
+      await exited;
+      return results;
+    },
+  };
 }
 
 /** Peak resident memory of a process (VmHWM), in MB. */
@@ -551,25 +569,43 @@ const receiverRssMb = await peakRssMb(receiver.child.pid!);
 const workerRssMb = await peakRssMb(worker.child.pid!);
 
 /**
- * The receiver's answers against a ceiling's at one rate, paced, the two in alternating rounds
- * (bench/paced.ts): the receiver gets logouts that each end a session whose account is in 3 apps'
- * caches (the worker carries them out, as in the split sweep), the ceiling as many requests of its own.
+ * The receiver's answers against a ceiling's at one rate, paced (bench/paced.ts), in alternating rounds:
+ * the receiver gets logouts that each end a session whose account is in 3 apps' caches (the worker
+ * carries them out, as in the split sweep), the ceiling as many requests of its own. Each round, the
+ * ceiling's slice starts once the worker has carried out the receiver's previous slice; the receiver's
+ * runs while the worker sweeps, as it would in production.
  */
 async function pacedRun(name: string, channel: Channel, users: BenchUser[], ceilingUrl: string, rate: number) {
   const { path, method } = CHANNELS[channel];
   await preload('split:', users, users.length);
-  const ours = await requestsFor(
-    channel,
-    users.map((u) => u.sid),
-  );
-  const theirs = await requestsFor(channel, distinct(`${name}-ceiling`, users.length));
+  // Warm-up requests (connections opened, the generator's code hot) that no one journals: a token that fails (400) on the back channel, a sid no session has on the front.
+  const warmUp = mode === 'dry' ? 0 : 100;
+  const warmUpRequests = (side: string) => (channel === 'frontchannel' ? distinct(`${name}-${side}-warm-up`, warmUp).map(frontchannelPath) : Array.from({ length: warmUp }, () => 'not-a-logout-token'));
+  const generator = await pacedGenerator(name, rate, method, [
+    { url: `${ceilingUrl}${path}`, requests: [...warmUpRequests('ceiling'), ...(await requestsFor(channel, distinct(`${name}-ceiling`, users.length)))] },
+    {
+      url: `${receiver.url}${path}`,
+      requests: [
+        ...warmUpRequests('receiver'),
+        ...(await requestsFor(
+          channel,
+          users.map((u) => u.sid),
+        )),
+      ],
+    },
+  ]);
+  const [CEILING, RECEIVER] = [0, 1];
+  if (warmUp > 0) for (const target of [CEILING, RECEIVER]) await generator.slice({ target, from: 0, count: warmUp, record: false });
   const before = (await scrape(worker.url, channel)).attempts;
   const since = Date.now();
-  const [ceilingAnswers, answers] = (await paced(name, rate, method, [
-    { url: `${ceilingUrl}${path}`, requests: theirs },
-    { url: `${receiver.url}${path}`, requests: ours },
-  ])) as [PacedResult, PacedResult];
-  await attemptsEnded(worker.url, before, users.length, channel);
+  const perRound = Math.floor(users.length / SIZES.pacedRounds);
+  for (let r = 0; r < SIZES.pacedRounds; r++) {
+    const from = warmUp + r * perRound;
+    await generator.slice({ target: CEILING, from, count: perRound, record: true });
+    await generator.slice({ target: RECEIVER, from, count: perRound, record: true });
+    await attemptsEnded(worker.url, before, (r + 1) * perRound, channel);
+  }
+  const [ceilingAnswers, answers] = (await generator.finish()) as [PacedResult, PacedResult];
   const drain = await drained('split:', users);
   const completion = await journaled('split:', since, channel);
   log(
@@ -656,7 +692,7 @@ const pacedSummary = (run: Awaited<ReturnType<typeof pacedRun>>) => ({
   ceilingMaxMs: run.ceiling.maxMs,
   ceilingNon2xx: run.ceiling.non2xx,
   ceilingErrors: run.ceiling.errors,
-  roundsP99Ms: run.answers.roundsP99Ms.map((p99Ms, i) => ({ p99Ms, ceilingP99Ms: run.ceiling.roundsP99Ms[i] ?? 0 })),
+  roundsP99Ms: run.answers.slicesP99Ms.map((p99Ms, i) => ({ p99Ms, ceilingP99Ms: run.ceiling.slicesP99Ms[i] ?? 0 })),
   completed: run.completed,
   completionP50Ms: run.completionP50Ms,
   completionP99Ms: run.completionP99Ms,
