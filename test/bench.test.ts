@@ -48,5 +48,44 @@ t.test('npm run bench -- --dry-run --json runs end to end and reports its fields
   const sum = (perCommand: Record<string, number>) => Object.values(perCommand).reduce((a, b) => a + b, 0);
   t.ok(result.split.redisCommandsSentPerLogout.evalsha >= 2, 'split: commands as sent, a script once (the rate limiter and the admission at least)');
   t.ok(sum(result.split.redisCommandsSentPerLogout) < sum(result.split.redisCallsPerLogout), 'fewer sent than Redis ran: what scripts run is not sent');
+  // The front channel and the paced runs: every figure a positive number (a missing field or NaN fails), nothing refused or left behind.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a field of the report by its path, as above
+  const at = (path: string): any => path.split('.').reduce<any>((value, key) => value?.[key], result);
+  const positive = [
+    'frontchannel.ceiling.rps',
+    'frontchannel.noSessionMemory.rps',
+    'frontchannel.noSessionMemory.p99Ms',
+    'frontchannel.noSessionMemory.ratioToCeiling',
+    'frontchannel.noSessionRedis.rps',
+    'frontchannel.noSessionRedis.p99Ms',
+    'frontchannel.noSessionRedis.ratioToCeiling',
+    'frontchannel.sweep.rps',
+    'frontchannel.sweep.answeredRps',
+    'frontchannel.sweep.completionP99Ms',
+    'frontchannel.sweep.ratioToCeiling',
+    'frontchannel.split.sweep.rps',
+    'frontchannel.split.sweep.answeredRps',
+    'frontchannel.split.sweep.completionP99Ms',
+    'frontchannel.split.sweep.ratioToCeiling',
+    'frontchannel.split.sweep.service.receiverCpuPerLogoutMs',
+    ...['split.sweepHalfRate', 'frontchannel.split.sweepHalfRate'].flatMap((run) => [`${run}.p99Ratio`, ...['rate', 'p50Ms', 'p99Ms', 'ceilingP50Ms', 'ceilingP99Ms', 'completionP99Ms'].map((field) => `${run}.paced.${field}`)]),
+  ];
+  for (const path of positive) t.ok(at(path) > 0, `${path} is a positive number`);
+  t.equal(result.frontchannel.ceiling.sameAnswer, true, 'the front-channel ceiling answers the page and headers the service answers');
+  t.equal(result.frontchannel.noSessionRounds.length, 1, 'a dry run is one round of the front-channel ceiling and the service on memory and on Redis');
+  for (const field of ['ceiling', 'noSessionMemory', 'noSessionRedis']) t.equal(result.frontchannel[field].non2xx + result.frontchannel[field].errors, 0, `frontchannel.${field}: every request answered 200`);
+  for (const run of ['frontchannel.sweep', 'frontchannel.split.sweep']) {
+    t.equal(at(`${run}.completed`), result.tokensPerRun.sweep, `${run}: the journal shows every front-channel logout completed`);
+    t.equal(at(`${run}.non2xx`) + at(`${run}.errors`) + at(`${run}.leftBehind`), 0, `${run}: every request answered 200, nothing of a logged-out user left`);
+  }
+  for (const run of ['split.sweepHalfRate.paced', 'frontchannel.split.sweepHalfRate.paced']) {
+    t.equal(at(`${run}.requests`), result.tokensPerRun.paced, `${run}: every receiver request answered`);
+    t.equal(at(`${run}.ceilingRequests`), result.tokensPerRun.paced, `${run}: every ceiling request answered`);
+    t.equal(at(`${run}.non2xx`) + at(`${run}.errors`) + at(`${run}.ceilingNon2xx`) + at(`${run}.ceilingErrors`), 0, `${run}: every request answered 200, on both sides`);
+    t.equal(at(`${run}.completed`), result.tokensPerRun.paced, `${run}: the worker completed every logout of the paced run`);
+    t.equal(at(`${run}.leftBehind`), 0, `${run}: nothing of a logged-out user left`);
+    t.equal(at(`${run}.roundsP99Ms`).length, result.tokensPerRun.pacedRounds, `${run}: one p99 pair per round`);
+  }
   t.match(stdout, /verify-only ceiling/);
+  t.match(stdout, /front-channel ceiling/);
 });
