@@ -6,14 +6,17 @@ import { defineScript } from '../redis/script.js';
 const MAX_JUDGED_BYTES = 256 * 1024;
 
 /**
- * Deletes the partition in Redis when it holds nothing but the accounts' entries, as MSAL's JSON: strict
- * UTF-8 without a BOM or control bytes, entries whose fields are strings or lists of strings, every entry
- * outside AppMetadata the accounts' (by `home_account_id` or by key prefix, any ASCII letter case), and as
- * many `"home_account_id"` in the bytes as the decoder kept (none hidden by a repeat). Anything else
- * (another account's entry, a number, an empty list, which the decoder cannot tell from an object, a larger
- * partition, an encrypted blob) comes back for the byte-exact removal in the service. Replies: `{0}` no
- * such partition; `{1, bytes}` not judged here; `{2, n…}` deleted, with each account's entry count;
- * `{3}` the key is not such a partition. `read` sets `value` from `partition` (and `field`).
+ * Deletes the partition in Redis when it holds nothing but the accounts' entries, as MSAL's JSON (no BOM)
+ * decodes: entries whose fields are strings or lists of strings, every entry outside AppMetadata the
+ * accounts' (by `home_account_id` or by key prefix, any ASCII letter case), as many `"home_account_id"`
+ * in the bytes as the decoder kept (none hidden by a repeat) and as many `[` as lists it kept. Bytes are
+ * not checked one by one (Lua's patterns would cost Redis more than the GET and compare-and-set saved):
+ * invalid UTF-8 or a control byte inside a string changes no parser's reading of whose entries these are,
+ * and a partition of one account is deleted even unread when encrypted. Anything else (another account's
+ * entry, a number, an empty section, a larger partition, an encrypted blob) comes back for the byte-exact
+ * removal in the service. Replies: `{0}` no such partition; `{1, bytes}` not judged here; `{2, n…}`
+ * deleted, with each account's entry count; `{3}` the key is not such a partition. `read` sets `value`
+ * from `partition` (and `field`).
  */
 const soleAccountScript = (name: string, read: string) =>
   defineScript({
@@ -26,21 +29,7 @@ const soleAccountScript = (name: string, read: string) =>
       String.raw`
 if not value then return {0} end
 local function give() return {1, value} end
-if #value > tonumber(maxBytes) or string.sub(value, 1, 3) == '\239\187\191' or string.find(value, '[%z\1-\8\11\12\14-\31]') or string.find(value, '%[%s*%]') then return give() end
-local from = 1
-while true do
-  from = string.find(value, '[\128-\255]', from)
-  if not from then break end
-  local c, width = string.byte(value, from), 0
-  if c >= 194 and c <= 223 then width = 2 elseif c >= 224 and c <= 239 then width = 3 elseif c >= 240 and c <= 244 then width = 4 else return give() end
-  local c2 = string.byte(value, from + 1) or 0
-  if (c == 224 and c2 < 160) or (c == 237 and c2 > 159) or (c == 240 and c2 < 144) or (c == 244 and c2 > 143) then return give() end
-  for k = 1, width - 1 do
-    local b = string.byte(value, from + k) or 0
-    if b < 128 or b > 191 then return give() end
-  end
-  from = from + width
-end
+if #value > tonumber(maxBytes) or string.sub(value, 1, 3) == '\239\187\191' then return give() end
 local ok, cache = pcall(cjson.decode, value)
 if not ok or type(cache) ~= 'table' then return give() end
 local ids, counts = {}, {}
@@ -51,7 +40,7 @@ local function owner(key, named)
     if named == id or string.sub(lowerKey, 1, #id + 1) == id .. '-' then return i end
   end
 end
-local owners, found = 0, 0
+local owners, found, lists = 0, 0, 0
 for section, entries in pairs(cache) do
   if type(section) ~= 'string' or type(entries) ~= 'table' then return give() end
   for key, entry in pairs(entries) do
@@ -59,6 +48,7 @@ for section, entries in pairs(cache) do
     for f, v in pairs(entry) do
       if type(f) ~= 'string' then return give() end
       if type(v) == 'table' then
+        lists = lists + 1
         for i, item in pairs(v) do
           if type(i) ~= 'number' or type(item) ~= 'string' then return give() end
         end
@@ -78,14 +68,15 @@ for section, entries in pairs(cache) do
   end
 end
 if found == 0 then return give() end
-local written = 0
-from = 1
-while true do
-  local s, e = string.find(value, '"home_account_id"', from, true)
-  if not s then break end
-  written, from = written + 1, e + 1
+local function count(text)
+  local n, from = 0, 1
+  while true do
+    local s, e = string.find(value, text, from, true)
+    if not s then return n end
+    n, from = n + 1, e + 1
+  end
 end
-if written ~= owners then return give() end
+if count('"home_account_id"') ~= owners or count('[') ~= lists then return give() end
 redis.call('DEL', partition)
 return {2, unpack(counts)}
 `,

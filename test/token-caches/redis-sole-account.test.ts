@@ -53,10 +53,12 @@ if (ctx) {
           return;
         }
         deleted++;
-        const expected = shape.damage ? { outcome: 'skipped' } : expectedRemoval(tree, account);
+        // Damage inside strings (invalid UTF-8) makes the byte-exact removal refuse; what the partition holds is read on the undamaged tree.
+        const expected = expectedRemoval(tree, account);
         t.match(expected, { outcome: 'removed', next: null }, 'deleted only where the byte-exact removal deletes the partition');
-        t.equal(exact.next, null);
-        t.same(result.removedEntries, [exact.accounts[0]!.removedKeys.length], 'with as many entries as it removes');
+        if (shape.damage) t.equal(shape.damage.kind, 'invalid-utf8', 'of damaged bytes, only invalid UTF-8 inside the JSON is read past');
+        else t.equal(exact.next, null);
+        t.same(result.removedEntries, [expected.removedKeys.length], 'with as many entries as it removes');
         t.equal(await redis.exists(key), 0);
       }),
       { numRuns: 150 },
@@ -86,15 +88,17 @@ if (ctx) {
     );
   });
 
-  t.test('what it cannot judge comes back: damaged bytes, a control byte, a list of objects, an empty list, a number, a hidden repeated home_account_id, a large partition', async (t) => {
+  t.test('what it cannot judge comes back: a BOM, bytes after the JSON, a list of objects, an empty section, a number, a hidden repeated home_account_id, a large partition', async (t) => {
     const account = 'uid-1.utid-1';
     const entry = (extra = '') => `{"home_account_id":"${account}","environment":"login.microsoftonline.com"${extra}}`;
     const sole = `{"Account":{"${account}-login.microsoftonline.com-utid-1":${entry()}},"AppMetadata":{}}`;
     const cases: [string, Buffer][] = [
-      ...damagedPartitions(sole).map(([what, bytes]): [string, Buffer] => [what, bytes]),
-      ['a control byte', Buffer.from(sole.replace('"environment"', '"name":"a\x01b","environment"'))],
+      ...damagedPartitions(sole)
+        .filter(([what]) => /order mark|after the JSON/.test(what))
+        .map(([what, bytes]): [string, Buffer] => [what, bytes]),
       ['a list of objects', Buffer.from(sole.replace('"environment"', '"scopes":[{"a":"b"}],"environment"'))],
-      ['an empty list', Buffer.from(sole.replace('"environment"', '"scopes":[ ],"environment"'))],
+      ['an empty section', Buffer.from(sole.replace('"AppMetadata":{}', '"AppMetadata":{},"IdToken":[ ]'))],
+      ['a [ inside a string', Buffer.from(sole.replace('"environment"', '"name":"a [b]","environment"'))],
       ['a number', Buffer.from(sole.replace('"environment"', '"expires_on":1,"environment"'))],
       ['a hidden repeated home_account_id', Buffer.from(sole.replace('{"home_account_id"', '{"home_account_id":"other.one","home_account_id"'))],
       ['an entry of no one', Buffer.from(sole.replace('"AppMetadata"', '"IdToken":{"x":{"environment":"e"}},"AppMetadata"'))],
