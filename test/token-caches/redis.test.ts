@@ -136,10 +136,12 @@ if (ctx) {
   });
 
   t.test('a partition that is not strict UTF-8, begins with a BOM or has bytes after its JSON is reported skipped with the reason, never overwritten', async (t) => {
+    // Another account's entry in it: the service judges it (a partition of Erin's alone may be deleted in Redis, below).
+    const withSomeoneElse = (blob: string) => blob.replace('"Account":{', '"Account":{"someone.else-login.windows.net-t":{"home_account_id":"someone.else","environment":"login.windows.net"},');
     for (const [what, , reason] of damagedPartitions('{}')) {
       const erin = await signInEverywhere(user('Erin'));
       const key = `${prefix}msal:${ORDERS}:${erin.homeAccountId}`;
-      const [, bytes] = damagedPartitions((await redis.get(key))!).find(([w]) => w === what)!;
+      const [, bytes] = damagedPartitions(withSomeoneElse((await redis.get(key))!)).find(([w]) => w === what)!;
       await redis.set(key, bytes);
       const report = (await svc.app.inject({ method: 'POST', url: '/v1/logouts', headers: svc.auth, payload: { homeAccountId: erin.homeAccountId } })).json();
       t.match(
@@ -148,6 +150,24 @@ if (ctx) {
         what,
       );
       t.ok((await redis.getBuffer(key))!.equals(bytes), `${what}: the partition is untouched`);
+    }
+  });
+
+  t.test("a partition of the account's alone with invalid UTF-8 inside a string is deleted in Redis; one with a BOM or bytes after its JSON is skipped", async (t) => {
+    for (const [what, , reason] of damagedPartitions('{}')) {
+      const frank = await signInEverywhere(user('Frank'));
+      const key = `${prefix}msal:${ORDERS}:${frank.homeAccountId}`;
+      const [, bytes] = damagedPartitions((await redis.get(key))!).find(([w]) => w === what)!;
+      await redis.set(key, bytes);
+      const report = (await svc.app.inject({ method: 'POST', url: '/v1/logouts', headers: svc.auth, payload: { homeAccountId: frank.homeAccountId } })).json();
+      const removal = report.removals.find((r: { app: string }) => r.app === 'orders-web');
+      if (/order mark|after its JSON/.test(String(reason))) {
+        t.match(removal, { outcome: 'skipped', detail: reason }, what);
+        t.ok((await redis.getBuffer(key))!.equals(bytes), `${what}: the partition is untouched`);
+      } else {
+        t.match(removal, { outcome: 'removed', partitionDeleted: true }, what);
+        t.equal(await redis.exists(key), 0, `${what}: the partition is gone`);
+      }
     }
   });
 }
