@@ -3,8 +3,7 @@
  * in the bench's sweep, without the rest of the service: `npx tsx bench/large-partition-memory.ts [users]
  * [rate] [repeats] [variant…]` (defaults: 2,000 users, 1,000 removals/s, 2 repeats, the variant `default`).
  * A variant is node flags and environment settings for the process, space-separated in one argument
- * (`'--max-old-space-size=512 MALLOC_MMAP_THRESHOLD_=131072'`), and `pieces=N`, the store's piece size (0: the
- * whole partition in one reply, as a GET); `default` is none. A Redis of its own; for
+ * (`'--max-old-space-size=512 MALLOC_MMAP_THRESHOLD_=131072'`); `default` is none. A Redis of its own; for
  * each repeat and variant in turn the shared partition is written again (real msal-node entries, as
  * bench/preload.ts builds them, 13.5 MB for 2,000 users) and a child process of its own runs the Redis store
  * and the sweeper, asking the removals at the rate given. It prints one JSON line per child: its peak RSS
@@ -58,7 +57,7 @@ function residentByMapping(): Record<string, number> {
 }
 
 /** One child: the store and the sweeper alone, removing `users` accounts at `rate` per second. */
-async function child(url: string, users: number, rate: number, pieceBytes: number | undefined): Promise<void> {
+async function child(url: string, users: number, rate: number): Promise<void> {
   const startRssMb = mb(process.memoryUsage().rss);
   const peaks = { rss: 0, heapUsed: 0, external: 0, arrayBuffers: 0 };
   let atPeak = { memory: process.memoryUsage(), mappings: {} as Record<string, number> };
@@ -68,7 +67,7 @@ async function child(url: string, users: number, rate: number, pieceBytes: numbe
     if (m.rss > peaks.rss + 4 * 1048576) atPeak = { memory: m, mappings: residentByMapping() };
     for (const k of ['rss', 'heapUsed', 'external', 'arrayBuffers'] as const) peaks[k] = Math.max(peaks[k], m[k]);
   }, 5);
-  const store = new RedisTokenCacheStore(new Redis(url), true, pieceBytes === undefined ? {} : { pieceBytes: pieceBytes || Number.MAX_SAFE_INTEGER });
+  const store = new RedisTokenCacheStore(new Redis(url), true);
   const roundMs: number[] = [];
   const timed: TokenCacheStore = {
     readForUpdate: async (key: string, context?: PartitionContext) => {
@@ -122,10 +121,9 @@ async function parent(users: number, rate: number, repeats: number, variants: st
       for (const variant of variants) {
         const settings = variant === 'default' ? [] : variant.split(' ').filter(Boolean);
         const flags = settings.filter((s) => s.startsWith('--'));
-        const pieces = settings.find((s) => s.startsWith('pieces='))?.slice('pieces='.length) ?? '';
-        const env = Object.fromEntries(settings.filter((s) => !s.startsWith('--') && !s.startsWith('pieces=')).map((s) => [s.slice(0, s.indexOf('=')), s.slice(s.indexOf('=') + 1)]));
+        const env = Object.fromEntries(settings.filter((s) => !s.startsWith('--')).map((s) => [s.slice(0, s.indexOf('=')), s.slice(s.indexOf('=') + 1)]));
         const { sharedBytes } = await preloadCaches(redis, { perAccount: [], shared: SHARED }, accounts);
-        const proc = spawn('node', [...flags, '--import', 'tsx', fileURLToPath(import.meta.url), '--child', server.url, String(users), String(rate), pieces], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+        const proc = spawn('node', [...flags, '--import', 'tsx', fileURLToPath(import.meta.url), '--child', server.url, String(users), String(rate)], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
         let out = '';
         proc.stdout!.on('data', (chunk: Buffer) => (out += chunk));
         const [code] = (await once(proc, 'exit')) as [number | null];
@@ -141,5 +139,5 @@ async function parent(users: number, rate: number, repeats: number, variants: st
 }
 
 const args = process.argv.slice(2);
-if (args[0] === '--child') await child(args[1]!, Number(args[2]), Number(args[3]), args[4] ? Number(args[4]) : undefined);
+if (args[0] === '--child') await child(args[1]!, Number(args[2]), Number(args[3]));
 else await parent(Number(args[0] ?? 2_000), Number(args[1] ?? 1_000), Number(args[2] ?? 2), args.length > 3 ? args.slice(3) : ['default']);

@@ -1,7 +1,7 @@
 import { safeMessage } from './errors.js';
 import type { AppConfig } from './registrations.js';
 import type { AccountRemoval } from './model.js';
-import { ForeignPartitionError, type AccountPartitionRemoval, type CacheFormat, type PartitionContext, type TokenCacheStore } from './token-cache.js';
+import { ForeignPartitionError, type AccountPartitionRemoval, type CacheFormat, type TokenCacheStore } from './token-cache.js';
 
 /** One registered app and the store its MSAL cache partitions live in. */
 export interface AppTokenCache {
@@ -51,13 +51,6 @@ type PartitionOutcome = Pick<AccountRemoval, 'outcome' | 'detail' | 'removedEntr
 interface Waiter {
   homeAccountId: string;
   settle(result: PartitionOutcome): void;
-}
-
-/** A round's reading of a blob: waiters with their outcome, and waiters whose account goes with `next` written back. */
-interface Judgment {
-  judged: [Waiter, PartitionOutcome][];
-  removing: [Waiter, AccountPartitionRemoval][];
-  next?: string | Buffer | null;
 }
 
 /** One partition key of one store while removals from it are pending: the callers of the next round. */
@@ -164,18 +157,27 @@ export class TokenCacheSweeper {
       for (let attempt = 1; attempt <= this.maxConflicts; attempt++) {
         const update = await store.readForUpdate(key, context);
         try {
-          const { judged, removing, next } = await this.judge(update.value, waiting, context);
-          const settleJudged = () => judged.forEach(([w, result]) => w.settle(result));
-          // Bytes read in pieces may mix two writes: their outcomes wait until the write, or a confirmation, shows none came between.
-          if (!update.confirm) {
-            settleJudged();
-            waiting = removing.map(([w]) => w);
+          const blob = update.value;
+          if (blob === null) return settleAll({ outcome: 'not_present', detail: 'no such partition' });
+          const format = this.formats.find((f) => f.recognizes(blob));
+          if (!format) return settleAll({ outcome: 'skipped', detail: 'the partition is in no known cache format' });
+          const { accounts, next } = await format.removeAccounts(
+            blob,
+            waiting.map((w) => w.homeAccountId),
+            context,
+          );
+          const removing: [Waiter, AccountPartitionRemoval][] = [];
+          waiting.forEach((w, i) => {
+            const result = accounts[i]!;
+            if (result.outcome !== 'removed' || next === undefined) w.settle({ outcome: result.outcome, ...(result.detail ? { detail: result.detail } : {}) });
+            else removing.push([w, result]);
+          });
+          waiting = removing.map(([w]) => w);
+          if (waiting.length === 0) return;
+          if (await update.write(next!)) {
+            for (const [w, { removedKeys, detail }] of removing) w.settle({ outcome: 'removed', removedEntries: removedKeys.length, partitionDeleted: next === null, ...(detail ? { detail } : {}) });
+            return;
           }
-          const held = removing.length > 0 ? await update.write(next!) : !update.confirm || (await update.confirm());
-          if (!held) continue;
-          if (update.confirm) settleJudged();
-          for (const [w, { removedKeys, detail }] of removing) w.settle({ outcome: 'removed', removedEntries: removedKeys.length, partitionDeleted: next === null, ...(detail ? { detail } : {}) });
-          return;
         } finally {
           update.release();
         }
@@ -185,25 +187,5 @@ export class TokenCacheSweeper {
       if (err instanceof ForeignPartitionError) settleAll({ outcome: 'skipped', detail: err.message });
       else settleAll({ outcome: 'failed', detail: `cannot remove: ${safeMessage(err)}` });
     }
-  }
-
-  /** What the blob says for each waiter: an outcome already, or its account's removal, written back as `next` for all of them. */
-  private async judge(blob: string | Buffer | null, waiting: Waiter[], context: PartitionContext): Promise<Judgment> {
-    const all = (result: PartitionOutcome): Judgment => ({ judged: waiting.map((w) => [w, result]), removing: [] });
-    if (blob === null) return all({ outcome: 'not_present', detail: 'no such partition' });
-    const format = this.formats.find((f) => f.recognizes(blob));
-    if (!format) return all({ outcome: 'skipped', detail: 'the partition is in no known cache format' });
-    const { accounts, next } = await format.removeAccounts(
-      blob,
-      waiting.map((w) => w.homeAccountId),
-      context,
-    );
-    const judgment: Judgment = { judged: [], removing: [], next };
-    waiting.forEach((w, i) => {
-      const result = accounts[i]!;
-      if (result.outcome !== 'removed' || next === undefined) judgment.judged.push([w, { outcome: result.outcome, ...(result.detail ? { detail: result.detail } : {}) }]);
-      else judgment.removing.push([w, result]);
-    });
-    return judgment;
   }
 }

@@ -17,12 +17,6 @@ export interface PartitionUpdate {
   value: string | Buffer | null;
   /** `next` as text or bytes, whichever `value` was. */
   write(next: string | Buffer | null): Promise<boolean>;
-  /**
-   * Present when `value` was read in pieces, which are one state of the partition only if nothing wrote the
-   * key meanwhile: true when nothing has written it since the read began. An outcome judged on `value` holds
-   * only once this, or a write that succeeds, says so; it ends the update as a write does.
-   */
-  confirm?(): Promise<boolean>;
   release(): void;
 }
 

@@ -21,17 +21,6 @@ export interface RedisPartitionLayout {
   write(transaction: ChainableCommander, key: string, next: string | Buffer | null): ChainableCommander;
   /** Its compare-and-set on a connection: true when the partition still was `expected` and is now `next` (null deletes it). */
   compareAndSet(client: Redis | Cluster): CompareAndSet;
-  /**
-   * Where Redis reads the type by ranges: a partition longer than `pieceBytes` read in pieces of that size into
-   * one buffer. Pieces are one state of the partition only if nothing wrote it meanwhile, which the caller's WATCH tells.
-   */
-  readInPieces?(client: Redis, key: string, pieceBytes: number): Promise<PiecewiseRead>;
-}
-
-/** The partition's bytes (null: no such key), and whether more than one command read them. */
-export interface PiecewiseRead {
-  value: Buffer | null;
-  inPieces: boolean;
 }
 
 export type CompareAndSet = (key: string, expected: string | Buffer, next: string | Buffer | null) => Promise<boolean>;
@@ -59,29 +48,6 @@ return 1
 });
 
 /**
- * A string as GETRANGEs of `pieceBytes`: the first alone, which is all of a shorter string (as many commands as a
- * GET), then STRLEN and the others at once. A short piece (the key was written meanwhile) leaves zeros, never other memory.
- */
-async function readStringInPieces(client: Redis, key: string, pieceBytes: number): Promise<PiecewiseRead> {
-  const wrongType = foreignType('a string');
-  const first = await client.getrangeBuffer(key, 0, pieceBytes - 1).catch(wrongType);
-  // GETRANGE answers an absent key as an empty string.
-  if (first.length === 0) return { value: await client.getBuffer(key).catch(wrongType), inPieces: false };
-  if (first.length < pieceBytes) return { value: first, inPieces: false };
-  const length = await client.strlen(key).catch(wrongType);
-  if (length <= pieceBytes) return { value: first.subarray(0, length), inPieces: true }; // one piece long, or written since
-  const value = Buffer.allocUnsafe(length);
-  first.copy(value);
-  const pieces: Promise<void>[] = [];
-  for (let start = pieceBytes; start < length; start += pieceBytes) {
-    const end = Math.min(start + pieceBytes, length);
-    pieces.push(client.getrangeBuffer(key, start, end - 1).then((piece) => void value.fill(0, start + piece.copy(value, start), end), wrongType));
-  }
-  await Promise.all(pieces);
-  return { value, inPieces: true };
-}
-
-/**
  * A string at the key. Compare-and-set keeps the TTL. (Naming what was read by length and SHA-1 instead
  * of sending it back is no cheaper for Redis: bench/README.md, "Tried, measured and not kept".)
  */
@@ -94,7 +60,6 @@ export const STRING_LAYOUT: RedisPartitionLayout = {
     const compareAndSet = COMPARE_AND_SET_STRING.on(client);
     return (key, expected, next) => compareAndSet.run({ keys: { partition: key }, args: { expected, deletes: next === null ? '1' : '0', next: next ?? '' } });
   },
-  readInPieces: readStringInPieces,
 };
 
 export interface RedisTokenCacheOptions {
@@ -104,8 +69,6 @@ export interface RedisTokenCacheOptions {
   updateConnectionName?: string;
   /** How the partition sits at its key: a string by default. */
   layout?: RedisPartitionLayout;
-  /** A partition updated under WATCH that is longer than this is read in pieces of this size, where the layout can; 1 MiB by default. */
-  pieceBytes?: number;
 }
 
 /** One connection for updates, and the update it is taken by (the next waits for it). */
@@ -119,10 +82,8 @@ interface UpdateSlot {
  *
  * An update (read, remove accounts, write back) of a partition of one account is a GET and a
  * compare-and-set in Lua. One of a shared partition WATCHes the key on a connection kept for updates,
- * reads it (in GETRANGEs of 1 MiB: one reply of megabytes costs ioredis's parser more than twice its size,
- * bench/README.md), and writes with MULTI/SET KEEPTTL/EXEC,
- * which Redis refuses if anything wrote the key since the WATCH, between the pieces too: Lua would take
- * both blobs as Lua strings and hold Redis, and every client of it, for the
+ * GETs it, and writes with MULTI/SET KEEPTTL/EXEC, which Redis refuses if anything wrote the key since
+ * the WATCH: Lua would take both blobs as Lua strings and hold Redis, and every client of it, for the
  * copy (bench/README.md, finding 7). Those connections never reconnect nor
  * resend: a write can only go out on the connection whose WATCH guards it, and one that dropped fails the
  * update, which is retried. Updates read and write the partition as bytes. On a Cluster, every update
@@ -133,7 +94,6 @@ export class RedisTokenCacheStore implements TokenCacheStore {
   private readonly updateConnectionName: string;
   private readonly layout: RedisPartitionLayout;
   private readonly compareAndSetInLua: CompareAndSet;
-  private readonly pieceBytes: number;
   private closed = false;
 
   constructor(
@@ -142,7 +102,6 @@ export class RedisTokenCacheStore implements TokenCacheStore {
     options: RedisTokenCacheOptions = {},
   ) {
     this.layout = options.layout ?? STRING_LAYOUT;
-    this.pieceBytes = options.pieceBytes ?? 1 << 20;
     this.compareAndSetInLua = this.layout.compareAndSet(redis);
     this.slots = Array.from({ length: options.updateConnections ?? 8 }, () => ({ free: Promise.resolve() }));
     this.updateConnectionName = options.updateConnectionName ?? 'logout-receiver:token-cache-update';
@@ -158,13 +117,11 @@ export class RedisTokenCacheStore implements TokenCacheStore {
     slot.free = new Promise((resolve) => (release = resolve));
     await previous;
     let connection: Redis | undefined;
-    let read: PiecewiseRead;
+    let value: Buffer | null;
     try {
       connection = await this.updateConnection(slot);
-      const layout = this.layout;
       // As bytes: a shared partition of megabytes is then never decoded into a string (see cache-formats/msal-json).
-      // The WATCH goes out first: it guards the whole read, every piece included.
-      [, read] = await Promise.all([connection.watch(key), layout.readInPieces ? layout.readInPieces(connection, key, this.pieceBytes) : layout.read(connection, key).then((value) => ({ value, inPieces: false }))]);
+      [, value] = await Promise.all([connection.watch(key), this.layout.read(connection, key)]);
     } catch (err) {
       if (connection?.status === 'ready') void connection.unwatch().catch(() => {});
       release();
@@ -172,21 +129,19 @@ export class RedisTokenCacheStore implements TokenCacheStore {
     }
     const watching = connection;
     let done = false;
-    const exec = async (transaction: ChainableCommander): Promise<boolean> => {
-      done = true;
-      const results = await transaction.exec().catch((err: unknown) => {
-        throw new Error(redisErrorMessage(err)); // the report says why (READONLY behind EXECABORT)
-      });
-      if (results === null) return false; // written by someone else since the WATCH
-      const failed = results.find(([err]) => err);
-      if (failed) throw failed[0];
-      return true;
-    };
     return {
-      value: read.value,
-      write: (next) => exec(this.layout.write(watching.multi(), key, next)),
-      // An empty transaction, which Redis refuses too if anything wrote the key since the WATCH.
-      ...(read.inPieces ? { confirm: () => exec(watching.multi()) } : {}),
+      value,
+      write: async (next) => {
+        done = true;
+        const transaction = this.layout.write(watching.multi(), key, next);
+        const results = await transaction.exec().catch((err: unknown) => {
+          throw new Error(redisErrorMessage(err)); // the report says why (READONLY behind EXECABORT)
+        });
+        if (results === null) return false; // written by someone else since the WATCH
+        const failed = results.find(([err]) => err);
+        if (failed) throw failed[0];
+        return true;
+      },
       release: () => {
         // Sent before the next update's WATCH on this connection, so that one starts clean.
         if (!done && watching.status === 'ready') void watching.unwatch().catch(() => {});

@@ -5,8 +5,6 @@ import { MemoryTokenCacheStore } from '../../src/token-caches/memory.js';
 import { FakeEntra, MsalWebApp } from '../../simulators/msal-app.js';
 import { ORDERS, TENANT_A, testConfigFile } from '../helpers/service.js';
 import { CACHE_FORMATS } from '../../src/cache-formats/formats.js';
-import { removeAccountsFromPartition } from '../../src/cache-formats/msal-json.js';
-import type { PartitionUpdate, TokenCacheStore } from '../../src/core/token-cache.js';
 
 const OID = 'aaaaaaaa-0000-4000-8000-000000000001';
 const HOME = `${OID}.${TENANT_A}`;
@@ -99,50 +97,4 @@ t.test('an absent partition is not_present', async (t) => {
   const { app } = await sharedPartition();
   const [removal] = await new TokenCacheSweeper([{ app, store: new MemoryTokenCacheStore() }], { formats: CACHE_FORMATS }).sweep([{ homeAccountId: HOME, cacheKeys: new Map() }]);
   t.match(removal, { outcome: 'not_present', partitionKey: 'shared' });
-});
-
-/** A store whose first update comes from a read in pieces that two writes tore (`torn` is what it read), then the store's own updates, each confirmed. */
-function tornOnce(store: MemoryTokenCacheStore, torn: string, first: { write: boolean; confirm: boolean }) {
-  const seen = { reads: 0, confirmations: 0 };
-  const confirm = (answer: boolean) => async () => (seen.confirmations++, answer);
-  const pieces: TokenCacheStore = {
-    async readForUpdate(key: string): Promise<PartitionUpdate> {
-      if (++seen.reads === 1) return { value: torn, write: async () => first.write, confirm: confirm(first.confirm), release: () => {} };
-      return { ...(await store.readForUpdate(key)), confirm: confirm(true) };
-    },
-  };
-  return { pieces, seen };
-}
-
-t.test('an outcome judged on a read in pieces waits for its confirmation: an unconfirmed read is read again', async (t) => {
-  const { app, store, web, alice, bob } = await sharedPartition();
-  // The torn read lacks alice's entries, which the partition held all along.
-  const torn = (await removeAccountsFromPartition((await store.get('shared'))!, [alice.homeAccountId])).next!;
-  const { pieces, seen } = tornOnce(store, torn, { write: false, confirm: false });
-  const [removal] = await new TokenCacheSweeper([{ app, store: pieces }], { formats: CACHE_FORMATS }).sweep([{ homeAccountId: alice.homeAccountId, cacheKeys: new Map() }]);
-  t.match(removal, { outcome: 'removed' }, 'not not_present, as the torn read alone would say');
-  t.same(seen, { reads: 2, confirmations: 1 }, 'read again after the refused confirmation; a write needs none');
-  t.same(
-    (await web.accounts(bob.homeAccountId)).map((a) => a.homeAccountId),
-    [bob.homeAccountId],
-  );
-});
-
-t.test('a confirmed read in pieces settles what it judged: an absent account is not_present after one confirmation', async (t) => {
-  const { app, store } = await sharedPartition();
-  const { pieces, seen } = tornOnce(store, (await store.get('shared'))!, { write: false, confirm: true });
-  const [removal] = await new TokenCacheSweeper([{ app, store: pieces }], { formats: CACHE_FORMATS }).sweep([{ homeAccountId: HOME.replace('aaaaaaaa', 'cccccccc'), cacheKeys: new Map() }]);
-  t.match(removal, { outcome: 'not_present' });
-  t.same(seen, { reads: 1, confirmations: 1 });
-});
-
-t.test('a write refused after a read in pieces reads again for every account of the round, those it judged without writing included', async (t) => {
-  const { app, store, alice, bob } = await sharedPartition();
-  const torn = (await removeAccountsFromPartition((await store.get('shared'))!, [alice.homeAccountId])).next!;
-  const { pieces, seen } = tornOnce(store, torn, { write: false, confirm: false });
-  const sweeper = new TokenCacheSweeper([{ app, store: pieces }], { formats: CACHE_FORMATS });
-  const removals = await Promise.all([alice, bob].map((a) => sweeper.sweep([{ homeAccountId: a.homeAccountId, cacheKeys: new Map() }])));
-  t.match(removals, [[{ outcome: 'removed' }], [{ outcome: 'removed' }]], 'alice is not settled as not_present on the torn read');
-  t.equal(seen.reads, 2);
-  t.equal(await store.get('shared'), null, 'both gone, the partition with them');
 });
