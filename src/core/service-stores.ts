@@ -24,11 +24,15 @@ export function sessionsOfTarget(sessions: SessionStore, target: LogoutTarget): 
   return sessions.byHomeAccountId(target.homeAccountId);
 }
 
+/** What a replay record holds once it has refused a token: no admission's id, so no `forget` matches it. */
+export const REFUSED_BY_IT = 'refused';
+
 /** Seen `jti`s of logout tokens, so a replayed token has no effect (recorded by {@link ServiceStores.admitLogout}). */
 export interface ReplayStore {
   /**
    * Drops the record the admission `admissionId` (its report id) made, when that logout could not be
-   * recorded; a record another admission made since is kept. `until` (epoch ms): the record's own end.
+   * recorded; a record another admission made since is kept, and so is one that has refused a token
+   * since (that refusal told the provider its logout was received). `until` (epoch ms): the record's own end.
    */
   forget(key: string, admissionId: string, until: number): Promise<void>;
 }
@@ -103,7 +107,8 @@ export interface ServiceStores {
   /**
    * The replay record, the journal entry and the marker of a back-channel logout in one step (with
    * Redis one script: one round trip before the answer instead of two). False, and nothing written,
-   * when the replay record exists already. After a failure any part may have been written.
+   * when the replay record exists already; that record then belongs to no admission, so that no
+   * `forget` drops it any more. After a failure any part may have been written.
    */
   admitLogout(admission: LogoutAdmission): Promise<boolean>;
   /**

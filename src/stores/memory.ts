@@ -1,7 +1,7 @@
 import { Type } from 'typebox';
 import { randomUUID } from 'node:crypto';
 import { receivedAtMs, sameRegistration, targetKey, type LogoutReport, type LogoutTarget, type NewSession, type Session } from '../core/model.js';
-import { sessionsOfTarget, sessionsReadAtClaim, type ClaimedLogout, type LoggedOutMarkers, type LogoutJournal, type ReplayStore, type ServiceStores, type SessionStore } from '../core/service-stores.js';
+import { REFUSED_BY_IT, sessionsOfTarget, sessionsReadAtClaim, type ClaimedLogout, type LoggedOutMarkers, type LogoutJournal, type ReplayStore, type ServiceStores, type SessionStore } from '../core/service-stores.js';
 import type { StoreKind } from './kind.js';
 
 type Clock = () => number;
@@ -36,6 +36,12 @@ class ExpiringMap<V> {
         break;
       }
     this.entries.set(key, { value, expiresAt });
+  }
+
+  /** A new value for a live entry, its expiry and place kept. */
+  replace(key: string, value: V): void {
+    const entry = this.entries.get(key);
+    if (entry && entry.expiresAt > this.now()) entry.value = value;
   }
 
   delete(key: string): boolean {
@@ -141,7 +147,7 @@ class MemoryReplayStore implements ReplayStore {
   }
   /** Records `key` until `expiresAt` (epoch ms); false when it was already recorded. */
   remember(key: string, admissionId: string, expiresAt: number): boolean {
-    if (this.seen.get(key) !== undefined) return false;
+    if (this.seen.get(key) !== undefined) return (this.seen.replace(key, REFUSED_BY_IT), false);
     this.seen.set(key, admissionId, expiresAt);
     return true;
   }

@@ -86,6 +86,18 @@ t.test('a back-channel logout is admitted once: its replay record, its journal e
   await stores.journal.dequeue('adm-1');
 });
 
+t.test("a replay record that refused a token survives the late forget of the admission that made it (the provider's retry was told: received)", async (t) => {
+  const report = (id: string) => ({ id, state: 'pending' as const, channel: 'backchannel' as const, target: { kind: 'sub' as const, issuer: 'i', sub: 'u' }, receivedAt: '', attempts: 0, sessionsEnded: 0, sessionIds: [], accounts: [], removals: [] });
+  const admission = (id: string) => ({ replay: { key: 'i refused-jti', expiresAt: now + 100 }, report: report(id), dueAt: now + 50 });
+  t.equal(await stores.admitLogout(admission('ref-1')), true);
+  t.equal(await stores.admitLogout(admission('ref-2')), false, "the provider's retry: a replay");
+  await stores.replay.forget('i refused-jti', 'ref-1', now + 100);
+  t.equal(await stores.admitLogout(admission('ref-3')), false, 'a replay after the late forget is still refused');
+  now += 100;
+  t.equal(await stores.admitLogout(admission('ref-4')), true, 'until the record expires as it would have');
+  for (const id of ['ref-1', 'ref-4']) await stores.journal.dequeue(id);
+});
+
 t.test('the journal returns copies, not live objects', async (t) => {
   const report = { id: 'r', state: 'pending' as const, channel: 'api' as const, target: { kind: 'account' as const, homeAccountId: 'h' }, receivedAt: '', attempts: 0, sessionsEnded: 0, sessionIds: [], accounts: [], removals: [] };
   await stores.journal.save(report);

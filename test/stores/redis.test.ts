@@ -5,6 +5,7 @@ import { RedisTokenCacheStore } from '../../src/token-caches/redis.js';
 import { ForeignPartitionError } from '../../src/core/token-cache.js';
 import { resolveConfig } from '../../src/config/load.js';
 import { createBackends } from '../../src/backends.js';
+import { replayKey } from '../../src/stores/redis/keys.js';
 import { REDIS_URL, redisForTest } from '../helpers/redis.js';
 import { ISSUER, ORDERS, testConfigFile } from '../helpers/service.js';
 
@@ -114,14 +115,30 @@ if (ctx) {
       dueAt: Date.now() + 60_000,
     });
     t.equal(await stores.admitLogout(admission('f1')), true);
-    t.equal(await stores.admitLogout(admission('f2')), false, 'a replay');
     await stores.replay.forget('iss jti-1', 'f2', Date.now() + 60_000);
-    t.equal(await stores.admitLogout(admission('f4')), false, "another admission's forget leaves the record of f1");
+    t.equal(await redis.get(replayKey(prefix, 'iss jti-1')), 'f1', "another admission's forget leaves the record of f1");
     await stores.replay.forget('iss jti-1', 'f1', Date.now() + 60_000);
     t.equal(await stores.admitLogout(admission('f3')), true, 'forgotten by its own admission, it can be recorded again');
     await stores.replay.forget('iss jti-1', 'f1', Date.now() + 60_000);
     t.equal(await stores.admitLogout(admission('f5')), false, "a late forget of f1 leaves f3's record: no replay of an answered logout");
     for (const id of ['f1', 'f3']) await stores.journal.dequeue(id);
+  });
+
+  t.test("a replay record that refused a token survives the late forget of the admission that made it (the provider's retry was told: received)", async (t) => {
+    // A failover: f1's admission reached the promoted replica but was answered 400; the provider's retry
+    // was refused as a replay there; f1's forget, retried until replicated, lands after that refusal.
+    const admission = (id: string) => ({
+      replay: { key: 'iss jti-refused', expiresAt: Date.now() + 60_000 },
+      report: { id, state: 'pending' as const, channel: 'backchannel' as const, target: { kind: 'sub' as const, issuer: 'iss', sub: 'u' }, receivedAt: '', attempts: 0, sessionsEnded: 0, sessionIds: [], accounts: [], removals: [] },
+      dueAt: Date.now() + 60_000,
+    });
+    t.equal(await stores.admitLogout(admission('r1')), true);
+    t.equal(await stores.admitLogout(admission('r2')), false, "the provider's retry: a replay");
+    const ttl = await redis.pttl(replayKey(prefix, 'iss jti-refused'));
+    await stores.replay.forget('iss jti-refused', 'r1', Date.now() + 60_000);
+    t.equal(await stores.admitLogout(admission('r3')), false, 'a replay after the late forget is still refused');
+    t.ok(ttl > 0 && (await redis.pttl(replayKey(prefix, 'iss jti-refused'))) <= ttl, 'the record keeps its expiry');
+    await stores.journal.dequeue('r1');
   });
 
   t.test('a back-channel logout is admitted once: its replay record, its journal entry queued and its marker together; a replay writes nothing (admitLogout)', async (t) => {

@@ -1,14 +1,14 @@
 import type { Redis, Cluster } from 'ioredis';
 import { receivedAtMs } from '../../core/model.js';
-import type { ServiceStores } from '../../core/service-stores.js';
+import { REFUSED_BY_IT, type ServiceStores } from '../../core/service-stores.js';
 import { defineScript, replies } from '../../redis/script.js';
 import { dueQueue, indexKeys, markerKey, pendingSince, replayKey, reportKey, sessionKey, targetIndexKey, type Keyspace } from './keys.js';
 import { encodeReport } from './journal.js';
 import { execAndWait, notReplicated, type Replication } from './replication.js';
 
 /**
- * A back-channel logout taken in: the replay record (refused when it exists: nothing else is written),
- * the report queued for a worker and found by its target, the target's marker (when there is one).
+ * A back-channel logout taken in: the replay record (refused when it exists: it is then marked refused,
+ * so that a failed admission's late forget keeps it, and nothing else is written), the report queued for a worker and found by its target, the target's marker (when there is one).
  * Times are epoch ms, the retention a duration in ms.
  */
 const ADMIT_LOGOUT = defineScript({
@@ -16,7 +16,10 @@ const ADMIT_LOGOUT = defineScript({
   keys: ['replay', 'report', 'dueQueue', 'targetIndex', 'pendingSince', 'marker?'],
   args: ['replayExpiresAt', 'reportJson', 'retentionMs', 'dueAt', 'reportId', 'receivedAt', 'markerExpiresAt?'],
   lua: `
-if not redis.call('SET', replay, reportId, 'PXAT', replayExpiresAt, 'NX') then return 0 end
+if not redis.call('SET', replay, reportId, 'PXAT', replayExpiresAt, 'NX') then
+  redis.call('SET', replay, '${REFUSED_BY_IT}', 'KEEPTTL')
+  return 0
+end
 redis.call('SET', report, reportJson, 'PX', retentionMs)
 redis.call('ZADD', dueQueue, dueAt, reportId)
 redis.call('ZADD', targetIndex, receivedAt, reportId)
