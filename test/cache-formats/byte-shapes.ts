@@ -87,11 +87,12 @@ const u = (code: number, upper: boolean) => `\\u${code.toString(16).padStart(4, 
 
 function quote(s: string, shape: ByteShape): string {
   let out = '"';
+  const ofString = hash(s); // once: hashing the whole string at each character made long tokens quadratic
   for (let i = 0; i < s.length; i++) {
     const code = s.charCodeAt(i);
     if (shape.layout.startsWith('python') && code > 0x7f)
       out += u(code, false); // ensure_ascii
-    else if (shape.escapes !== null && hash(shape.escapes, s, i) % 4 === 0) out += u(code, hash(s, i) % 2 === 0);
+    else if (shape.escapes !== null && hash(shape.escapes, ofString, i) % 4 === 0) out += u(code, hash(ofString, i) % 2 === 0);
     else out += JSON.stringify(s[i]).slice(1, -1);
   }
   return `${out}"`;

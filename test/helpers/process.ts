@@ -85,3 +85,12 @@ export async function pollUntil(check: () => Promise<boolean>, timeoutMs: number
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
+
+/**
+ * A command and its arguments, run without tap's coverage and process tracking: tap's hooks put
+ * NODE_OPTIONS and NODE_V8_COVERAGE back into every process a test spawns, and each node process then
+ * loads them; `env -u` takes them out for a harness whose processes are not the service under test.
+ */
+export function withoutCoverage(command: string, args: string[]): [string, string[]] {
+  return ['env', ['-u', 'NODE_OPTIONS', '-u', 'NODE_V8_COVERAGE', command, ...args]];
+}
