@@ -5,13 +5,15 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { keyFromStdin, parseCommandLine, UsageError } from '../src/cli.js';
+import { withoutCoverage } from './helpers/process.js';
 import { testConfigFile } from './helpers/service.js';
 
-// The command line, run as an operator does: the compiled bin (npm test builds dist/ first).
+// The command line, run as an operator does: the compiled bin (npm test builds dist/ first), without tap's
+// hooks (each would cost the process a second of CPU; these paths' coverage is not counted).
 const main = new URL('../dist/main.js', import.meta.url).pathname;
 const run = (args: string[], input?: string) =>
   new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-    const child = execFile(process.execPath, [main, ...args], { timeout: 20_000, env: { ...process.env, LOGOUT_RECEIVER_CONFIG: '' } }, (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }));
+    const child = execFile(...withoutCoverage(process.execPath, [main, ...args]), { timeout: 20_000, env: { ...process.env, LOGOUT_RECEIVER_CONFIG: '' } }, (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }));
     child.stdin!.end(input ?? '');
   });
 const dir = await mkdtemp(join(tmpdir(), 'lr-cli-'));
