@@ -100,24 +100,20 @@ export type RemoveWhereSole = (key: string, homeAccountIds: readonly string[]) =
 const STRING_SCRIPT = soleAccountScript('lrRemoveSoleAccountString', `local value = redis.call('GET', partition)\n`);
 const HASH_SCRIPT = soleAccountScript('lrRemoveSoleAccountHashField', `local value = redis.call('HGET', partition, field)\nif not value and redis.call('EXISTS', partition) == 1 then return {3} end\n`);
 
-/** For a partition that is a string at its key. */
-export const removeWhereSoleInString = (client: Redis | Cluster): RemoveWhereSole => {
-  const caller = STRING_SCRIPT.on(client);
-  return async (key, homeAccountIds) => {
-    const result = await caller.run({ keys: { partition: key }, args: { maxBytes: MAX_JUDGED_BYTES, field: '' }, moreArgs: homeAccountIds });
-    if (result === 'foreign') throw new ForeignPartitionError('the key holds another Redis type than a string');
-    return result;
-  };
-};
-
-/** For a partition that is a field of a hash at its key. */
-export const removeWhereSoleInHashField =
-  (field: string) =>
+/** The script's caller on a connection; `field` is the hash field read ('' for a string). */
+const callerOf =
+  (script: typeof STRING_SCRIPT, field: string) =>
   (client: Redis | Cluster): RemoveWhereSole => {
-    const caller = HASH_SCRIPT.on(client);
+    const caller = script.on(client);
     return async (key, homeAccountIds) => {
       const result = await caller.run({ keys: { partition: key }, args: { maxBytes: MAX_JUDGED_BYTES, field }, moreArgs: homeAccountIds });
       if (result === 'foreign') throw new ForeignPartitionError(`the hash has no ${field} field`);
       return result;
     };
   };
+
+/** For a partition that is a string at its key (a key of another type fails in GET, as a foreign partition). */
+export const removeWhereSoleInString = callerOf(STRING_SCRIPT, '');
+
+/** For a partition that is a field of a hash at its key. */
+export const removeWhereSoleInHashField = (field: string): ((client: Redis | Cluster) => RemoveWhereSole) => callerOf(HASH_SCRIPT, field);
