@@ -1,38 +1,23 @@
 // What the worker's claim script costs Redis per claimed report, on a Redis of its own (INFO commandstats):
 // `npx tsx bench/claim-cost.ts [reports] [rounds]`. Each user has one session; the same users' logouts are
 // claimed as API logouts by sid (the claim reads no sessions) and as back-channel ones (it reads them).
-import { spawn } from 'node:child_process';
 import { Redis } from 'ioredis';
-import type { LogoutReport } from '../src/core/model.js';
+import { receivedReport, type LogoutReport } from '../src/core/model.js';
 import { createRedisStores } from '../src/stores/redis/store.js';
-import { freePort } from '../test/helpers/redis.js';
+import { startRedis } from './redis-server.js';
 
 const N = Number(process.argv[2] ?? 25_600);
 const ROUNDS = Number(process.argv[3] ?? 3);
 const ISSUER = 'https://idp.example.test';
-const port = await freePort();
-const server = spawn('redis-server', ['--port', String(port), '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-const redis = new Redis({ port, host: '127.0.0.1' });
-redis.on('error', () => {}); // until the server listens
-await redis.ping();
+const server = await startRedis();
+const redis = new Redis(server.url);
 const stores = createRedisStores(redis, { keyPrefix: 'lr:', reportRetentionMs: 86_400_000, ownsConnection: false });
 const expiresAt = new Date(Date.now() + 3_600_000).toISOString();
 const inBatches = async (run: (i: number) => Promise<unknown>) => {
   for (let i = 0; i < N; i += 500) await Promise.all(Array.from({ length: Math.min(500, N - i) }, (_, j) => run(i + j)));
 };
 await inBatches((i) => stores.sessions.add({ clientId: 'c', issuer: ISSUER, sid: `s${i}`, sub: `u${i}`, homeAccountId: `h${i}.t`, expiresAt }));
-const report = (id: string, channel: 'backchannel' | 'api', sid: string): LogoutReport => ({
-  id,
-  state: 'pending',
-  channel,
-  target: { kind: 'sid', issuer: ISSUER, sid },
-  receivedAt: new Date().toISOString(),
-  attempts: 0,
-  sessionsEnded: 0,
-  sessionIds: [],
-  accounts: [],
-  removals: [],
-});
+const report = (id: string, channel: 'backchannel' | 'api', sid: string): LogoutReport => receivedReport(id, channel, { kind: 'sid', issuer: ISSUER, sid }, new Date().toISOString());
 
 /** Queues N logouts of one channel, claims them all 256 at a time, and gives the claim scripts' Redis time per report. */
 async function claimAll(channel: 'backchannel' | 'api', round: number): Promise<number> {
@@ -56,4 +41,4 @@ for (let round = 0; round < ROUNDS; round++) {
   console.log(`round ${round + 1}: ${without.toFixed(1)} µs per claimed report without its sessions, ${withSessions.toFixed(1)} µs with them (one session each)`);
 }
 redis.disconnect();
-server.kill();
+server.child.kill();

@@ -3,7 +3,7 @@ import pLimit, { type LimitFunction } from 'p-limit';
 import type { ServiceStores } from './service-stores.js';
 import { Conflict, InvalidLogoutToken, NotFound, safeMessage, StoreUnavailable } from './errors.js';
 import type { LogoutAttempt } from './logout-attempt.js';
-import type { LogoutChannel, LogoutEvent, LogoutReport, LogoutTarget, NewSession, Session } from './model.js';
+import { receivedReport, type LogoutChannel, type LogoutEvent, type LogoutReport, type LogoutTarget, type NewSession, type Session } from './model.js';
 import type { VerifiedLogoutToken } from './verify-logout-token.js';
 
 export interface LogoutAdmissionOptions {
@@ -176,18 +176,7 @@ export class LogoutAdmission {
   }
 
   private newReport(event: LogoutEvent): LogoutReport {
-    return {
-      id: randomUUID(),
-      state: 'pending',
-      channel: event.channel,
-      target: event.target,
-      receivedAt: new Date(this.options.now()).toISOString(),
-      attempts: 0,
-      sessionsEnded: 0,
-      sessionIds: [],
-      accounts: [],
-      removals: [],
-    };
+    return receivedReport(randomUUID(), event.channel, event.target, new Date(this.options.now()).toISOString());
   }
 }
 

@@ -110,6 +110,11 @@ export interface LogoutReport {
   lastError?: string;
 }
 
+/** A logout's report as it is received: pending, nothing done yet. */
+export function receivedReport(id: string, channel: LogoutChannel, target: LogoutTarget, receivedAt: string): LogoutReport {
+  return { id, state: 'pending', channel, target, receivedAt, attempts: 0, sessionsEnded: 0, sessionIds: [], accounts: [], removals: [] };
+}
+
 /** When a report was received, in epoch ms (now, for a report that does not say). */
 export function receivedAtMs(report: LogoutReport): number {
   const at = Date.parse(report.receivedAt);

@@ -1,5 +1,5 @@
 import t, { type Test } from 'tap';
-import type { LogoutChannel, LogoutReport, LogoutTarget } from '../../src/core/model.js';
+import { receivedReport, type LogoutChannel, type LogoutReport, type LogoutTarget } from '../../src/core/model.js';
 import type { ServiceStores } from '../../src/core/service-stores.js';
 import { createMemoryStores } from '../../src/stores/memory.js';
 import { createRedisStores } from '../../src/stores/redis/store.js';
@@ -9,16 +9,7 @@ import { redisForTest } from '../helpers/redis.js';
 const ISSUER = 'https://claims.example';
 
 const newReport = (id: string, channel: LogoutChannel, target: LogoutTarget, extra: Partial<LogoutReport> = {}): LogoutReport => ({
-  id,
-  state: 'pending',
-  channel,
-  target,
-  receivedAt: new Date().toISOString(),
-  attempts: 0,
-  sessionsEnded: 0,
-  sessionIds: [],
-  accounts: [],
-  removals: [],
+  ...receivedReport(id, channel, target, new Date().toISOString()),
   ...extra,
 });
 

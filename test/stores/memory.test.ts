@@ -1,4 +1,5 @@
 import t from 'tap';
+import { receivedReport } from '../../src/core/model.js';
 import { createMemoryStores } from '../../src/stores/memory.js';
 
 let now = 1_000_000;
@@ -87,8 +88,7 @@ t.test('a back-channel logout is admitted once: its replay record, its journal e
 });
 
 t.test("a replay record that refused a token survives the late forget of the admission that made it (the provider's retry was told: received)", async (t) => {
-  const report = (id: string) => ({ id, state: 'pending' as const, channel: 'backchannel' as const, target: { kind: 'sub' as const, issuer: 'i', sub: 'u' }, receivedAt: '', attempts: 0, sessionsEnded: 0, sessionIds: [], accounts: [], removals: [] });
-  const admission = (id: string) => ({ replay: { key: 'i refused-jti', expiresAt: now + 100 }, report: report(id), dueAt: now + 50 });
+  const admission = (id: string) => ({ replay: { key: 'i refused-jti', expiresAt: now + 100 }, report: receivedReport(id, 'backchannel', { kind: 'sub', issuer: 'i', sub: 'u' }, ''), dueAt: now + 50 });
   t.equal(await stores.admitLogout(admission('ref-1')), true);
   t.equal(await stores.admitLogout(admission('ref-2')), false, "the provider's retry: a replay");
   await stores.replay.forget('i refused-jti', 'ref-1', now + 100);

@@ -1,4 +1,5 @@
 import t from 'tap';
+import { receivedReport } from '../../src/core/model.js';
 import { createRedisStores } from '../../src/stores/redis/store.js';
 import { importSessions } from '../../src/stores/redis/sessions.js';
 import { RedisTokenCacheStore } from '../../src/token-caches/redis.js';
@@ -108,12 +109,15 @@ if (ctx) {
     t.equal(await redis.sismember((await redis.keys(`${prefix}idx:sid:*`))[0] ?? 'none', s.id), 0, 'the stale id was cleaned from the index');
   });
 
+  /** A back-channel logout's admission of the token `replayKey`, by the admission (its report) `id`. */
+  const admissionOf = (replayKey: string, id: string) => ({
+    replay: { key: replayKey, expiresAt: Date.now() + 60_000 },
+    report: receivedReport(id, 'backchannel', { kind: 'sub', issuer: 'iss', sub: 'u' }, ''),
+    dueAt: Date.now() + 60_000,
+  });
+
   t.test("a replay record forgotten by its own admission lets the same token be admitted again; another admission's forget, or a late one, keeps it", async (t) => {
-    const admission = (id: string) => ({
-      replay: { key: 'iss jti-1', expiresAt: Date.now() + 60_000 },
-      report: { id, state: 'pending' as const, channel: 'backchannel' as const, target: { kind: 'sub' as const, issuer: 'iss', sub: 'u' }, receivedAt: '', attempts: 0, sessionsEnded: 0, sessionIds: [], accounts: [], removals: [] },
-      dueAt: Date.now() + 60_000,
-    });
+    const admission = (id: string) => admissionOf('iss jti-1', id);
     t.equal(await stores.admitLogout(admission('f1')), true);
     await stores.replay.forget('iss jti-1', 'f2', Date.now() + 60_000);
     t.equal(await redis.get(replayKey(prefix, 'iss jti-1')), 'f1', "another admission's forget leaves the record of f1");
@@ -125,13 +129,9 @@ if (ctx) {
   });
 
   t.test("a replay record that refused a token survives the late forget of the admission that made it (the provider's retry was told: received)", async (t) => {
-    // A failover: f1's admission reached the promoted replica but was answered 400; the provider's retry
-    // was refused as a replay there; f1's forget, retried until replicated, lands after that refusal.
-    const admission = (id: string) => ({
-      replay: { key: 'iss jti-refused', expiresAt: Date.now() + 60_000 },
-      report: { id, state: 'pending' as const, channel: 'backchannel' as const, target: { kind: 'sub' as const, issuer: 'iss', sub: 'u' }, receivedAt: '', attempts: 0, sessionsEnded: 0, sessionIds: [], accounts: [], removals: [] },
-      dueAt: Date.now() + 60_000,
-    });
+    // A failover: r1's admission reached the promoted replica but was answered 400; the provider's retry
+    // was refused as a replay there; r1's forget, retried until replicated, lands after that refusal.
+    const admission = (id: string) => admissionOf('iss jti-refused', id);
     t.equal(await stores.admitLogout(admission('r1')), true);
     t.equal(await stores.admitLogout(admission('r2')), false, "the provider's retry: a replay");
     const ttl = await redis.pttl(replayKey(prefix, 'iss jti-refused'));
