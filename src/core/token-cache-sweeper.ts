@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { safeMessage } from './errors.js';
 import type { AppConfig } from './registrations.js';
 import type { AccountRemoval } from './model.js';
@@ -58,6 +59,9 @@ interface Lane {
   queued: Waiter[];
 }
 
+/** The longest pause between two compare-and-set attempts on a partition that keeps changing. */
+const MAX_CONFLICT_PAUSE_MS = 64;
+
 /**
  * Removes accounts from the MSAL token caches of every registered app.
  *
@@ -77,7 +81,7 @@ export class TokenCacheSweeper {
     readonly caches: AppTokenCache[],
     options: SweeperOptions,
   ) {
-    this.maxConflicts = options.maxConflicts ?? 10;
+    this.maxConflicts = options.maxConflicts ?? 25;
     this.formats = options.formats;
     for (const { app, store } of caches) this.oneAccountPerPartition.set(store, (this.oneAccountPerPartition.get(store) ?? true) && namesOneAccount(app.tokenCache.key));
   }
@@ -193,6 +197,8 @@ export class TokenCacheSweeper {
         } finally {
           update.release();
         }
+        // Jittered, growing pause: retrying at once keeps landing in step with the apps that just wrote.
+        if (attempt < this.maxConflicts) await sleep(Math.random() * Math.min(MAX_CONFLICT_PAUSE_MS, 2 ** attempt));
       }
       settleAll({ outcome: 'failed', detail: `the partition kept changing (${this.maxConflicts} attempts)` });
     } catch (err) {

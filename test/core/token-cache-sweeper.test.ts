@@ -74,6 +74,33 @@ t.test('a partition that keeps changing fails after bounded attempts and is not 
   t.match(await store.get('shared'), alice.homeAccountId, 'nothing was written by us');
 });
 
+t.test('a partition an app writes in a burst longer than ten attempts is still removed once the burst ends', async (t) => {
+  const { app, store, web, alice, bob } = await sharedPartition();
+  // An app busy with the shared partition: it writes after each of our first 15 reads, so our write conflicts.
+  let writes = 0;
+  const bursty = Object.assign(Object.create(store) as MemoryTokenCacheStore, {
+    async get(key: string) {
+      const blob = await store.get(key);
+      if (writes < 15) {
+        const parsed = JSON.parse(blob!);
+        parsed.AppMetadata[`appmetadata-${++writes}`] = {};
+        await store.set(key, JSON.stringify(parsed));
+      }
+      return blob;
+    },
+  });
+  const [removal] = await new TokenCacheSweeper([{ app, store: bursty }], { formats: CACHE_FORMATS }).sweep([{ homeAccountId: alice.homeAccountId, cacheKeys: new Map() }]);
+  t.equal(removal!.outcome, 'removed', 'the removal outlasted the burst');
+  t.equal(writes, 15);
+  const final = JSON.parse((await store.get('shared'))!);
+  t.ok(final.AppMetadata['appmetadata-15'], "the app's last write survived");
+  t.same(
+    (await web.accounts(bob.homeAccountId)).map((a) => a.homeAccountId),
+    [bob.homeAccountId],
+    'alice is gone, bob remains',
+  );
+});
+
 t.test('a store error fails that removal only; the next app is still swept', async (t) => {
   const { app, store, alice } = await sharedPartition();
   const broken = Object.assign(Object.create(store) as MemoryTokenCacheStore, {
