@@ -164,9 +164,8 @@ export class LogoutAdmission {
     for (const issuer of withSessions) {
       const report = this.newReport({ channel, target: { kind: 'sid', issuer, sid } });
       try {
-        // The marker before the journal entry: a worker may claim the logout, and read its sessions, once it is queued.
-        await markers.mark(issuer, sid, this.options.attempt.markerUntil(report));
-        await this.options.stores.journal.save(report, this.dueAt());
+        // The marker and the journal entry in one step (one round trip with Redis), as the back channel's admission.
+        await this.options.stores.admitLogout({ report, dueAt: this.dueAt(), marker: { issuer, sid, expiresAt: this.options.attempt.markerUntil(report) } });
       } catch (err) {
         throw new StoreUnavailable(`the logout could not be recorded: ${safeMessage(err)}`);
       }

@@ -87,10 +87,10 @@ export function sessionsReadAtClaim(report: LogoutReport): boolean {
   return report.firstPassAt === undefined && (report.target.kind === 'sub' || (report.target.kind === 'sid' && report.channel !== 'api'));
 }
 
-/** What taking in a back-channel logout writes before it is answered. */
+/** What taking in a logout writes before it is answered. */
 export interface LogoutAdmission {
-  /** The token's replay record: its key, kept until `expiresAt` (epoch ms). */
-  replay: { key: string; expiresAt: number };
+  /** The token's replay record: its key, kept until `expiresAt` (epoch ms); none for a front-channel logout, which has no token. */
+  replay?: { key: string; expiresAt: number };
   /** The report, journaled and queued for a worker at `dueAt` (epoch ms). */
   report: LogoutReport;
   dueAt: number;
@@ -105,7 +105,7 @@ export interface ServiceStores {
   markers: LoggedOutMarkers;
   journal: LogoutJournal;
   /**
-   * The replay record, the journal entry and the marker of a back-channel logout in one step (with
+   * The replay record (back channel), the journal entry and the marker of a logout in one step (with
    * Redis one script: one round trip before the answer instead of two). False, and nothing written,
    * when the replay record exists already; that record then belongs to no admission, so that no
    * `forget` drops it any more. After a failure any part may have been written.

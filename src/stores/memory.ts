@@ -282,9 +282,10 @@ export function createMemoryStores(options: MemoryStoreOptions): ServiceStores {
     markers,
     journal,
     async admitLogout(admission) {
-      if (!replay.remember(admission.replay.key, admission.report.id, admission.replay.expiresAt)) return false;
-      await journal.save(admission.report, admission.dueAt);
+      if (admission.replay && !replay.remember(admission.replay.key, admission.report.id, admission.replay.expiresAt)) return false;
+      // The marker before the journal entry: a worker may claim the logout, and read its sessions, once it is queued.
       if (admission.marker) await markers.mark(admission.marker.issuer, admission.marker.sid, admission.marker.expiresAt);
+      await journal.save(admission.report, admission.dueAt);
       return true;
     },
     async completeLogout(report, found, dueAt) {

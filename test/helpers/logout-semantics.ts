@@ -4,7 +4,7 @@ import { LogoutService } from '../../src/core/logout-service.js';
 import type { AttemptDone } from '../../src/core/logout-attempt.js';
 import { randomUUID } from 'node:crypto';
 import type { LogoutReport, LogoutTarget } from '../../src/core/model.js';
-import type { ClaimedLogout, LogoutJournal, ServiceStores, SessionStore } from '../../src/core/service-stores.js';
+import type { ClaimedLogout, LogoutAdmission, LogoutJournal, ServiceStores, SessionStore } from '../../src/core/service-stores.js';
 import type { VerifiedLogoutToken } from '../../src/core/verify-logout-token.js';
 import type { AppConfig } from '../../src/core/registrations.js';
 import { TokenCacheSweeper } from '../../src/core/token-cache-sweeper.js';
@@ -409,18 +409,25 @@ export function logoutSemantics(t: Test, newStores: StoresFactory): void {
     t.match(await w.metrics.registry.metrics(), /logout_receiver_logouts_total\{channel="api",state="failed"\} 1\b/);
   });
 
-  t.test('a front-channel logout at several issuers marks the sid before it queues the logout: a worker that claims it at once finds the sid marked', async (t) => {
+  t.test('a front-channel logout at several issuers marks the sid and queues the logout in one step: a worker that claims it at once finds the sid marked', async (t) => {
     const w = await world(t, newStores, { role: 'receiver' });
+    const admissions: LogoutAdmission[] = [];
     const markedWhenQueued: boolean[] = [];
-    const journal = Object.assign(Object.create(w.stores.journal) as LogoutJournal, {
-      async save(report: LogoutReport, dueAt?: number) {
-        if (report.target.kind === 'sid') markedWhenQueued.push(await w.stores.markers.isMarked(report.target.issuer, report.target.sid));
-        return w.stores.journal.save(report, dueAt);
-      },
-    });
+    // A store that queues in steps (memory) must mark first; Redis runs the one script, which calls no save.
+    const save = w.stores.journal.save.bind(w.stores.journal);
+    w.stores.journal.save = async (report, dueAt) => {
+      if (report.target.kind === 'sid') markedWhenQueued.push(await w.stores.markers.isMarked(report.target.issuer, report.target.sid));
+      return save(report, dueAt);
+    };
+    const admitLogout = (admission: LogoutAdmission) => (admissions.push(admission), w.stores.admitLogout(admission));
     // Several issuers (the Entra form of a template): no short marker is set before the lookup.
-    const [report] = await w.service({ ...w.stores, journal }).logoutSidAtAnyOf([ISSUER, 'https://other.example.test'], 's1', 'frontchannel');
-    t.same(markedWhenQueued, [true], 'queued once, its sid already marked');
+    const [report] = await w.service({ ...w.stores, admitLogout }).logoutSidAtAnyOf([ISSUER, 'https://other.example.test'], 's1', 'frontchannel');
+    t.same(
+      admissions.map((a) => [a.report.id, a.marker?.issuer, a.marker?.sid, a.replay]),
+      [[report!.id, ISSUER, 's1', undefined]],
+      'queued once, with its marker, in one admission (no replay record: no token)',
+    );
+    t.notOk(markedWhenQueued.includes(false), 'never queued before its sid is marked');
     t.equal(await w.svc.runDue(), 1);
     t.equal((await w.stores.journal.get(report!.id))?.sessionsEnded, 2);
   });

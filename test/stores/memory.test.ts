@@ -87,6 +87,21 @@ t.test('a back-channel logout is admitted once: its replay record, its journal e
   await stores.journal.dequeue('adm-1');
 });
 
+t.test('a front-channel logout is admitted without a replay record: its journal entry queued and its marker together (admitLogout)', async (t) => {
+  const report = receivedReport('front-adm', 'frontchannel', { kind: 'sid', issuer: 'i', sid: 'front-sid' }, '');
+  const admission = { report, dueAt: now + 50, marker: { issuer: 'i', sid: 'front-sid', expiresAt: now + 100 } };
+  t.equal(await stores.admitLogout(admission), true);
+  t.same(await stores.journal.get('front-adm'), report);
+  t.equal(await stores.markers.isMarked('i', 'front-sid'), true);
+  t.same(
+    (await stores.journal.claimDue(now + 50, 10, 1_000)).map(({ report }) => report.id),
+    ['front-adm'],
+    'queued for a worker at dueAt',
+  );
+  t.equal(await stores.admitLogout({ ...admission, report: { ...report, id: 'front-adm-2' } }), true, 'no token, so nothing to refuse as a replay');
+  for (const id of ['front-adm', 'front-adm-2']) await stores.journal.dequeue(id);
+});
+
 t.test("a replay record that refused a token survives the late forget of the admission that made it (the provider's retry was told: received)", async (t) => {
   const admission = (id: string) => ({ replay: { key: 'i refused-jti', expiresAt: now + 100 }, report: receivedReport(id, 'backchannel', { kind: 'sub', issuer: 'i', sub: 'u' }, ''), dueAt: now + 50 });
   t.equal(await stores.admitLogout(admission('ref-1')), true);

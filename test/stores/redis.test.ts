@@ -6,7 +6,7 @@ import { RedisTokenCacheStore } from '../../src/token-caches/redis.js';
 import { ForeignPartitionError } from '../../src/core/token-cache.js';
 import { resolveConfig } from '../../src/config/load.js';
 import { createBackends } from '../../src/backends.js';
-import { replayKey } from '../../src/stores/redis/keys.js';
+import { markerKey, replayKey } from '../../src/stores/redis/keys.js';
 import { REDIS_URL, redisForTest } from '../helpers/redis.js';
 import { ISSUER, ORDERS, testConfigFile } from '../helpers/service.js';
 
@@ -178,6 +178,26 @@ if (ctx) {
       ['adm-sub'],
     );
     for (const id of ['adm-sub', `adm-${winner}`]) await stores.journal.dequeue(id);
+  });
+
+  t.test('a front-channel logout is admitted without a replay record: its journal entry queued and its marker in one script, no jti key written (admitLogout)', async (t) => {
+    const now = Date.now();
+    const report = receivedReport('front-adm', 'frontchannel', { kind: 'sid', issuer: 'https://front', sid: 'front-sid' }, new Date(now).toISOString());
+    const jtis = async () => (await redis.keys(`${prefix}jti:*`)).length;
+    const before = await jtis();
+    t.equal(await stores.admitLogout({ report, dueAt: now + 30_000, marker: { issuer: 'https://front', sid: 'front-sid', expiresAt: now + 90_000 } }), true);
+    t.same(await stores.journal.get('front-adm'), report, 'its report is journaled');
+    t.equal(await redis.zscore(`${prefix}logouts:due`, 'front-adm'), String(now + 30_000), 'and queued for a worker at dueAt');
+    t.same(
+      (await stores.journal.byTarget(report.target, 10)).map((r) => r.id),
+      ['front-adm'],
+      'found by its target',
+    );
+    t.equal(await stores.markers.isMarked('https://front', 'front-sid'), true, 'its target is marked');
+    t.ok((await redis.pttl(markerKey(prefix, 'https://front', 'front-sid'))) > 85_000, 'the marker until its expiry');
+    t.equal(await jtis(), before, 'no replay record');
+    t.equal(await stores.journal.oldestPending(), Date.parse(report.receivedAt), 'counted as pending since it was received');
+    await stores.journal.dequeue('front-adm');
   });
 
   t.test('logged-out markers', async (t) => {

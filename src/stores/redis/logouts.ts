@@ -1,25 +1,13 @@
 import type { Redis, Cluster } from 'ioredis';
 import { receivedAtMs } from '../../core/model.js';
 import { REFUSED_BY_IT, type ServiceStores } from '../../core/service-stores.js';
-import { defineScript, replies } from '../../redis/script.js';
+import { defineScript, replies, type ScriptCall, type ScriptCaller } from '../../redis/script.js';
 import { dueQueue, indexKeys, markerKey, pendingSince, replayKey, reportKey, sessionKey, targetIndexKey, type Keyspace } from './keys.js';
 import { encodeReport } from './journal.js';
 import { execAndWait, notReplicated, type Replication } from './replication.js';
 
-/**
- * A back-channel logout taken in: the replay record (refused when it exists: it is then marked refused,
- * so that a failed admission's late forget keeps it, and nothing else is written), the report queued for a worker and found by its target, the target's marker (when there is one).
- * Times are epoch ms, the retention a duration in ms.
- */
-const ADMIT_LOGOUT = defineScript({
-  name: 'lrAdmitLogout',
-  keys: ['replay', 'report', 'dueQueue', 'targetIndex', 'pendingSince', 'marker?'],
-  args: ['replayExpiresAt', 'reportJson', 'retentionMs', 'dueAt', 'reportId', 'receivedAt', 'markerExpiresAt?'],
-  lua: `
-if not redis.call('SET', replay, reportId, 'PXAT', replayExpiresAt, 'NX') then
-  redis.call('SET', replay, '${REFUSED_BY_IT}', 'KEEPTTL')
-  return 0
-end
+/** A logout taken in: its report queued for a worker and found by its target, its target's marker (when there is one). */
+const QUEUE_LOGOUT = `
 redis.call('SET', report, reportJson, 'PX', retentionMs)
 redis.call('ZADD', dueQueue, dueAt, reportId)
 redis.call('ZADD', targetIndex, receivedAt, reportId)
@@ -27,7 +15,34 @@ redis.call('PEXPIRE', targetIndex, retentionMs)
 redis.call('ZADD', pendingSince, receivedAt, reportId)
 if marker then redis.call('SET', marker, '1', 'PXAT', markerExpiresAt) end
 return 1
-`,
+`;
+const QUEUE_KEYS = ['report', 'dueQueue', 'targetIndex', 'pendingSince', 'marker?'] as const;
+const QUEUE_ARGS = ['reportJson', 'retentionMs', 'dueAt', 'reportId', 'receivedAt', 'markerExpiresAt?'] as const;
+
+/**
+ * A back-channel logout taken in: the replay record (refused when it exists: it is then marked refused,
+ * so that a failed admission's late forget keeps it, and nothing else is written), then the logout queued.
+ * Times are epoch ms, the retention a duration in ms.
+ */
+const ADMIT_LOGOUT = defineScript({
+  name: 'lrAdmitLogout',
+  keys: ['replay', ...QUEUE_KEYS],
+  args: ['replayExpiresAt', ...QUEUE_ARGS],
+  lua: `
+if not redis.call('SET', replay, reportId, 'PXAT', replayExpiresAt, 'NX') then
+  redis.call('SET', replay, '${REFUSED_BY_IT}', 'KEEPTTL')
+  return 0
+end
+${QUEUE_LOGOUT}`,
+  reply: (raw) => replies.number(raw) === 1,
+});
+
+/** A front-channel logout taken in (no token, so no replay record): the logout queued. */
+const QUEUE_UNREPLAYABLE_LOGOUT = defineScript({
+  name: 'lrQueueLogout',
+  keys: QUEUE_KEYS,
+  args: QUEUE_ARGS,
+  lua: QUEUE_LOGOUT,
   reply: (raw) => replies.number(raw) === 1,
 });
 
@@ -65,42 +80,38 @@ return 1
 
 /** A logout's admission and completion, each one script over its target's bucket. */
 export function redisLogoutSteps(redis: Redis | Cluster, ks: Keyspace, retentionMs: number, replication: Replication): Pick<ServiceStores, 'admitLogout' | 'completeLogout'> {
-  const admit = ADMIT_LOGOUT.on(redis);
+  const withReplay = ADMIT_LOGOUT.on(redis);
+  const withoutReplay = QUEUE_UNREPLAYABLE_LOGOUT.on(redis);
   const complete = COMPLETE_LOGOUT.on(redis);
+  /** Runs an admission script; with replicas, script and WAIT in one round trip, on the node of the admission's keys. */
+  async function admitted<K extends string, A extends string>(script: ScriptCaller<K, A, boolean>, call: ScriptCall<K, A>): Promise<boolean> {
+    if (replication.replicas === 0) return script.run(call);
+    const pipeline = redis.pipeline();
+    script.queue(pipeline, call);
+    const {
+      replies: [reply],
+      acknowledged,
+    } = await execAndWait(pipeline, replication.replicas, replication.waitMs);
+    if (!script.reply(reply)) return false;
+    if (acknowledged < replication.replicas) throw notReplicated(acknowledged, replication);
+    return true;
+  }
   return {
     async admitLogout({ replay, report, dueAt, marker }) {
       // Every key in the target's issuer's bucket (the marker is the target's own).
       const prefix = ks.of(ks.bucketOfTarget(report.target));
-      const call = {
+      const queued = {
         keys: {
-          replay: replayKey(prefix, replay.key),
           report: reportKey(prefix, report.id),
           dueQueue: dueQueue(prefix),
           targetIndex: targetIndexKey(prefix, report.target),
           pendingSince: pendingSince(prefix),
           ...(marker ? { marker: markerKey(ks.of(ks.bucketOf(marker.issuer)), marker.issuer, marker.sid) } : {}),
         },
-        args: {
-          replayExpiresAt: replay.expiresAt,
-          reportJson: encodeReport(report),
-          retentionMs,
-          dueAt,
-          reportId: report.id,
-          receivedAt: receivedAtMs(report),
-          ...(marker ? { markerExpiresAt: marker.expiresAt } : {}),
-        },
+        args: { reportJson: encodeReport(report), retentionMs, dueAt, reportId: report.id, receivedAt: receivedAtMs(report), ...(marker ? { markerExpiresAt: marker.expiresAt } : {}) },
       };
-      if (replication.replicas === 0) return admit.run(call);
-      // Script and WAIT in one round trip, on the node of the admission's keys.
-      const pipeline = redis.pipeline();
-      admit.queue(pipeline, call);
-      const {
-        replies: [admitted],
-        acknowledged,
-      } = await execAndWait(pipeline, replication.replicas, replication.waitMs);
-      if (!admit.reply(admitted)) return false;
-      if (acknowledged < replication.replicas) throw notReplicated(acknowledged, replication);
-      return true;
+      if (!replay) return admitted(withoutReplay, queued);
+      return admitted(withReplay, { keys: { replay: replayKey(prefix, replay.key), ...queued.keys }, args: { replayExpiresAt: replay.expiresAt, ...queued.args } });
     },
     async completeLogout(report, found, dueAt) {
       const bucket = ks.bucketOfTarget(report.target);
