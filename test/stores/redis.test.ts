@@ -6,7 +6,7 @@ import { RedisTokenCacheStore } from '../../src/token-caches/redis.js';
 import { ForeignPartitionError } from '../../src/core/token-cache.js';
 import { resolveConfig } from '../../src/config/load.js';
 import { createBackends } from '../../src/backends.js';
-import { markerKey, replayKey } from '../../src/stores/redis/keys.js';
+import { markerKey, replayKey, subIndexKey } from '../../src/stores/redis/keys.js';
 import { REDIS_URL, redisForTest } from '../helpers/redis.js';
 import { ISSUER, ORDERS, testConfigFile } from '../helpers/service.js';
 
@@ -100,6 +100,27 @@ if (ctx) {
     const other = await stores.sessions.add({ ...input, webSessionKey: 'another-web-session' });
     t.not(other.id, first.id, 'one with another web-session key is a registration of its own (a new web session)');
     t.equal(other.webSessionKey, 'another-web-session', 'kept in the store, for the logout');
+  });
+
+  t.test('a session lookup reads the index and its sessions in one script; beyond 1,000 sessions in steps; ids of sessions gone leave the index either way', async (t) => {
+    const smembers = redis.smembers.bind(redis);
+    let inSteps = 0;
+    t.teardown(() => void (redis.smembers = smembers));
+    redis.smembers = ((...args: Parameters<typeof smembers>) => (inSteps++, smembers(...args))) as typeof smembers;
+    const sessions = (sub: string, n: number) => Array.from({ length: n }, (_, i) => ({ id: `${sub}-${i}`, clientId: 'c', issuer: 'https://lk', sub, homeAccountId: `${sub}.${i}`, expiresAt: inAMinute(), createdAt: '' }));
+    await importSessions(redis, prefix, [...sessions('lk-few', 3), ...sessions('lk-many', 1_001)]);
+    await redis.del(`${prefix}session:lk-few-1`, `${prefix}session:lk-many-7`); // what their TTL does
+    const few = await stores.sessions.bySub('https://lk', 'lk-few');
+    t.same(few.map((s) => s.id).sort(), ['lk-few-0', 'lk-few-2']);
+    t.equal(inSteps, 0, 'in one script: no SMEMBERS sent on its own');
+    const many = await stores.sessions.bySub('https://lk', 'lk-many');
+    t.equal(many.length, 1_000);
+    t.equal(inSteps, 1, 'more than the script reads: in steps');
+    for (const [sub, gone] of [
+      ['lk-few', 'lk-few-1'],
+      ['lk-many', 'lk-many-7'],
+    ])
+      t.same([await redis.sismember(subIndexKey(prefix, 'https://lk', sub!), gone!), await redis.sismember(subIndexKey(prefix, 'https://lk', sub!), `${sub}-0`)], [0, 1], `${sub}: the stale id left the index, the others stay`);
   });
 
   t.test('a session that expired drops out of its indexes', async (t) => {

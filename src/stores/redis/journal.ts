@@ -3,7 +3,7 @@ import { receivedAtMs, type LogoutReport, type LogoutTarget } from '../../core/m
 import { sessionsReadAtClaim, type ClaimedLogout, type LogoutJournal } from '../../core/service-stores.js';
 import { defineScript, replies } from '../../redis/script.js';
 import { dueQueue, pendingSince, reportKey, sessionKeyIn, targetIndexKey, targetSessionIndex, type Keyspace } from './keys.js';
-import { decodeSession } from './sessions.js';
+import { decodeSession, READ_INDEXED_SESSIONS, SESSIONS_READ_AT_MOST } from './sessions.js';
 import { execAndWait, failOn, notReplicated, type Replication } from './replication.js';
 
 /**
@@ -20,25 +20,15 @@ const CLAIM_DUE = defineScript({
   keys: ['dueQueue', 'pendingSince'],
   args: ['now', 'limit', 'leaseUntil', 'reportPrefix', 'bucketPrefix', 'sessionPrefix', 'sessionIdTag', 'maxSessions'],
   lua: `
+${READ_INDEXED_SESSIONS}
 local function sessionsOf(report)
   local index = string.match(report, '^{"sessionIndex":"([^"]+)"')
   if not index then return { report, '0' } end
-  index = bucketPrefix .. index
-  local ids = redis.call('SMEMBERS', index)
-  if #ids > tonumber(maxSessions) then return { report, '0' } end
-  local keys = {}
-  for i, id in ipairs(ids) do
-    if string.sub(id, 1, #sessionIdTag) ~= sessionIdTag then return { report, '0' } end
-    keys[i] = sessionPrefix .. id
-  end
-  local found = { report, '1' }
-  if #keys == 0 then return found end
-  local stale = {}
-  for i, raw in ipairs(redis.call('MGET', unpack(keys))) do
-    if raw then found[#found + 1] = raw else stale[#stale + 1] = ids[i] end
-  end
-  if #stale > 0 then redis.call('SREM', index, unpack(stale)) end
-  return found
+  local found = readIndexed(bucketPrefix .. index)
+  if not found then return { report, '0' } end
+  local claimed = { report, '1' }
+  for _, raw in ipairs(found) do claimed[#claimed + 1] = raw end
+  return claimed
 end
 local ids = redis.call('ZRANGEBYSCORE', dueQueue, '-inf', now, 'LIMIT', 0, limit)
 local claimed = {}
@@ -59,9 +49,6 @@ return claimed
     return raw.map((entry) => replies.strings(entry));
   },
 });
-
-/** Sessions a claim reads at most with one report (Lua's unpack has a limit): beyond, the attempt looks them up. */
-const CLAIM_SESSIONS_AT_MOST = 1_000;
 
 /** How a report that names its target's session index begins (the claim script matches it there). */
 const WITH_SESSION_INDEX = '{"sessionIndex":';
@@ -144,7 +131,7 @@ export class RedisLogoutJournal implements LogoutJournal {
           bucketPrefix: prefix,
           sessionPrefix: sessionKeyIn(prefix, ''),
           sessionIdTag: this.ks.sessionIdTag(bucket),
-          maxSessions: CLAIM_SESSIONS_AT_MOST,
+          maxSessions: SESSIONS_READ_AT_MOST,
         },
       });
       for (const [raw, read, ...sessions] of entries) {

@@ -2,12 +2,55 @@ import type { Redis, Cluster } from 'ioredis';
 import { sameRegistration, type NewSession, type Session } from '../../core/model.js';
 import type { SessionStore } from '../../core/service-stores.js';
 import { defineScript, replies } from '../../redis/script.js';
-import { accountIndexKey, byBucket, indexKeys, Keyspace, sessionKey, sidIndexKey, subIndexKey } from './keys.js';
+import { accountIndexKey, byBucket, indexKeys, Keyspace, sessionKey, sessionKeyIn, sidIndexKey, subIndexKey, type Placed } from './keys.js';
 
 type Client = Redis | Cluster;
 
 /** A session as its key holds it (also what a claim reads with its report). */
 export const decodeSession = (raw: string): Session => JSON.parse(raw) as Session;
+
+/**
+ * Lua: `readIndexed(index)` reads the sessions an index lists, from their keys (`sessionPrefix` .. id), and
+ * drops the ids of sessions gone from it; nil when it cannot here: an id not of this bucket
+ * (`sessionIdTag`: the keys would be on another node of a Cluster) or more than `maxSessions` ids
+ * (Lua's unpack has a limit). The script declares those three arguments.
+ */
+export const READ_INDEXED_SESSIONS = `
+local function readIndexed(index)
+  local ids = redis.call('SMEMBERS', index)
+  if #ids > tonumber(maxSessions) then return nil end
+  local keys = {}
+  for i, id in ipairs(ids) do
+    if string.sub(id, 1, #sessionIdTag) ~= sessionIdTag then return nil end
+    keys[i] = sessionPrefix .. id
+  end
+  local found = {}
+  if #keys == 0 then return found end
+  local stale = {}
+  for i, raw in ipairs(redis.call('MGET', unpack(keys))) do
+    if raw then found[#found + 1] = raw else stale[#stale + 1] = ids[i] end
+  end
+  if #stale > 0 then redis.call('SREM', index, unpack(stale)) end
+  return found
+end
+`;
+
+/** Sessions one lookup or claim reads at most in a script; beyond, they are read in steps. */
+export const SESSIONS_READ_AT_MOST = 1_000;
+
+/** A lookup in one round trip: `{ '1', sessions… }`, or `{ '0' }` when the script cannot read them (see READ_INDEXED_SESSIONS). */
+const LOOKUP_SESSIONS = defineScript({
+  name: 'lrLookupSessions',
+  keys: ['index'],
+  args: ['sessionPrefix', 'sessionIdTag', 'maxSessions'],
+  lua: `${READ_INDEXED_SESSIONS}
+local found = readIndexed(index)
+if not found then return { '0' } end
+table.insert(found, 1, '1')
+return found
+`,
+  reply: replies.strings,
+});
 
 /**
  * Writes sessions and their indexes, atomically (keys of one bucket). Per entry, keys: its session key
@@ -82,14 +125,17 @@ export async function importSessions(redis: Client, keyPrefix: string, sessions:
 }
 
 export class RedisSessionStore implements SessionStore {
+  private readonly lookupScript: ReturnType<typeof LOOKUP_SESSIONS.on>;
   constructor(
     private readonly redis: Client,
     private readonly ks: Keyspace,
     private readonly now: () => number,
-  ) {}
+  ) {
+    this.lookupScript = LOOKUP_SESSIONS.on(redis);
+  }
 
   async add(input: NewSession): Promise<Session> {
-    const same = (await this.lookup(indexKeys(this.ks, input)[0]!.key)).find((s) => sameRegistration(s, input));
+    const same = (await this.lookup(indexKeys(this.ks, input)[0]!)).find((s) => sameRegistration(s, input));
     const session: Session = same ? { ...same, expiresAt: input.expiresAt } : { ...input, id: this.ks.newSessionId(this.ks.bucketOf(input.issuer)), createdAt: new Date(this.now()).toISOString() };
     await writeSessions(this.redis, this.ks, [session]);
     return session;
@@ -100,7 +146,16 @@ export class RedisSessionStore implements SessionStore {
     return raw ? decodeSession(raw) : null;
   }
 
-  private async lookup(indexKey: string): Promise<Session[]> {
+  /** The sessions an index lists: in one script when they are all of the index's bucket, else in steps. */
+  private async lookup(index: Placed): Promise<Session[]> {
+    const [read, ...found] = await this.lookupScript.run({
+      keys: { index: index.key },
+      args: { sessionPrefix: sessionKeyIn(this.ks.of(index.bucket), ''), sessionIdTag: this.ks.sessionIdTag(index.bucket), maxSessions: SESSIONS_READ_AT_MOST },
+    });
+    return read === '1' ? found.map(decodeSession) : this.lookupInSteps(index.key);
+  }
+
+  private async lookupInSteps(indexKey: string): Promise<Session[]> {
     const ids = await this.redis.smembers(indexKey);
     if (ids.length === 0) return [];
     // One MGET per bucket (an account's sessions may be at several issuers).
@@ -120,16 +175,19 @@ export class RedisSessionStore implements SessionStore {
   }
 
   bySid(issuer: string, sid: string): Promise<Session[]> {
-    return this.lookup(sidIndexKey(this.ks.of(this.ks.bucketOf(issuer)), issuer, sid));
+    const bucket = this.ks.bucketOf(issuer);
+    return this.lookup({ key: sidIndexKey(this.ks.of(bucket), issuer, sid), bucket });
   }
 
   bySub(issuer: string, sub: string): Promise<Session[]> {
-    return this.lookup(subIndexKey(this.ks.of(this.ks.bucketOf(issuer)), issuer, sub));
+    const bucket = this.ks.bucketOf(issuer);
+    return this.lookup({ key: subIndexKey(this.ks.of(bucket), issuer, sub), bucket });
   }
 
   byHomeAccountId(homeAccountId: string): Promise<Session[]> {
     const account = homeAccountId.toLowerCase();
-    return this.lookup(accountIndexKey(this.ks.of(this.ks.bucketOf(account)), account));
+    const bucket = this.ks.bucketOf(account);
+    return this.lookup({ key: accountIndexKey(this.ks.of(bucket), account), bucket });
   }
 
   async remove(id: string): Promise<boolean> {
