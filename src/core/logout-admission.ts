@@ -151,12 +151,12 @@ export class LogoutAdmission {
    * nothing (a marker per tenant would be the fan-out this avoids).
    */
   async logoutSidAtAnyOf(issuers: string[], sid: string, channel: LogoutChannel): Promise<LogoutReport[]> {
-    const { markers, sessions } = this.options.stores;
+    const { stores } = this.options;
     const withSessions: string[] = [];
     try {
-      // The marker first: a registration that lands after the lookup then sees it and undoes itself.
-      if (issuers.length === 1) await markers.mark(issuers[0]!, sid, this.options.now() + this.options.unmatchedMarkerTtlMs);
-      for (const issuer of issuers) if ((await sessions.bySid(issuer, sid)).length > 0) withSessions.push(issuer);
+      // The marker with the lookup: a registration that lands after it then sees the marker and undoes itself.
+      const found = (issuer: string) => (issuers.length === 1 ? stores.markAndFindBySid(issuer, sid, this.options.now() + this.options.unmatchedMarkerTtlMs) : stores.sessions.bySid(issuer, sid));
+      for (const issuer of issuers) if ((await found(issuer)).length > 0) withSessions.push(issuer);
     } catch (err) {
       throw new StoreUnavailable(`the sessions could not be read: ${safeMessage(err)}`);
     }

@@ -112,6 +112,11 @@ export interface ServiceStores {
    */
   admitLogout(admission: LogoutAdmission): Promise<boolean>;
   /**
+   * Marks `(issuer, sid)` logged out until `expiresAt`, then finds its sessions, in one step (with Redis one
+   * script): a registration that lands after the lookup sees the marker and undoes itself.
+   */
+  markAndFindBySid(issuer: string, sid: string, expiresAt: number): Promise<Session[]>;
+  /**
    * Ends a logout's sessions in one step (with Redis one script): removes the sessions its first attempt
    * found and saves `report`, which counts them already, as it is: queued for `dueAt` (a retry, its second
    * pass) or, without, off the queue. Only when every one of them is still there: otherwise it writes

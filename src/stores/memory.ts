@@ -288,6 +288,10 @@ export function createMemoryStores(options: MemoryStoreOptions): ServiceStores {
       await journal.save(admission.report, admission.dueAt);
       return true;
     },
+    async markAndFindBySid(issuer, sid, expiresAt) {
+      await markers.mark(issuer, sid, expiresAt);
+      return sessions.bySid(issuer, sid);
+    },
     async completeLogout(report, found, dueAt) {
       for (const s of found) if (!(await sessions.get(s.id))) return false;
       await sessions.removeFound(found);

@@ -87,6 +87,20 @@ t.test('a back-channel logout is admitted once: its replay record, its journal e
   await stores.journal.dequeue('adm-1');
 });
 
+t.test("the front channel's lookup marks the sid, then reads its sessions (markAndFindBySid)", async (t) => {
+  const s = await stores.sessions.add({ clientId: 'c', issuer: 'i', sid: 'mf-sid', sub: 'mf-user', homeAccountId: 'mf', expiresAt: expiresIn(1000) });
+  t.same(
+    (await stores.markAndFindBySid('i', 'mf-sid', now + 100)).map((found) => found.id),
+    [s.id],
+  );
+  t.equal(await stores.markers.isMarked('i', 'mf-sid'), true);
+  t.same(await stores.markAndFindBySid('i', 'mf-none', now + 100), [], 'a sid no session has: none');
+  t.equal(await stores.markers.isMarked('i', 'mf-none'), true, 'and marked all the same');
+  now += 101;
+  t.equal(await stores.markers.isMarked('i', 'mf-none'), false, 'until expiresAt');
+  await stores.sessions.remove(s.id);
+});
+
 t.test('a front-channel logout is admitted without a replay record: its journal entry queued and its marker together (admitLogout)', async (t) => {
   const report = receivedReport('front-adm', 'frontchannel', { kind: 'sid', issuer: 'i', sid: 'front-sid' }, '');
   const admission = { report, dueAt: now + 50, marker: { issuer: 'i', sid: 'front-sid', expiresAt: now + 100 } };

@@ -123,6 +123,29 @@ if (ctx) {
       t.same([await redis.sismember(subIndexKey(prefix, 'https://lk', sub!), gone!), await redis.sismember(subIndexKey(prefix, 'https://lk', sub!), `${sub}-0`)], [0, 1], `${sub}: the stale id left the index, the others stay`);
   });
 
+  t.test("the front channel's lookup marks the sid and reads its sessions in one script (markAndFindBySid)", async (t) => {
+    const sent: string[] = [];
+    const [set, smembers] = [redis.set.bind(redis), redis.smembers.bind(redis)];
+    t.teardown(() => void Object.assign(redis, { set, smembers }));
+    redis.set = ((...args: Parameters<typeof set>) => (sent.push('set'), set(...args))) as typeof set;
+    redis.smembers = ((...args: Parameters<typeof smembers>) => (sent.push('smembers'), smembers(...args))) as typeof smembers;
+    const s = await stores.sessions.add({ clientId: 'c', issuer: 'https://mf', sid: 'mf-sid', sub: 'mf-user', homeAccountId: 'MF.1', expiresAt: inAMinute() });
+    sent.length = 0;
+    const expiresAt = Date.now() + 600_000;
+    t.same(
+      (await stores.markAndFindBySid('https://mf', 'mf-sid', expiresAt)).map((found) => found.id),
+      [s.id],
+      'its sessions',
+    );
+    t.equal(await stores.markers.isMarked('https://mf', 'mf-sid'), true, 'the sid marked');
+    const ttl = await redis.pttl(markerKey(prefix, 'https://mf', 'mf-sid'));
+    t.ok(ttl > 595_000 && ttl <= 600_000, `until expiresAt (${ttl} ms)`);
+    t.same(await stores.markAndFindBySid('https://mf', 'no-such-sid', expiresAt), [], 'a sid no session has: none');
+    t.equal(await stores.markers.isMarked('https://mf', 'no-such-sid'), true, 'and marked all the same');
+    t.same(sent, [], 'no SET or SMEMBERS sent on its own: one script');
+    await stores.sessions.remove(s.id);
+  });
+
   t.test('a session that expired drops out of its indexes', async (t) => {
     const s = await stores.sessions.add({ clientId: 'c', issuer: 'i', sid: 'gone', sub: 'u3', homeAccountId: 'h3', expiresAt: inAMinute() });
     await redis.del(`${prefix}session:${s.id}`); // what its TTL does

@@ -2,7 +2,7 @@ import type { Redis, Cluster } from 'ioredis';
 import { sameRegistration, type NewSession, type Session } from '../../core/model.js';
 import type { SessionStore } from '../../core/service-stores.js';
 import { defineScript, replies } from '../../redis/script.js';
-import { accountIndexKey, byBucket, indexKeys, Keyspace, sessionKey, sessionKeyIn, sidIndexKey, subIndexKey, type Placed } from './keys.js';
+import { accountIndexKey, byBucket, indexKeys, Keyspace, markerKey, sessionKey, sessionKeyIn, sidIndexKey, subIndexKey, type Placed } from './keys.js';
 
 type Client = Redis | Cluster;
 
@@ -44,6 +44,21 @@ const LOOKUP_SESSIONS = defineScript({
   keys: ['index'],
   args: ['sessionPrefix', 'sessionIdTag', 'maxSessions'],
   lua: `${READ_INDEXED_SESSIONS}
+local found = readIndexed(index)
+if not found then return { '0' } end
+table.insert(found, 1, '1')
+return found
+`,
+  reply: replies.strings,
+});
+
+/** The front channel's lookup: the `sid`'s marker set, then its index read as LOOKUP_SESSIONS reads it, in one script. */
+const MARK_AND_LOOKUP_SESSIONS = defineScript({
+  name: 'lrMarkAndLookupSessions',
+  keys: ['marker', 'index'],
+  args: ['markerExpiresAt', 'sessionPrefix', 'sessionIdTag', 'maxSessions'],
+  lua: `${READ_INDEXED_SESSIONS}
+redis.call('SET', marker, '1', 'PXAT', markerExpiresAt)
 local found = readIndexed(index)
 if not found then return { '0' } end
 table.insert(found, 1, '1')
@@ -126,12 +141,14 @@ export async function importSessions(redis: Client, keyPrefix: string, sessions:
 
 export class RedisSessionStore implements SessionStore {
   private readonly lookupScript: ReturnType<typeof LOOKUP_SESSIONS.on>;
+  private readonly markAndLookupScript: ReturnType<typeof MARK_AND_LOOKUP_SESSIONS.on>;
   constructor(
     private readonly redis: Client,
     private readonly ks: Keyspace,
     private readonly now: () => number,
   ) {
     this.lookupScript = LOOKUP_SESSIONS.on(redis);
+    this.markAndLookupScript = MARK_AND_LOOKUP_SESSIONS.on(redis);
   }
 
   async add(input: NewSession): Promise<Session> {
@@ -148,11 +165,23 @@ export class RedisSessionStore implements SessionStore {
 
   /** The sessions an index lists: in one script when they are all of the index's bucket, else in steps. */
   private async lookup(index: Placed): Promise<Session[]> {
-    const [read, ...found] = await this.lookupScript.run({
-      keys: { index: index.key },
-      args: { sessionPrefix: sessionKeyIn(this.ks.of(index.bucket), ''), sessionIdTag: this.ks.sessionIdTag(index.bucket), maxSessions: SESSIONS_READ_AT_MOST },
-    });
+    const [read, ...found] = await this.lookupScript.run({ keys: { index: index.key }, args: this.readArgs(index.bucket) });
     return read === '1' ? found.map(decodeSession) : this.lookupInSteps(index.key);
+  }
+
+  private readArgs(bucket: number) {
+    return { sessionPrefix: sessionKeyIn(this.ks.of(bucket), ''), sessionIdTag: this.ks.sessionIdTag(bucket), maxSessions: SESSIONS_READ_AT_MOST };
+  }
+
+  /** `(issuer, sid)` marked logged out until `expiresAt`, then its sessions, in one script (see ServiceStores.markAndFindBySid). */
+  async markAndFindBySid(issuer: string, sid: string, expiresAt: number): Promise<Session[]> {
+    const bucket = this.ks.bucketOf(issuer);
+    const index = sidIndexKey(this.ks.of(bucket), issuer, sid);
+    const [read, ...found] = await this.markAndLookupScript.run({
+      keys: { marker: markerKey(this.ks.of(bucket), issuer, sid), index },
+      args: { markerExpiresAt: expiresAt, ...this.readArgs(bucket) },
+    });
+    return read === '1' ? found.map(decodeSession) : this.lookupInSteps(index);
   }
 
   private async lookupInSteps(indexKey: string): Promise<Session[]> {

@@ -26,12 +26,14 @@ export function createRedisStores(redis: Redis | Cluster, options: RedisStoreOpt
   const ks = new Keyspace(options.keyPrefix, options.buckets ?? 1);
   const replication = { replicas: options.replicas ?? 0, waitMs: options.replicaWaitMs ?? 500 };
   const replay = new RedisReplayStore(redis, ks, replication);
+  const sessions = new RedisSessionStore(redis, ks, options.now ?? Date.now);
   const stores: ServiceStores = {
-    sessions: outagesAsUnavailable(new RedisSessionStore(redis, ks, options.now ?? Date.now)),
+    sessions: outagesAsUnavailable(sessions),
     replay: outagesAsUnavailable(replay),
     markers: outagesAsUnavailable(new RedisLoggedOutMarkers(redis, ks)),
     journal: outagesAsUnavailable(new RedisLogoutJournal(redis, ks, options.reportRetentionMs, replication)),
     ...redisLogoutSteps(redis, ks, options.reportRetentionMs, replication),
+    markAndFindBySid: (issuer, sid, expiresAt) => sessions.markAndFindBySid(issuer, sid, expiresAt),
     async ping() {
       // A write under the prefix, not a PING: it must reach a writable master owning the service's keys (a
       // replica answers READONLY, a Cluster shard that is down fails), which is what readiness means here.
