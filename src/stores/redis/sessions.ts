@@ -38,27 +38,16 @@ end
 /** Sessions one lookup or claim reads at most in a script; beyond, they are read in steps. */
 export const SESSIONS_READ_AT_MOST = 1_000;
 
-/** A lookup in one round trip: `{ '1', sessions… }`, or `{ '0' }` when the script cannot read them (see READ_INDEXED_SESSIONS). */
+/**
+ * A lookup in one round trip: `{ '1', sessions… }`, or `{ '0' }` when the script cannot read them (see
+ * READ_INDEXED_SESSIONS); with a `marker` (the front channel's), that `sid` is marked logged out first.
+ */
 const LOOKUP_SESSIONS = defineScript({
   name: 'lrLookupSessions',
-  keys: ['index'],
-  args: ['sessionPrefix', 'sessionIdTag', 'maxSessions'],
+  keys: ['index', 'marker?'],
+  args: ['sessionPrefix', 'sessionIdTag', 'maxSessions', 'markerExpiresAt?'],
   lua: `${READ_INDEXED_SESSIONS}
-local found = readIndexed(index)
-if not found then return { '0' } end
-table.insert(found, 1, '1')
-return found
-`,
-  reply: replies.strings,
-});
-
-/** The front channel's lookup: the `sid`'s marker set, then its index read as LOOKUP_SESSIONS reads it, in one script. */
-const MARK_AND_LOOKUP_SESSIONS = defineScript({
-  name: 'lrMarkAndLookupSessions',
-  keys: ['marker', 'index'],
-  args: ['markerExpiresAt', 'sessionPrefix', 'sessionIdTag', 'maxSessions'],
-  lua: `${READ_INDEXED_SESSIONS}
-redis.call('SET', marker, '1', 'PXAT', markerExpiresAt)
+if marker then redis.call('SET', marker, '1', 'PXAT', markerExpiresAt) end
 local found = readIndexed(index)
 if not found then return { '0' } end
 table.insert(found, 1, '1')
@@ -141,14 +130,12 @@ export async function importSessions(redis: Client, keyPrefix: string, sessions:
 
 export class RedisSessionStore implements SessionStore {
   private readonly lookupScript: ReturnType<typeof LOOKUP_SESSIONS.on>;
-  private readonly markAndLookupScript: ReturnType<typeof MARK_AND_LOOKUP_SESSIONS.on>;
   constructor(
     private readonly redis: Client,
     private readonly ks: Keyspace,
     private readonly now: () => number,
   ) {
     this.lookupScript = LOOKUP_SESSIONS.on(redis);
-    this.markAndLookupScript = MARK_AND_LOOKUP_SESSIONS.on(redis);
   }
 
   async add(input: NewSession): Promise<Session> {
@@ -163,25 +150,19 @@ export class RedisSessionStore implements SessionStore {
     return raw ? decodeSession(raw) : null;
   }
 
-  /** The sessions an index lists: in one script when they are all of the index's bucket, else in steps. */
-  private async lookup(index: Placed): Promise<Session[]> {
-    const [read, ...found] = await this.lookupScript.run({ keys: { index: index.key }, args: this.readArgs(index.bucket) });
+  /** The sessions an index lists (after marking `marker`): in one script when they are all of the index's bucket, else in steps. */
+  private async lookup(index: Placed, marker?: { key: string; expiresAt: number }): Promise<Session[]> {
+    const [read, ...found] = await this.lookupScript.run({
+      keys: { index: index.key, ...(marker ? { marker: marker.key } : {}) },
+      args: { sessionPrefix: sessionKeyIn(this.ks.of(index.bucket), ''), sessionIdTag: this.ks.sessionIdTag(index.bucket), maxSessions: SESSIONS_READ_AT_MOST, ...(marker ? { markerExpiresAt: marker.expiresAt } : {}) },
+    });
     return read === '1' ? found.map(decodeSession) : this.lookupInSteps(index.key);
   }
 
-  private readArgs(bucket: number) {
-    return { sessionPrefix: sessionKeyIn(this.ks.of(bucket), ''), sessionIdTag: this.ks.sessionIdTag(bucket), maxSessions: SESSIONS_READ_AT_MOST };
-  }
-
   /** `(issuer, sid)` marked logged out until `expiresAt`, then its sessions, in one script (see ServiceStores.markAndFindBySid). */
-  async markAndFindBySid(issuer: string, sid: string, expiresAt: number): Promise<Session[]> {
+  markAndFindBySid(issuer: string, sid: string, expiresAt: number): Promise<Session[]> {
     const bucket = this.ks.bucketOf(issuer);
-    const index = sidIndexKey(this.ks.of(bucket), issuer, sid);
-    const [read, ...found] = await this.markAndLookupScript.run({
-      keys: { marker: markerKey(this.ks.of(bucket), issuer, sid), index },
-      args: { markerExpiresAt: expiresAt, ...this.readArgs(bucket) },
-    });
-    return read === '1' ? found.map(decodeSession) : this.lookupInSteps(index);
+    return this.lookup({ key: sidIndexKey(this.ks.of(bucket), issuer, sid), bucket }, { key: markerKey(this.ks.of(bucket), issuer, sid), expiresAt });
   }
 
   private async lookupInSteps(indexKey: string): Promise<Session[]> {
